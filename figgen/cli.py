@@ -1,0 +1,89 @@
+"""The `figgen` command. Every subcommand turns a `FiggenError` into one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import FiggenError
+
+DEFAULT_MODEL = "gpt2"
+
+
+def _model_name(args) -> str:
+    # FIGGEN_MODEL overrides the configured default; an explicit --model wins over both.
+    return args.model or os.environ.get("FIGGEN_MODEL") or DEFAULT_MODEL
+
+
+def cmd_fetch(args) -> int:
+    from .model import fetch
+
+    print(fetch(args.name))
+    return 0
+
+
+def cmd_trace(args) -> int:
+    """Trace a prompt and print its tokens, the trace's size and the top next-token predictions."""
+    import numpy as np
+
+    from . import load_model, trace
+
+    model = load_model(_model_name(args))
+    t = trace(model, args.prompt, prepend_bos=not args.no_bos)
+    print(f"model: {model.name}")
+    print("tokens:", " | ".join(f"{i}:{s!r}" for i, s in zip(t.tokens.tolist(), t.str_tokens)))
+    print(f"trace: {len(t)} activations, {sum(a.nbytes for a in t.values()) / 1e6:.1f} MB")
+    logits = t["logits"][-1].astype(np.float64)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    for i in np.argsort(-probs, kind="stable")[: args.top]:
+        print(f"  {probs[i]:7.2%}  {model.tokenizer.decode([int(i)])!r}")
+    return 0
+
+
+def cmd_mini(args) -> int:
+    from .mini.__main__ import main as mini_main
+
+    return mini_main([args.mini_command, *args.rest])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="figgen", description="A Vector-Level View of GPT-2, computed.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="download a hub model (pinned revision) into the Hugging Face cache")
+    p.add_argument("name", nargs="?", default=DEFAULT_MODEL, help="model id, default gpt2")
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("trace", help="trace one prompt and print its tokens and top predictions")
+    p.add_argument("prompt")
+    p.add_argument("--model", help="hub id, local HF directory or 'mini' (default: $FIGGEN_MODEL or gpt2)")
+    p.add_argument("--no-bos", action="store_true", help="do not prepend <|endoftext|>")
+    p.add_argument("--top", type=int, default=5, help="how many predictions to print")
+    p.set_defaults(func=cmd_trace)
+
+    for name, mini_command, help_text in [
+        ("train-mini", "train", "retrain the mini model (python -m figgen.mini train)"),
+        ("mini-report", "report", "print the mini model's accuracy report"),
+    ]:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=cmd_mini, mini_command=mini_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FiggenError as err:
+        print(f"figgen: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("figgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

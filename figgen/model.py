@@ -1,0 +1,266 @@
+"""Model sources: a Hugging Face hub id, a local directory in HF format, or the project's `mini`.
+
+Every source ends in the same place: a local directory holding `config.json`, `model.safetensors`
+and the tokenizer, loaded by `_load_dir`. Hub models are pinned to a commit and looked up in the
+standard HF cache first; only when they are missing do we touch the network, and we check that
+the hub is reachable (a short socket probe) before asking `huggingface_hub` to download, because
+its client otherwise spends ~30 s retrying when offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import ModelError, ModelUnavailable
+
+#: Short names → (hub repo, pinned commit). Pinning keeps every figure reproducible: a re-upload on
+#: the hub cannot change the numbers on the site without a change here.
+HUB_MODELS: dict[str, tuple[str, str]] = {
+    "gpt2": ("openai-community/gpt2", "607a30d783dfa663caf39e06633721c8d4cfcd7e"),
+    "gpt2-medium": ("openai-community/gpt2-medium", "6dcaa7a952f72f9298047fd5137cd6e4f05f41da"),
+    "gpt2-large": ("openai-community/gpt2-large", "32b71b12589c2f8d625668d2335a01cac3249519"),
+    "gpt2-xl": ("openai-community/gpt2-xl", "15ea56dee5df4983c59b2538573817e1667135e2"),
+    "distilgpt2": ("distilbert/distilgpt2", "2290a62682d06624634c1f46a6ad5be0f47f38aa"),
+}
+# The full repo ids are accepted too, at the same pins.
+_BY_REPO = {repo: (repo, rev) for repo, rev in HUB_MODELS.values()}
+
+#: The files a GPT-2 snapshot needs; nothing else is downloaded (no pickled weights).
+HUB_FILES = [
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+]
+
+MINI = "mini"
+MINI_DIR = Path(__file__).parent / "mini" / "weights"  # committed; rebuilt by `figgen train-mini`
+PROBE_TIMEOUT = 3.0  # seconds; keeps "offline and not cached" well under 5 s
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model comes from, before anything is loaded."""
+
+    kind: str  # "hub" | "local" | "mini"
+    name: str  # what the user asked for
+    repo_id: str | None = None  # hub only
+    revision: str | None = None  # hub: the pinned commit ("main" for unpinned ids)
+    path: Path | None = None  # local and mini
+
+
+@dataclass(eq=False)
+class Model:
+    """A loaded GPT-2-family model.
+
+    Attributes:
+        hf: the transformers `GPT2LMHeadModel`, eval mode, float32.
+        tokenizer: its (fast) tokenizer.
+        name: resolved name with revision, e.g. ``openai-community/gpt2@607a30d…``.
+        revision: hub commit, or a content hash of the weights for local directories and mini.
+        source: ``"hub"``, ``"local"`` or ``"mini"``.
+    """
+
+    hf: object
+    tokenizer: object
+    name: str
+    revision: str
+    source: str
+    path: Path = field(repr=False)
+
+    @property
+    def cfg(self):
+        """The `GPT2Config`."""
+        return self.hf.config
+
+    @property
+    def n_params(self) -> int:
+        """Parameters counted once (W_U is tied to W_E)."""
+        return sum(p.numel() for p in self.hf.parameters())
+
+    @property
+    def is_gpt2_small(self) -> bool:
+        """True for the model the site is written about: GPT-2 124M from the hub."""
+        return self.source == "hub" and self.name.startswith("openai-community/gpt2@")
+
+    @cached_property
+    def weights(self):
+        """TransformerLens-shaped views of the weights (see `figgen.weights`)."""
+        from .weights import Weights
+
+        return Weights.from_hf(self.hf)
+
+
+def resolve(name: str) -> Source:
+    """Turn a user's model name into a `Source`, without loading or downloading anything."""
+    if not isinstance(name, str) or not name.strip():
+        raise ModelError(f"model name must be a non-empty string, got {name!r}")
+    name = name.strip()
+    if name == MINI:
+        return Source("mini", name, path=MINI_DIR)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return Source("local", name, path=path.resolve())
+    if name in HUB_MODELS or name in _BY_REPO:
+        repo, rev = HUB_MODELS.get(name) or _BY_REPO[name]
+        return Source("hub", name, repo_id=repo, revision=rev)
+    repo, _, rev = name.partition("@")
+    if repo.count("/") == 1 and all(repo.split("/")) and not name.startswith((".", "/", "~")):
+        return Source("hub", name, repo_id=repo, revision=rev or "main")
+    known = ", ".join([*HUB_MODELS, MINI])
+    raise ModelError(
+        f"unknown model {name!r}: use one of {known}, a hub id like org/name[@revision], "
+        "or a local directory in Hugging Face format"
+    )
+
+
+def load_model(name: str = "gpt2", *, device: str = "cpu") -> Model:
+    """Load a GPT-2-family model by hub id, local HF directory, or ``"mini"``.
+
+    Hub models come from the local HF cache when present; otherwise they are downloaded (pinned
+    revision, safetensors only) if the hub is reachable, and refused within seconds if not.
+    """
+    src = resolve(name)
+    if src.kind == "hub":
+        path = _cached_snapshot(src) or _download(src)
+        revision = _snapshot_revision(path, src)
+        label = f"{src.repo_id}@{revision}"
+    else:
+        path = src.path
+        revision = _content_hash(path / "model.safetensors") if (path / "model.safetensors").is_file() else ""
+        label = MINI if src.kind == "mini" else str(path)
+    hf, tokenizer = _load_dir(path, device=device)
+    return Model(hf=hf, tokenizer=tokenizer, name=label, revision=revision, source=src.kind, path=path)
+
+
+def fetch(name: str) -> Path:
+    """Download a hub model into the standard HF cache (with a progress bar); return its path."""
+    src = resolve(name)
+    if src.kind != "hub":
+        raise ModelError(f"{name!r} is a local model ({src.path}); there is nothing to fetch")
+    return _cached_snapshot(src) or _download(src)
+
+
+# --- hub ------------------------------------------------------------------------------------------
+
+
+def _cached_snapshot(src: Source) -> Path | None:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        path = Path(
+            snapshot_download(
+                src.repo_id, revision=src.revision, allow_patterns=HUB_FILES, local_files_only=True
+            )
+        )
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        return None
+    # A snapshot interrupted mid-download has a config but no weights: treat it as missing.
+    return path if (path / "model.safetensors").is_file() and (path / "config.json").is_file() else None
+
+
+def _download(src: Source) -> Path:
+    from huggingface_hub import snapshot_download
+
+    missing = (
+        f"model {src.name!r} ({src.repo_id}@{src.revision[:12]}) is not in the local Hugging Face "
+        f"cache and the hub is unreachable; run `figgen fetch {src.name}` with network access, "
+        "or use `--model mini`"
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        raise ModelUnavailable(missing.replace("the hub is unreachable", "HF_HUB_OFFLINE is set"))
+    if not hub_reachable():
+        raise ModelUnavailable(missing)
+    try:
+        path = Path(snapshot_download(src.repo_id, revision=src.revision, allow_patterns=HUB_FILES))
+    except Exception as err:  # hub errors come in many classes; the user needs one line
+        raise ModelUnavailable(f"could not download {src.repo_id}@{src.revision}: {_one_line(err)}") from err
+    if not (path / "model.safetensors").is_file():
+        raise ModelError(f"{src.repo_id}@{src.revision} has no model.safetensors (figgen loads safetensors only)")
+    return path
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool:
+    """True if a TCP connection to the hub endpoint opens within `timeout` seconds.
+
+    Name resolution has no timeout of its own, so the probe runs in a daemon thread.
+    """
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    ok: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(ok)
+
+
+def _snapshot_revision(path: Path, src: Source) -> str:
+    # Cache layout: .../snapshots/<commit>/; for an unpinned id this records what "main" was.
+    return path.name if len(path.name) == 40 else src.revision
+
+
+# --- local directories ----------------------------------------------------------------------------
+
+
+def _load_dir(path: Path, *, device: str):
+    """Load config, weights and tokenizer from a directory in HF format (the one loading path)."""
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{path} is not a Hugging Face model directory (no config.json)")
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{config_file} is not valid JSON: {_one_line(err)}") from err
+    if model_type != "gpt2":
+        raise ModelError(f"{path} holds a {model_type or 'unknown'!r} model; figgen supports GPT-2 models only")
+    if not (path / "model.safetensors").is_file():
+        raise ModelError(f"{path} has no model.safetensors (figgen loads safetensors only, never pickles)")
+
+    import torch
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # loading is fast; its bar would clutter every command's output
+    try:
+        hf = GPT2LMHeadModel.from_pretrained(
+            path, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
+        )
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except Exception as err:
+        raise ModelError(f"could not load the model in {path}: {_one_line(err)}") from err
+    hf.to(device).eval()
+    return hf, tokenizer
+
+
+def _content_hash(file: Path) -> str:
+    h = hashlib.sha256()
+    with file.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text[:300] or type(err).__name__

@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny random GPT-2 models saved in HF format, loaded through the real code path."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub unless they say so
+
+import pytest
+
+TINY_TEXT = [
+    "If today is Monday, tomorrow is Tuesday.",
+    "Transformer tokens flow through the residual stream.",
+    "The baseball player hit a home run! Ünïcödé ✓ 🙂",
+    "Sometimes, when people say plasma, they mean a state of matter.",
+]
+
+
+def make_tokenizer(vocab_size: int = 400):
+    """A byte-level BPE in GPT-2's style (Ġ for spaces, <|endoftext|> as BOS/EOS), trained in ~0.1 s."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2TokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(TINY_TEXT * 20, trainer)
+    eot = "<|endoftext|>"
+    return GPT2TokenizerFast(tokenizer_object=tok, bos_token=eot, eos_token=eot, unk_token=eot)
+
+
+def save_tiny_model(path, *, seed: int = 0, **overrides):
+    """Save a randomly initialised GPT-2 (2 layers, 4 heads, d_model 64 unless overridden) to `path`."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = make_tokenizer()
+    cfg = dict(
+        n_layer=2, n_head=4, n_embd=64, n_positions=32, vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    cfg.update(overrides)
+    torch.manual_seed(seed)
+    hf = GPT2LMHeadModel(GPT2Config(**cfg))
+    # Random init leaves biases and LN parameters at 0/1; perturb them so the tests see them used.
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if name.endswith("bias") or "ln_" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    hf.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir):
+    import figgen
+
+    return figgen.load_model(str(tiny_dir))
+
+
+@pytest.fixture(scope="session")
+def mini():
+    import figgen
+
+    return figgen.load_model("mini")
