@@ -23,6 +23,27 @@ def cmd_fetch(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from .build import build
+
+    result = build(model=_model_name(args), prompt=args.prompt, out=args.out, cache_dir=args.cache_dir,
+                   only=args.only, use_cache=not args.no_cache)
+    m = result.manifest
+    print(f"figgen: {len(m['figures'])} figures for {m['model']['name']} "
+          f"({len(result.computed)} computed, {len(result.cached)} from cache) → {result.out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .figures.registry import load_all
+
+    specs = load_all()
+    width = max((len(s.id) for s in specs.values()), default=0)
+    for spec in specs.values():
+        print(f"{spec.id:<{width}}  {spec.section:<18} {spec.title}")
+    return 0
+
+
 def cmd_trace(args) -> int:
     """Trace a prompt and print its tokens, the trace's size and the top next-token predictions."""
     import numpy as np
@@ -51,6 +72,20 @@ def cmd_mini(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="figgen", description="A Vector-Level View of GPT-2, computed.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    from .build import DEFAULT_CACHE, DEFAULT_PROMPT
+
+    p = sub.add_parser("build", help="compute the figures and write them with manifest.json")
+    p.add_argument("--model", help="hub id, local HF directory or 'mini' (default: $FIGGEN_MODEL or gpt2)")
+    p.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"prompt to trace (default: {DEFAULT_PROMPT!r})")
+    p.add_argument("--out", default="build/figgen", help="output folder (default: build/figgen)")
+    p.add_argument("--only", nargs="+", metavar="ID", help="only these figure or section ids")
+    p.add_argument("--no-cache", action="store_true", help="recompute everything; read and write no cache")
+    p.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="cache folder (default: .cache/figgen)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("list", help="list the registered figures")
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("fetch", help="download a hub model (pinned revision) into the Hugging Face cache")
     p.add_argument("name", nargs="?", default=DEFAULT_MODEL, help="model id, default gpt2")

@@ -133,16 +133,36 @@ def load_model(name: str = "gpt2", *, device: str = "cpu") -> Model:
     revision, safetensors only) if the hub is reachable, and refused within seconds if not.
     """
     src = resolve(name)
-    if src.kind == "hub":
-        path = _cached_snapshot(src) or _download(src)
-        revision = _snapshot_revision(path, src)
-        label = f"{src.repo_id}@{revision}"
-    else:
-        path = src.path
-        revision = _content_hash(path / "model.safetensors") if (path / "model.safetensors").is_file() else ""
-        label = MINI if src.kind == "mini" else str(path)
+    path = (_cached_snapshot(src) or _download(src)) if src.kind == "hub" else src.path
+    label, revision = _identity(src, path)
     hf, tokenizer = _load_dir(path, device=device)
     return Model(hf=hf, tokenizer=tokenizer, name=label, revision=revision, source=src.kind, path=path)
+
+
+def identify(name: str) -> tuple[str, str]:
+    """(resolved name, revision) of a model without loading it: the key of everything cached.
+
+    Hub models pinned to a commit need no file at all; local directories are identified by a hash
+    of their weights, so retraining `mini` invalidates every cached figure built from it.
+    """
+    src = resolve(name)
+    if src.kind == "hub" and _is_commit(src.revision):
+        return _identity(src, None)
+    path = (_cached_snapshot(src) or _download(src)) if src.kind == "hub" else src.path
+    return _identity(src, path)
+
+
+def _identity(src: Source, path: Path | None) -> tuple[str, str]:
+    if src.kind == "hub":
+        revision = path.name if path is not None and _is_commit(path.name) else src.revision
+        return f"{src.repo_id}@{revision}", revision
+    weights = path / "model.safetensors"
+    revision = _content_hash(weights) if weights.is_file() else ""
+    return (MINI if src.kind == "mini" else str(path)), revision
+
+
+def _is_commit(revision: str | None) -> bool:
+    return bool(revision) and len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
 
 
 def fetch(name: str) -> Path:
@@ -213,11 +233,6 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool:
     thread.start()
     thread.join(timeout)
     return bool(ok)
-
-
-def _snapshot_revision(path: Path, src: Source) -> str:
-    # Cache layout: .../snapshots/<commit>/; for an unpinned id this records what "main" was.
-    return path.name if len(path.name) == 40 else src.revision
 
 
 # --- local directories ----------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""The figure registry: each figure is a small function in its section's module.
+
+    @figure("tokenizer.tokens", section="tokenizer", title="The prompt as tokens",
+            caption="Each box is one token: its id and the string it stands for.")
+    def tokens(ctx) -> Figure:
+        ...
+        return Figure(data={"n_tokens": n}, alt=f"The prompt split into {n} tokens ...", mpl=fig)
+
+A figure function receives the build's `Context` (see `figgen.build`): `ctx.trace`, `ctx.weights`
+(numpy arrays under TransformerLens names), `ctx.tokenizer`, `ctx.dims`, `ctx.prompt`,
+`ctx.model_info`, and `ctx.analysis(fn, *args)` for memoised analyses shared between figures.
+It returns a `Figure`: a matplotlib figure and/or an altair chart, the `data` numbers the prose
+may quote, and alt text computed from that data. Figures never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+SECTIONS = [
+    "overview", "tokenizer", "embedding", "positional", "input-embeddings", "residual-stream",
+    "layernorm", "attention-head", "qkv", "causal-attention", "attention-pattern", "result-vectors",
+    "output-vectors", "qk-circuit", "ov-circuit", "mlp", "up-projection", "gelu", "down-projection",
+    "unembedding", "decoding", "logit-lens", "vocabulary", "day-circuit",
+]
+_ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass
+class Figure:
+    """What a figure function returns.
+
+    data: JSON-serialisable numbers and short strings the prose may quote (`{{ data id key }}`).
+    alt: alt text describing what the figure shows, computed from the data.
+    mpl: a matplotlib Figure, saved as SVG.
+    chart: an altair chart, saved as Vega-Lite JSON plus a static SVG fallback.
+    caption: overrides the registered caption when it depends on the data.
+    """
+
+    data: dict[str, Any]
+    alt: str
+    mpl: Any = None
+    chart: Any = None
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    id: str
+    section: str
+    title: str
+    caption: str
+    func: Callable[..., Figure] = field(compare=False)
+    module: str = ""
+
+
+REGISTRY: dict[str, FigureSpec] = {}
+
+
+def figure(id: str, *, section: str, title: str, caption: str):
+    """Register the decorated function as figure `id` (dotted `section.name`)."""
+    if not _ID.match(id) or not id.startswith(section + "."):
+        raise ValueError(f"figure id {id!r} must look like '{section}.name'")
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}; see figgen.figures.registry.SECTIONS")
+
+    def register(func):
+        if id in REGISTRY and REGISTRY[id].module != func.__module__:
+            raise ValueError(f"figure id {id!r} registered twice")
+        REGISTRY[id] = FigureSpec(id, section, title, caption, func, func.__module__)
+        return func
+
+    return register
+
+
+def load_all() -> dict[str, FigureSpec]:
+    """Import every figure module under figgen.figures so their figures register; return the registry."""
+    import figgen.figures as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in {"registry", "save", "style"}:
+            importlib.import_module(f"figgen.figures.{info.name}")
+    return dict(sorted(REGISTRY.items(), key=lambda kv: (SECTIONS.index(kv[1].section), kv[0])))

@@ -1,0 +1,71 @@
+"""Deterministic, atomic output: same inputs → byte-identical files, never a half-written one."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+# No Date/Creator: matplotlib would otherwise stamp every SVG differently.
+SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def json_bytes(obj) -> bytes:
+    """Sorted, stable JSON (UTF-8, newline-terminated)."""
+    return (json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode()
+
+
+def svg_bytes(fig) -> bytes:
+    """A matplotlib figure as deterministic SVG (rcParams must set svg.hashsalt; style.rc does)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata=SVG_METADATA, bbox_inches="tight")
+    return buf.getvalue()
+
+
+_AUTO_NAME = re.compile(r"\b(param|view|concat|layer)_(\d+)\b")
+
+
+def vegalite_spec(chart) -> dict:
+    """An altair chart as a Vega-Lite dict whose auto-generated names don't depend on build order.
+
+    altair numbers unnamed params and views with a process-wide counter (param_7, view_3), so the
+    same chart gets different names depending on what was built before it; renumber from 1.
+    """
+    text = json.dumps(chart.to_dict(), sort_keys=True)
+    seen: dict[str, str] = {}
+
+    def rename(m: re.Match) -> str:
+        key = m.group(0)
+        if key not in seen:
+            n = sum(1 for k in seen if k.startswith(m.group(1) + "_")) + 1
+            seen[key] = f"{m.group(1)}_{n}"
+        return seen[key]
+
+    return json.loads(_AUTO_NAME.sub(rename, text))
+
+
+def vegalite_svg(spec: dict, theme: str) -> bytes:
+    """Static SVG fallback of a Vega-Lite spec (vl-convert), in the light or dark theme."""
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec, theme="dark" if theme == "dark" else None)
+    if theme == "dark":  # vl-convert's dark theme paints an opaque background; let the page show
+        svg = svg.replace('fill="#333"', 'fill="none"', 1)
+    return svg.encode()

@@ -1,0 +1,199 @@
+"""The `figgen` MkDocs plugin: runs the build and lets Markdown place figures and quote numbers.
+
+In a page:
+
+    {{ figure tokenizer.tokens }}                  the figure with its title, caption and alt text
+    {{ data embedding.params W_E_share :.0% }}     a number from that figure's `data` (format spec optional)
+    {{ model name }}                               a field of the manifest's model block
+
+An unknown figure id or data key is a warning, so `mkdocs build --strict` fails on it. Generated
+files live in the cache folder and are added with `File.generated`; nothing is written into docs/.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from pathlib import Path
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
+
+from .build import DEFAULT_PROMPT, build
+from .errors import FiggenError
+
+log = logging.getLogger("mkdocs.plugins.figgen")
+
+SITE_DIR = "figgen"  # generated files appear under this folder of the site
+PLACEHOLDER = re.compile(r"\{\{\s*(figure|data|model)\s+([^\s}]+)(?:\s+([^\s}:]+))?(?:\s+(:[^}]*?))?\s*\}\}")
+
+# Loaded models survive `mkdocs serve` rebuilds (the plugin object itself may be recreated).
+_MODELS: dict[str, object] = {}
+
+
+def _keep_loaded(name: str):
+    if name not in _MODELS:
+        from .model import load_model
+
+        _MODELS[name] = load_model(name)
+    return _MODELS[name]
+
+
+class FiggenConfig(base.Config):
+    model = c.Type(str, default="gpt2")
+    """Model to trace: a hub id, a local HF directory or "mini". `FIGGEN_MODEL` overrides it."""
+    prompt = c.Type(str, default=DEFAULT_PROMPT)
+    """The prompt every figure is computed from."""
+    cache_dir = c.Type(str, default=".cache/figgen")
+    """Cache and build output, relative to mkdocs.yml (never inside docs/)."""
+    enabled = c.Type(bool, default=True)
+    """False skips the build; figure placeholders then render as notes."""
+
+
+class FiggenPlugin(BasePlugin[FiggenConfig]):
+    def on_config(self, config):
+        self.figures: dict[str, dict] = {}
+        self.manifest: dict = {}
+        cfg_dir = Path(config.config_file_path or ".").resolve().parent
+        self.cache_dir = (cfg_dir / self.config.cache_dir).resolve()
+        self.out = self.cache_dir / "site"
+        docs = Path(config.docs_dir).resolve()
+        if docs == self.cache_dir or docs in self.cache_dir.parents:
+            raise PluginError("figgen: cache_dir must be outside docs_dir (mkdocs serve would rebuild forever)")
+        model = os.environ.get("FIGGEN_MODEL") or self.config.model
+        if not self.config.enabled:
+            config.extra["figgen"] = {"model": "", "model_note": "", "prompt": self.config.prompt}
+            return config
+        try:
+            result = build(model=model, prompt=self.config.prompt, out=self.out, cache_dir=self.cache_dir,
+                           loader=_keep_loaded, progress=False)
+        except FiggenError as err:
+            raise PluginError(f"figgen: {err}") from None
+        self.manifest = result.manifest
+        self.figures = {e["id"]: e for e in self.manifest["figures"]}
+        info = self.manifest["model"]
+        log.info(f"figgen: {len(result.computed)} figures computed, {len(result.cached)} from cache "
+                 f"({info['name']})")
+        config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
+                                  "prompt": self.manifest["prompt"]}
+        return config
+
+    def on_files(self, files: Files, config) -> Files:
+        if not self.config.enabled:
+            return files
+        generated = {f"{SITE_DIR}/manifest.json": self.out / "manifest.json"}
+        for entry in self.manifest["figures"]:
+            for fname in entry["files"]:
+                generated[f"{SITE_DIR}/figures/{fname}"] = self.out / "figures" / fname
+        generated.update(_vendored(self.cache_dir / "assets"))
+        for dest, src in generated.items():
+            if files.get_file_from_path(dest) is None:
+                files.append(File.generated(config, dest, abs_src_path=str(src)))
+        return files
+
+    def on_page_markdown(self, markdown: str, page, config, files) -> str:
+        where = page.file.src_uri
+
+        def replace(m: re.Match) -> str:
+            kind, ident, key, fmt = m.groups()
+            try:
+                if kind == "model":
+                    if ident not in self.manifest.get("model", {}):
+                        raise KeyError(f"the manifest's model block has no {ident!r}")
+                    return _format(self.manifest["model"][ident], fmt)
+                if not self.config.enabled:
+                    return f"*(figure {html.escape(ident)}: figgen is disabled)*"
+                entry = self.figures.get(ident)
+                if entry is None:
+                    raise KeyError(f"unknown figure id {ident!r}")
+                if kind == "figure":
+                    return figure_html(entry, page.url)
+                if key is None:
+                    raise KeyError(f"{{{{ data {ident} }}}} needs a key")
+                return _format(_lookup(entry["data"], key, ident), fmt)
+            except KeyError as err:
+                log.warning(f"figgen: {where}: {err.args[0]}")
+                return f"**[figgen: {html.escape(str(err.args[0]))}]**"
+
+        return PLACEHOLDER.sub(replace, markdown)
+
+
+def model_note(info: dict) -> str:
+    """The banner every page shows when the site was not built with GPT-2 124M ('' when it was)."""
+    if info.get("is_gpt2_small"):
+        return ""
+    if info.get("source") == "mini":
+        what = "mini, the project's own small GPT-2-architecture model"
+    else:
+        what = info.get("name", "another model")
+    return (f"Built with {what} ({info.get('n_layer')} layers, {info.get('n_head')} heads, "
+            f"d_model {info.get('d_model')}), not GPT-2 124M: figures and computed numbers come from "
+            "that model; statements about GPT-2 124M quote the infographic.")
+
+
+def figure_html(entry: dict, page_url: str) -> str:
+    """A <figure> for one manifest entry: themed SVGs and/or an interactive Vega-Lite chart."""
+    def url(fname: str) -> str:
+        return html.escape(get_relative_url(f"{SITE_DIR}/figures/{fname}", page_url))
+
+    fid, alt = entry["id"], html.escape(entry["alt"])
+    parts = [f'<figure class="figgen-figure" id="fig-{html.escape(fid)}">']
+    files = set(entry["files"])
+    for theme in ("light", "dark"):
+        if f"{fid}.{theme}.svg" in files:
+            parts.append(f'<img src="{url(f"{fid}.{theme}.svg")}#only-{theme}" alt="{alt}" loading="lazy">')
+    if f"{fid}.vl.json" in files:
+        fallback = "".join(
+            f'<img src="{url(f"{fid}.vl.{t}.svg")}#only-{t}" alt="{alt}" loading="lazy">' for t in ("light", "dark")
+        )
+        parts.append(f'<div class="figgen-vega" data-spec="{url(f"{fid}.vl.json")}" '
+                     f'aria-label="{alt}">{fallback}</div>')
+    parts.append(f'<figcaption><strong>{html.escape(entry["title"])}.</strong> '
+                 f'{html.escape(entry["caption"])}</figcaption></figure>')
+    # Blank lines around the block keep Markdown from wrapping it in <p>.
+    return "\n\n" + "".join(parts) + "\n\n"
+
+
+def _lookup(data, key: str, ident: str):
+    value = data
+    for part in key.split("."):
+        if isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(f"figure {ident!r} has no data key {key!r}")
+    return value
+
+
+def _format(value, fmt: str | None) -> str:
+    if fmt:
+        try:
+            text = format(value, fmt[1:])
+        except (ValueError, TypeError):
+            raise KeyError(f"format {fmt!r} does not apply to {value!r}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        text = str(value)
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = f"{value:.4g}"
+    # HTML-escape (token strings are untrusted), then Markdown-escape: "*x*" must stay literal.
+    return re.sub(r"([\\`*_{}\[\]()#+!])", r"\\\1", html.escape(text))
+
+
+def _vendored(cache: Path) -> dict[str, Path]:
+    try:
+        from .assets import vendor_assets
+    except ImportError:  # assets module not present: the site then has no interactive charts
+        return {}
+    try:
+        return vendor_assets(cache)
+    except FiggenError as err:
+        raise PluginError(f"figgen: {err}") from None

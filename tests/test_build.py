@@ -1,0 +1,175 @@
+"""The build: files, manifest, determinism, the content-addressed cache, failures leave no debris."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import figgen
+from figgen.build import build
+from figgen.errors import FiggenError
+from figgen.figures.registry import REGISTRY
+
+FIGURE_MODULE = '''
+import altair as alt
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+from figgen.figures.registry import Figure, figure
+
+@figure("{section}.{name}", section="{section}", title="Test {name}", caption="Norms per position.")
+def fig(ctx):
+    norms = np.round(np.linalg.norm(ctx.trace["hook_embed"], axis=-1), 4)  # (pos,)
+    mpl = MplFigure(figsize=(3, 2))
+    ax = mpl.add_subplot()
+    ax.bar(range(len(norms)), norms)
+    ax.set_xticks(range(len(norms)), ctx.trace.display_tokens, rotation=90)
+    values = [{{"token": s, "norm": float(n)}} for s, n in zip(ctx.trace.str_tokens, norms)]
+    chart = alt.Chart(alt.Data(values=values)).mark_bar().encode(x="token:N", y="norm:Q", tooltip=["token:N", "norm:Q"])
+    return Figure(data={{"n_tokens": len(norms), "max_norm": float(norms.max()), "variant": {variant!r}}},
+                  alt=f"Bar chart of {{len(norms)}} embedding norms", mpl=mpl, chart=chart)
+'''
+
+
+@pytest.fixture
+def figmods(tmp_path, monkeypatch):
+    """Two throwaway figure modules on disk (so their source can be edited), unregistered afterwards."""
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    before = dict(REGISTRY)
+
+    def write(mod: str, name: str, variant: str = "a", section: str = "tokenizer"):
+        (folder / f"{mod}.py").write_text(FIGURE_MODULE.format(section=section, name=name, variant=variant))
+        if mod in sys.modules:
+            del sys.modules[mod]
+        importlib.invalidate_caches()
+        importlib.import_module(mod)
+
+    write("figmod_a", "test-a")
+    write("figmod_b", "test-b")
+    yield write
+    REGISTRY.clear()
+    REGISTRY.update(before)
+    for mod in ("figmod_a", "figmod_b"):
+        sys.modules.pop(mod, None)
+
+
+class CountingLoader:
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __call__(self, name):
+        self.calls += 1
+        return self.model
+
+
+IDS = ["tokenizer.test-a", "tokenizer.test-b"]
+
+
+def run(tiny_dir, tiny, tmp_path, out="out", **kw):
+    loader = CountingLoader(tiny)
+    kw.setdefault("cache_dir", tmp_path / "cache")
+    result = build(model=str(tiny_dir), prompt="Transformer tokens <$&\">", out=tmp_path / out,
+                   only=IDS, progress=False, loader=loader, **kw)
+    return result, loader
+
+
+def snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_build_writes_files_and_manifest(figmods, tiny_dir, tiny, tmp_path):
+    result, loader = run(tiny_dir, tiny, tmp_path)
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert m["figgen_version"] == figgen.__version__ and m["prompt"] == "Transformer tokens <$&\">"
+    assert {"name", "revision", "n_params", "n_layer", "n_head", "d_model", "d_vocab"} <= set(m["model"])
+    assert m["model"]["n_layer"] == 2 and m["model"]["name"] == tiny.name
+    assert [f["id"] for f in m["figures"]] == IDS
+    for f in m["figures"]:
+        assert f["section"] == "tokenizer" and f["alt"].startswith("Bar chart of")
+        assert f["data"]["n_tokens"] == len(figgen.trace(tiny, m["prompt"]).tokens)
+        assert sorted(f["files"]) == sorted(f"{f['id']}{s}" for s in
+                                            [".light.svg", ".dark.svg", ".vl.json", ".vl.light.svg", ".vl.dark.svg"])
+        for name in f["files"]:
+            path = tmp_path / "out" / "figures" / name
+            if name.endswith(".svg"):
+                ET.fromstring(path.read_bytes())  # parses: token strings were escaped
+            else:
+                spec = json.loads(path.read_text())
+                assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
+    light = (tmp_path / "out" / "figures" / "tokenizer.test-a.light.svg").read_text()
+    dark = (tmp_path / "out" / "figures" / "tokenizer.test-a.dark.svg").read_text()
+    assert light != dark and "&lt;" in light and "&amp;" in light
+    assert result.computed == IDS and loader.calls == 1 and result.model_loaded
+
+
+def test_rebuild_is_byte_identical_and_loads_no_model(figmods, tiny_dir, tiny, tmp_path):
+    run(tiny_dir, tiny, tmp_path, out="one")
+    result, loader = run(tiny_dir, tiny, tmp_path, out="two")
+    assert result.cached == IDS and result.computed == [] and loader.calls == 0 and not result.model_loaded
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
+    # Without any cache, the bytes are the same too.
+    fresh, _ = run(tiny_dir, tiny, tmp_path, out="three", use_cache=False)
+    assert fresh.computed == IDS and snapshot(tmp_path / "three") == snapshot(tmp_path / "one")
+
+
+def test_changing_a_module_recomputes_only_its_figures(figmods, tiny_dir, tiny, tmp_path):
+    run(tiny_dir, tiny, tmp_path)
+    figmods("figmod_b", "test-b", variant="b")
+    result, _ = run(tiny_dir, tiny, tmp_path)
+    assert result.computed == ["tokenizer.test-b"] and result.cached == ["tokenizer.test-a"]
+    entry = {f["id"]: f for f in result.manifest["figures"]}["tokenizer.test-b"]
+    assert entry["data"]["variant"] == "b"
+
+
+def test_prompt_is_part_of_the_key(figmods, tiny_dir, tiny, tmp_path):
+    run(tiny_dir, tiny, tmp_path)
+    result = build(model=str(tiny_dir), prompt="another prompt", out=tmp_path / "o2", only=IDS,
+                   cache_dir=tmp_path / "cache", progress=False, loader=CountingLoader(tiny))
+    assert result.computed == IDS
+
+
+def test_corrupt_cache_entry_is_recomputed(figmods, tiny_dir, tiny, tmp_path):
+    run(tiny_dir, tiny, tmp_path)
+    for entry in (tmp_path / "cache" / "figures").glob("*/entry.json"):
+        entry.write_text("{not json")
+    result, _ = run(tiny_dir, tiny, tmp_path)
+    assert result.computed == IDS
+
+
+def test_failing_figure_leaves_previous_output(figmods, tiny_dir, tiny, tmp_path):
+    run(tiny_dir, tiny, tmp_path)
+    before = snapshot(tmp_path / "out")
+    folder = next(p for p in sys.path if p.endswith("mods"))
+    with open(f"{folder}/figmod_b.py", "a") as f:
+        f.write("\n_orig = fig\n@figure('tokenizer.test-b', section='tokenizer', title='t', caption='c')\n"
+                "def fig(ctx):\n    raise RuntimeError('boom')\n")
+    del sys.modules["figmod_b"]
+    importlib.import_module("figmod_b")
+    with pytest.raises(RuntimeError, match="boom") as err:
+        run(tiny_dir, tiny, tmp_path, use_cache=False)
+    assert any("tokenizer.test-b" in note for note in err.value.__notes__)
+    assert snapshot(tmp_path / "out") == before
+
+
+def test_bad_prompt_and_unknown_ids(figmods, tiny_dir, tiny, tmp_path):
+    with pytest.raises(FiggenError, match="unknown figure"):
+        build(model=str(tiny_dir), out=tmp_path / "o", only=["nope.nothing"], progress=False)
+    with pytest.raises(FiggenError, match="empty"):
+        build(model=str(tiny_dir), prompt="", out=tmp_path / "o", only=IDS, progress=False)
+    with pytest.raises(FiggenError, match="context limit"):
+        build(model=str(tiny_dir), prompt="word " * 100, out=tmp_path / "o", only=IDS, progress=False,
+              cache_dir=None, loader=CountingLoader(tiny))
+    assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_section_ids_select_figures(figmods, tiny_dir, tiny, tmp_path):
+    figmods("figmod_b", "test-b", section="embedding")
+    result = build(model=str(tiny_dir), out=tmp_path / "o", only=["embedding"], progress=False,
+                   cache_dir=None, loader=CountingLoader(tiny))
+    assert [f["id"] for f in result.manifest["figures"]] == ["embedding.test-b"]
