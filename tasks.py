@@ -2,7 +2,13 @@
 """Set-up and entry points that work on a fresh machine with only Python 3.11+.
 
     python3 tasks.py test [PYTEST ARGS]   create/refresh .venv, then run the test suite
-    python3 tasks.py site [ARGS]          create/refresh .venv, then build the site into site/
+    python3 tasks.py deploy VERSION [--latest] [--push]
+                                          publish the built site as VERSION on gh-pages with mike
+                                          (--latest: also alias it as latest, the default version)
+    python3 tasks.py site [--model NAME] [--serve]
+                                          create/refresh .venv, then build the site into site/
+                                          (GPT-2 124M when it is cached or downloadable, else mini;
+                                          --model or $FIGGEN_MODEL choose another; --serve previews)
 
 The virtual environment is reinstalled whenever pyproject.toml changes (a hash stamp in .venv).
 """
@@ -45,15 +51,71 @@ def run(cmd: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"test", "site"}:
+    if not argv or argv[0] not in {"test", "site", "deploy"}:
         print(__doc__.strip())
         return 2
     ensure_venv()
     command, rest = argv[0], argv[1:]
     if command == "test":
         return run([str(PY), "-m", "pytest", *rest])
-    print("tasks: the site build arrives with the build-pipeline issue", file=sys.stderr)
-    return 2
+    if command == "deploy":
+        return deploy(rest)
+    return site(rest)
+
+
+def mike_commands(version: str, *, latest: bool, push: bool, mike: str = "mike") -> list[list[str]]:
+    """The mike calls that publish `version` (the deploy workflow and tests/test_mike.py use these).
+
+    Aliases are redirect pages (mkdocs.yml sets the mike plugin's alias_type), which work on GitHub
+    Pages, unlike mike's default symlinks."""
+    push_flag = ["--push"] if push else []
+    if not latest:
+        return [[mike, "deploy", *push_flag, version]]
+    return [[mike, "deploy", *push_flag, "--update-aliases", version, "latest"],
+            [mike, "set-default", *push_flag, "latest"]]
+
+
+def deploy(args: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tasks.py deploy")
+    parser.add_argument("version")
+    parser.add_argument("--latest", action="store_true")
+    parser.add_argument("--push", action="store_true")
+    opts = parser.parse_args(args)
+    for cmd in mike_commands(opts.version, latest=opts.latest, push=opts.push, mike=str(BIN / "mike")):
+        if code := run(cmd):
+            return code
+    return 0
+
+
+def site(args: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tasks.py site")
+    parser.add_argument("--model", default=os.environ.get("FIGGEN_MODEL"))
+    parser.add_argument("--serve", action="store_true", help="run `mkdocs serve` instead of building")
+    opts = parser.parse_args(args)
+    model = opts.model or choose_default_model()
+    os.environ["FIGGEN_MODEL"] = model
+    print(f"tasks: building the site with model {model!r}", flush=True)
+    if opts.serve:
+        return run([str(BIN / "mkdocs"), "serve"])
+    return run([str(BIN / "mkdocs"), "build", "--strict", "--site-dir", "site"])
+
+
+def choose_default_model() -> str:
+    """gpt2 if it is cached or the hub answers; otherwise mini, saying so."""
+    code = ("from figgen.model import _cached_snapshot, hub_reachable, resolve; import os; "
+            "ok = _cached_snapshot(resolve('gpt2')) is not None or "
+            "(os.environ.get('HF_HUB_OFFLINE') != '1' and hub_reachable()); print('gpt2' if ok else 'mini')")
+    out = subprocess.run([str(PY), "-c", code], cwd=ROOT, capture_output=True, text=True)
+    model = out.stdout.strip() or "mini"
+    if model == "mini":
+        print("tasks: GPT-2 124M is neither cached nor downloadable here; using the project's mini model "
+              "(every page says so). Run `.venv/bin/figgen fetch gpt2` with network access to use GPT-2.",
+              flush=True)
+    return model
 
 
 if __name__ == "__main__":

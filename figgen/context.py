@@ -11,6 +11,19 @@ from typing import Any
 
 import numpy as np
 
+# C0 controls and DEL → their Unicode "control pictures" (␀…␟, ␡); C1 controls and non-characters →
+# \x.. escapes. Tokens can decode to any byte, and such characters are invalid in SVG/XML and
+# invisible in HTML.
+_PRINTABLE = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
+_PRINTABLE |= {c: f"\\x{c:02x}" for c in range(0x80, 0xA0)} | {0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters made visible, safe to put in SVG, HTML and Vega data.
+
+    (Escaping of <, & and quotes is still the job of whatever writes the markup.)"""
+    return text.translate(_PRINTABLE)
+
 
 class NumpyWeights(Mapping[str, np.ndarray]):
     """`Model.weights` as float32 numpy arrays, converted on first use (names in figgen.weights)."""
@@ -88,8 +101,10 @@ class Context:
         }
 
     def token_str(self, token_id: int) -> str:
-        """A token decoded on its own (" tokens"); untrusted text: escape it wherever it is shown."""
-        return self.tokenizer.decode([int(token_id)])
+        """A token decoded on its own (" tokens"), control characters made visible (`printable`).
+
+        Still untrusted text: markup writers must escape it (matplotlib, Vega and the plugin do)."""
+        return printable(self.tokenizer.decode([int(token_id)]))
 
     def analysis(self, fn: Callable, *args, **kwargs):
         """`fn(self, *args, **kwargs)`, computed once per build and shared between figures."""

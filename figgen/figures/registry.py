@@ -85,4 +85,5 @@ def load_all() -> dict[str, FigureSpec]:
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name not in {"registry", "save", "style"}:
             importlib.import_module(f"figgen.figures.{info.name}")
-    return dict(sorted(REGISTRY.items(), key=lambda kv: (SECTIONS.index(kv[1].section), kv[0])))
+    # Section order, then the order figures are defined in their module (sorted() is stable).
+    return dict(sorted(REGISTRY.items(), key=lambda kv: SECTIONS.index(kv[1].section)))

@@ -21,6 +21,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be served
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -58,7 +59,19 @@ def vegalite_spec(chart) -> dict:
             seen[key] = f"{m.group(1)}_{n}"
         return seen[key]
 
-    return json.loads(_AUTO_NAME.sub(rename, text))
+    return _printable_strings(json.loads(_AUTO_NAME.sub(rename, text)))
+
+
+def _printable_strings(obj):
+    """Make control characters visible in every string of a spec: vl-convert aborts the whole
+    process on characters XML forbids, and token strings can contain any of them."""
+    from ..context import printable
+
+    if isinstance(obj, dict):
+        return {k: _printable_strings(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_printable_strings(v) for v in obj]
+    return printable(obj) if isinstance(obj, str) else obj
 
 
 def vegalite_svg(spec: dict, theme: str) -> bytes:

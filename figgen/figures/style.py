@@ -40,6 +40,11 @@ def muted(theme: str) -> str:
     return _MUTED[theme]
 
 
+def background(theme: str) -> str:
+    """The page background Material uses in each palette (for gaps drawn between cells)."""
+    return {"light": "#ffffff", "dark": "#1e2129"}[theme]
+
+
 def rc(theme: str) -> dict:
     """rcParams for one theme: transparent background, theme ink, deterministic SVG output."""
     fg, mid = _INK[theme], _MUTED[theme]

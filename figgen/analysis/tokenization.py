@@ -1,0 +1,62 @@
+"""How the tokenizer builds tokens: byte-level BPE replayed from the tokenizer's own merge ranks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MergeSteps:
+    """BPE applied to one pre-token (a word with its leading space shown as Ġ).
+
+    parts[i]: the pieces after i merges (parts[0] are single byte-level characters).
+    merged[i]: the pair joined to go from parts[i] to parts[i + 1], and ranks[i] its merge rank
+    (lower = learned earlier = applied first).
+    """
+
+    word: str
+    parts: list[list[str]]
+    merged: list[tuple[str, str]]
+    ranks: list[int]
+
+
+def merge_ranks(tokenizer) -> dict[tuple[str, str], int]:
+    """(left, right) → rank, read from the fast tokenizer's serialized BPE model."""
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    ranks = {}
+    for i, merge in enumerate(model.get("merges", [])):
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        ranks[(left, right)] = i
+    return ranks
+
+
+def pre_tokens(tokenizer, text: str) -> list[str]:
+    """The prompt split the way BPE sees it, before merging ('ĠMonday', ',', ...)."""
+    pre = tokenizer.backend_tokenizer.pre_tokenizer
+    return [piece for piece, _ in pre.pre_tokenize_str(text)] if pre is not None else text.split()
+
+
+def bpe(word: str, ranks: dict[tuple[str, str], int]) -> MergeSteps:
+    """Replay BPE on `word`: repeatedly join the adjacent pair with the lowest rank."""
+    parts = list(word)
+    history, merged, used = [list(parts)], [], []
+    while len(parts) > 1:
+        candidates = [(ranks[(a, b)], i) for i, (a, b) in enumerate(zip(parts, parts[1:])) if (a, b) in ranks]
+        if not candidates:
+            break
+        rank, i = min(candidates)
+        merged.append((parts[i], parts[i + 1]))
+        used.append(rank)
+        parts = parts[:i] + [parts[i] + parts[i + 1]] + parts[i + 2:]
+        history.append(list(parts))
+    return MergeSteps(word, history, merged, used)
+
+
+def most_merged_word(tokenizer, text: str) -> MergeSteps:
+    """The pre-token of `text` whose BPE takes the most merges (ties: the first)."""
+    ranks = merge_ranks(tokenizer)
+    steps = [bpe(w, ranks) for w in pre_tokens(tokenizer, text)]
+    if not steps:
+        return bpe("", ranks)
+    return max(steps, key=lambda s: (len(s.merged), -steps.index(s)))

@@ -1,0 +1,129 @@
+"""The real site, built with mini in a temp folder with --strict, inspected as HTML."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not (ROOT / "mkdocs.yml").is_file(), reason="no mkdocs.yml yet")
+
+
+class Refs(HTMLParser):
+    """Collect every resource the browser would load: scripts, stylesheets, images, fonts, embeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.resources: list[str] = []
+        self.figures: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("src"):
+            self.resources.append(a["src"])
+        if tag == "link" and a.get("href") and a.get("rel") in {"stylesheet", "preload", "icon", "modulepreload"}:
+            self.resources.append(a["href"])
+        if tag in {"img", "source", "iframe", "embed", "video", "audio"} and a.get("src"):
+            self.resources.append(a["src"])
+        if tag == "figure" and "figgen-figure" in (a.get("class") or ""):
+            self.figures.append(a.get("id", ""))
+        if a.get("data-spec"):
+            self.resources.append(a["data-spec"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def mkdocs_build(src: Path, dest: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(src / "mkdocs.yml"), "-d", str(dest)],
+        cwd=src, env={**os.environ, "FIGGEN_MODEL": "mini", **(env or {})},
+        capture_output=True, text=True, timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the site's sources sharing the repo's figure cache (so later builds are cache hits)."""
+    dest = tmp_path_factory.mktemp("project")
+    for name in ["mkdocs.yml", "docs", "overrides", "includes"]:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.is_file():
+            shutil.copy(src, dest / name)
+    cache = ROOT / ".cache"
+    cache.mkdir(exist_ok=True)
+    (dest / ".cache").symlink_to(cache)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def site(project, tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    proc = mkdocs_build(project, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def pages(site: Path):
+    return [p for p in site.rglob("*.html") if p.name != "404.html"]
+
+
+def test_no_remote_resources(site):
+    for page in pages(site):
+        refs = Refs()
+        refs.feed(page.read_text(encoding="utf-8"))
+        remote = [r for r in refs.resources if re.match(r"^(https?:)?//", r)]
+        assert not remote, f"{page.relative_to(site)} loads {remote}"
+    for css in site.rglob("*.css"):
+        urls = re.findall(r"url\(\s*['\"]?((?:https?:)?//[^'\")]+)", css.read_text(encoding="utf-8", errors="replace"))
+        assert not urls, f"{css.relative_to(site)} loads {urls[:3]}"
+
+
+def test_every_resource_exists(site):
+    for page in pages(site):
+        refs = Refs()
+        refs.feed(page.read_text(encoding="utf-8"))
+        for ref in refs.resources:
+            target = (page.parent / ref.split("#")[0].split("?")[0]).resolve()
+            assert target.is_file(), f"{page.relative_to(site)} → {ref} is missing"
+
+
+def test_every_figure_is_placed_and_its_files_exist(site):
+    import json
+
+    manifest = json.loads((site / "figgen" / "manifest.json").read_text())
+    placed = set()
+    for page in pages(site):
+        refs = Refs()
+        refs.feed(page.read_text(encoding="utf-8"))
+        placed |= {f.removeprefix("fig-") for f in refs.figures}
+    for entry in manifest["figures"]:
+        for name in entry["files"]:
+            assert (site / "figgen" / "figures" / name).is_file()
+    sections = {e["section"] for e in manifest["figures"] if e["id"] in placed}
+    assert {"tokenizer", "embedding", "positional"} <= sections
+
+
+def test_every_page_names_the_model(site):
+    for page in pages(site):
+        text = page.read_text(encoding="utf-8")
+        assert "not GPT-2 124M" in text, f"{page.relative_to(site)} lacks the model note"
+
+
+def test_unknown_figure_id_fails_strict_build(project, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(project, bad, symlinks=True)
+    page = next((bad / "docs").rglob("tokenizer.md"))
+    page.write_text(page.read_text() + "\n{{ figure tokenizer.no-such-figure }}\n")
+    proc = mkdocs_build(bad, tmp_path / "out")
+    assert proc.returncode != 0 and "no-such-figure" in proc.stderr
