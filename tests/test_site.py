@@ -127,3 +127,14 @@ def test_unknown_figure_id_fails_strict_build(project, tmp_path):
     page.write_text(page.read_text() + "\n{{ figure tokenizer.no-such-figure }}\n")
     proc = mkdocs_build(bad, tmp_path / "out")
     assert proc.returncode != 0 and "no-such-figure" in proc.stderr
+
+
+def test_rebuild_is_a_cache_hit_and_byte_identical(project, site, tmp_path):
+    proc = mkdocs_build(project, tmp_path / "again")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "figgen: 0 figures computed" in proc.stderr
+    first = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    second = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    assert first.keys() == second.keys()
+    differ = sorted(str(k) for k in first if first[k] != second[k])
+    assert not differ, differ

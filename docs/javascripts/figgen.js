@@ -29,7 +29,7 @@
           config: { background: null },
         });
         el.querySelectorAll(".figgen-vega-chart").forEach((old) => old.remove());
-        el.querySelectorAll("img").forEach((img) => (img.hidden = true));
+        el.querySelectorAll("img").forEach((img) => (img.style.display = "none"));
         el.appendChild(target);
         views.push(result.view);
       } catch (err) {
