@@ -2,7 +2,7 @@
 12 layers × 12 heads, d_model 768, d_mlp 3,072, 1,024 positions), saved to a temp dir and loaded by
 path — so costs that grow with the vocabulary or the head count show up here, not on the site.
 
-    .venv/bin/python benchmarks/gpt2_shapes.py [--prompt TEXT] [--full-context] [--build]
+    .venv/bin/python benchmarks/gpt2_shapes.py [--prompt TEXT] [--full-context] [--build [--only ID...]]
 
 Prints load time, trace time and size, peak memory, and (with --build) the time and output size
 of a full figure build. Needs the real GPT-2 tokenizer from ../shared/data/gpt2-tokenizer/ (optional
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--prompt", default="If today is Monday, tomorrow is")
     parser.add_argument("--full-context", action="store_true", help="also trace a 1,024-token prompt")
     parser.add_argument("--build", action="store_true", help="also run a full figure build")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="with --build: only these figures")
     args = parser.parse_args()
 
     import figgen
@@ -70,7 +71,7 @@ def main() -> None:
         if args.build:
             t = time.perf_counter()
             result = figgen.build(model=str(model_dir), prompt=args.prompt, out=Path(tmp) / "out",
-                                  cache_dir=None, loader=lambda name: model)
+                                  cache_dir=None, loader=lambda name: model, only=args.only)
             files = list((Path(tmp) / "out" / "figures").iterdir())
             total = sum(f.stat().st_size for f in files) / 1e6
             biggest = max(files, key=lambda f: f.stat().st_size)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 
@@ -14,16 +12,13 @@ from figgen.analysis.params import allocation
 from figgen.analysis.tokenization import bpe, merge_ranks, most_merged_word
 from figgen.analysis.vocab import nearest
 from figgen.context import Context, printable
-from figgen.figures import style
 from figgen.figures.registry import load_all
-from figgen.figures.save import svg_bytes, vegalite_spec, vegalite_svg
-from figgen.weights import Dims
+
+from .figtools import GPT2, NASTY, render
 
 SHARED_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "data" / "gpt2-tokenizer"
-GPT2 = Dims(n_layers=12, n_heads=12, d_model=768, d_head=64, d_mlp=3072, d_vocab=50257, n_ctx=1024)
 SECTION_FIGURES = {"tokenizer.tokens", "tokenizer.merges", "embedding.vectors", "embedding.params",
                    "embedding.neighbours", "positional.heatmap", "positional.similarity", "positional.rows"}
-NASTY = 'Transformer tokens <b>&amp; "$x$" \x18'
 
 
 def test_bpe_replays_lowest_rank_first():
@@ -77,22 +72,6 @@ def test_allocation_equals_hf_parameter_count(tiny, mini):
 
 def test_printable_makes_controls_visible():
     assert printable("a\x00b\n\x7f\x85") == "a␀b␊␡\\x85"
-
-
-def render(spec, ctx) -> dict:
-    """Run a figure as the build does (both themes) and return its outputs as text."""
-    out = {}
-    for theme in style.THEMES:
-        ctx.theme = theme
-        with matplotlib.rc_context(style.rc(theme)):
-            fig = spec.func(ctx)
-            if fig.mpl is not None:
-                out[theme] = svg_bytes(fig.mpl).decode()
-    if fig.chart is not None:
-        vl = vegalite_spec(fig.chart)
-        out["vl"] = vl
-        out["vl.svg"] = vegalite_svg(vl, "light").decode()
-    return {"figure": fig, **out}
 
 
 @pytest.fixture(scope="module")
