@@ -1,0 +1,145 @@
+"""Attention patterns: any head's pattern (layer and head sliders), all heads as small multiples, and how
+much attention each head puts on the first position; checks that every row sums to 1."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure as MplFigure
+
+from ..analysis import attention
+from . import heads
+from .qk_circuit import cell_text, head_label, rounded
+from .registry import Figure, figure
+
+
+@figure("attention-pattern.explorer", section="attention-pattern", title="Any head's attention pattern",
+        caption="The attention pattern of the head picked with the sliders.")
+def explorer(ctx) -> Figure:
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    n_all = len(ctx.trace.tokens)
+    n = heads.shown_positions(n_all)
+    ex = ctx.analysis(heads.focus_data)
+    rows = heads.packed_rows({"pattern": heads.flat_pattern(ctx.analysis(heads.patterns), n)}, n)
+    layer = alt.param(name="layer", value=ex["layer"],
+                      bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
+    head = alt.param(name="head", value=ex["head_index"],
+                     bind=alt.binding_range(min=0, max=H - 1, step=1, name="head "))
+    names = heads.names_param("tokens", heads.token_labels(ctx)[:n])
+    base = (heads.unpack(alt.Chart(alt.Data(values=rows))
+                         .transform_filter((alt.datum.l == layer) & (alt.datum.h == head)), n)
+            .transform_calculate(query="tokens[datum.r]", key="tokens[datum.x]")
+            .encode(x=alt.X("x:O", title="key (position looked at)",
+                            axis=alt.Axis(labelExpr=heads.label_expr("tokens"), labelAngle=-45, ticks=False)),
+                    y=alt.Y("r:O", title="query (position looking)",
+                            axis=alt.Axis(labelExpr=heads.label_expr("tokens"), ticks=False))))
+    cell = max(12, min(34, 300 // n))
+    chart = base.mark_rect().encode(
+        color=alt.Color("v:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="weight"),
+        tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"), alt.Tooltip("v:Q", format=".3f", title="weight")])
+    if n <= 16:  # weights written in the cells while they are big enough to hold them
+        chart += cell_text(base, "v", ".2f", "datum.v > 0.5")
+    chart = chart.add_params(layer, head, names).properties(
+        width=cell * n, height=cell * n,
+        title=alt.Title(alt.ExprRef(expr="'Attention pattern of L' + layer + 'H' + head"),
+                        subtitle="pick the layer and head with the sliders below the chart"))
+    p = ctx.analysis(heads.patterns)[ex["layer"], ex["head_index"]]
+    return Figure(
+        data={**ex, "n_positions": n_all, "n_layers": L, "n_heads": H},
+        alt=f"Heatmap of one head's attention pattern, query tokens down, key tokens across, with the weight in "
+            f"each cell; sliders choose any of the {L * H} heads. Shown first: {ex['head']}, whose last row puts "
+            f"{p[-1, ex['key_position']]:.0%} on {ex['key_token']!r}",
+        caption=f"The attention pattern of the head picked with the sliders; it opens on {heads.focus_note(ex)}. "
+                "Each row is one query position and sums to 1; the empty upper triangle is the causal mask. "
+                "Hover a cell for its query token, key token and weight." + heads.positions_note(n_all),
+        chart=chart,
+    )
+
+
+@figure("attention-pattern.all-heads", section="attention-pattern", title="Every head's pattern at once",
+        caption="The attention pattern of every head, one small grid per head.")
+def all_heads(ctx) -> Figure:
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    pats = ctx.analysis(heads.patterns)  # (layer, head, query_pos, key_pos)
+    n_all = pats.shape[-1]
+    n = heads.shown_positions(n_all)
+    # One image for all heads (a mosaic with transparent gaps) instead of L × H axes: for GPT-2's 144 heads
+    # that is several times faster and smaller.
+    cmap = heads.weight_cmap(ctx.theme)
+    step = n + max(1, n // 6)  # a head's cells plus the gap after them
+    mosaic = np.zeros((L * step, H * step, 4))  # RGBA, transparent where nothing is drawn
+    allowed = attention.causal_mask(n)
+    for l in range(L):
+        for h in range(H):
+            cells = heads.masked(pats[l, h, :n, :n], allowed)
+            mosaic[l * step:l * step + n, h * step:h * step + n] = cmap(heads.WEIGHT_NORM(cells))
+    size = 0.6 if H > 6 else 0.9  # inches per head
+    fig = MplFigure(figsize=(H * size + 1.4, L * size + 0.5))
+    ax = fig.add_subplot()
+    ax.imshow(np.round(mosaic[: L * step - (step - n), : H * step - (step - n)], 4), interpolation="nearest")
+    centre = (n - 1) / 2
+    ax.set_xticks([h * step + centre for h in range(H)], [f"H{h}" for h in range(H)], fontsize=8)
+    ax.set_yticks([l * step + centre for l in range(L)], [f"L{l}" for l in range(L)], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    heads.colorbar(fig, ScalarMappable(heads.WEIGHT_NORM, cmap), ax, "attention weight")
+    bos = ctx.analysis(heads.summary).bos_share
+    return Figure(
+        data={"n_layers": L, "n_heads": H, "n_total": L * H, "n_positions": n_all,
+              "n_mostly_bos": int((bos > 0.5).sum())},
+        alt=f"A grid of {L * H} small triangular heatmaps, {L} layers down by {H} heads across, each the attention "
+            f"pattern of one head over the prompt's {n} positions; {int((bos > 0.5).sum())} heads send most of "
+            "their attention to the first column",
+        caption=f"All {L * H} heads: layer down, head across. Each small grid is one head's pattern over the prompt "
+                "(query down, key across, as in the chart above; grey: masked). A strong green left column means "
+                "the head rests on the first token, a green diagonal that each position looks at itself, a green "
+                "line just below the diagonal that it looks at the previous token." + heads.positions_note(n_all),
+        mpl=fig,
+    )
+
+
+@figure("attention-pattern.bos", section="attention-pattern", title="How much attention goes to the first token",
+        caption="For every head: the share of attention on the first position, averaged over the later queries.")
+def bos(ctx) -> Figure:
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    pats = ctx.analysis(heads.patterns)
+    share = ctx.analysis(heads.summary).bos_share  # (layer, head)
+    rows = [{"layer": l, "head": h, "label": head_label(l, h), "share": round(float(share[l, h]), 4)}
+            for l in range(L) for h in range(H)]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
+    chart = (
+        base.mark_rect().encode(
+            color=alt.Color("share:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="on first"),
+            tooltip=[alt.Tooltip("label:N", title="head"),
+                     alt.Tooltip("share:Q", format=".1%", title="on first token")])
+        + cell_text(base, "share", ".0%", "datum.share > 0.5")
+    ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
+    most = np.unravel_index(np.argmax(share), share.shape)
+    least = np.unravel_index(np.argmin(share), share.shape)
+    first = ctx.token_str(ctx.trace.tokens[0])
+    # How long the first position's value vectors are next to the others' (all heads, all layers).
+    v_norms = np.stack([np.linalg.norm(ctx.trace[f"blocks.{l}.attn.hook_v"], axis=-1)
+                        for l in range(L)])  # (layer, pos, head)
+    v_ratio = float(v_norms[:, 0].mean() / v_norms[:, 1:].mean()) if v_norms.shape[1] > 1 else 1.0
+    data = {"bos_share": rounded(share), "mean_share": round(float(share.mean()), 4),
+            "layer_mean_share": rounded(share.mean(1)),
+            "most_head": head_label(*most), "most_share": round(float(share[most]), 4),
+            "least_head": head_label(*least), "least_share": round(float(share[least]), 4),
+            "n_over_half": int((share > 0.5).sum()), "n_total": L * H, "first_token": first,
+            "v_first_ratio": round(v_ratio, 4),
+            "row_sum_max_dev": heads.sig(attention.row_sum_deviation(pats), 3),
+            "above_diagonal_max": float(attention.above_diagonal_max(pats))}
+    return Figure(
+        data=data,
+        alt=f"Heatmap of {L} layers by {H} heads giving each head's mean attention on the first token "
+            f"({first!r}); highest {data['most_head']} ({data['most_share']:.0%}), lowest {data['least_head']} "
+            f"({data['least_share']:.0%}), {data['n_over_half']} of {L * H} heads above one half",
+        caption=f"For every head: the share of attention that goes to the first position ({first!r}), averaged "
+                "over the queries after it (the first query has nowhere else to look). Darker: the head rests "
+                "there more.",
+        chart=chart,
+    )

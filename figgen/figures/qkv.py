@@ -1,0 +1,111 @@
+"""Queries, keys and values: one head's W_Q, W_K, W_V (d_model × d_head each) and the q, k, v vectors
+they make from every position, with the check that the trace's q is the normalized stream times W_Q."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+
+from ..analysis import attention
+from . import heads, style
+from .positional import MAX_PIXELS, _pool
+from .registry import Figure, figure
+
+KINDS = ("Q", "K", "V")
+
+
+def _example(ctx) -> tuple[int, int, dict]:
+    d = ctx.analysis(heads.focus_data)
+    return d["layer"], d["head_index"], d
+
+
+@figure("qkv.weights", section="qkv", title="One head's query, key and value matrices",
+        caption="W_Q, W_K and W_V of one head, with their bias vectors underneath.")
+def weights(ctx) -> Figure:
+    l, h, ex = _example(ctx)
+    W = {x: ctx.weights[f"blocks.{l}.attn.W_{x}"][h] for x in KINDS}  # each (d_model, d_head)
+    b = {x: ctx.weights[f"blocks.{l}.attn.b_{x}"][h] for x in KINDS}  # each (d_head,)
+    d_model, d_head = W["Q"].shape
+    pooled = {x: _pool(W[x], MAX_PIXELS, MAX_PIXELS) for x in KINDS}
+    block = pooled["Q"][1]
+    norm = style.symmetric_norm(np.concatenate([pooled[x][0].ravel() for x in KINDS]), 0.99)
+    bias_norm = style.symmetric_norm(np.concatenate(list(b.values())))  # biases are often larger: own scale
+
+    fig = MplFigure(figsize=(8.4, 5.6))
+    grid = fig.add_gridspec(2, 3, height_ratios=[24, 1], hspace=0.08, wspace=0.25)
+    for c, x in enumerate(KINDS):
+        ax = fig.add_subplot(grid[0, c])
+        image = ax.imshow(np.round(pooled[x][0], 4), cmap=style.DIVERGING, norm=norm, aspect="auto",
+                          interpolation="nearest", extent=(-0.5, d_head - 0.5, d_model - 0.5, -0.5))
+        ax.set_title(f"W_{x}  ({d_model} × {d_head})", loc="left", fontsize=10)
+        ax.set_xticks([])
+        if c == 0:
+            ax.set_ylabel("residual stream component")
+        bias = fig.add_subplot(grid[1, c])
+        heads.matrix_panel(bias, b[x][None], [f"b_{x}"], norm=bias_norm, theme=ctx.theme, title="",
+                           xlabel="head component", separators=False)
+    bar = fig.colorbar(image, ax=fig.axes, fraction=0.025, pad=0.02)
+    bar.outline.set_visible(False)
+    fro = {x: round(float(np.linalg.norm(W[x])), 4) for x in KINDS}
+    pooled_note = f" Averaged over blocks of {block} rows to keep the image small." if block > 1 else ""
+    return Figure(
+        data={**ex, "d_model": d_model, "d_head": d_head, "shape": [d_model, d_head], "block_rows": block,
+              "params_per_head": 3 * (d_model * d_head + d_head),
+              "params_per_layer": 3 * ctx.dims.n_heads * (d_model * d_head + d_head),
+              "norm_W_Q": fro["Q"], "norm_W_K": fro["K"], "norm_W_V": fro["V"]},
+        alt=f"Three tall heatmaps, W_Q, W_K and W_V of head {ex['head']}, each {d_model} rows (residual stream "
+            f"components) by {d_head} columns (head components), with their bias vectors below; Frobenius "
+            f"norms {fro['Q']:.1f}, {fro['K']:.1f} and {fro['V']:.1f}",
+        caption=f"The query, key and value matrices of {heads.focus_note(ex)}. Each is {d_model} × {d_head}: a row "
+                f"per component of the residual stream it reads, a column per component of the {d_head}-dimensional "
+                f"vector it makes. Below each, its bias vector. One colour scale for the three matrices "
+                f"(shown), another for the three biases (±{bias_norm.vmax:.2f}).{pooled_note}",
+        mpl=fig,
+    )
+
+
+@figure("qkv.vectors", section="qkv", title="Query, key and value vectors of every position",
+        caption="The q, k and v vectors one head computes at each position of the prompt.")
+def vectors(ctx) -> Figure:
+    l, h, ex = _example(ctx)
+    t = ctx.trace
+    x = t[f"blocks.{l}.ln1.hook_normalized"]  # (pos, d_model): what every head of layer l reads
+    traced = {k: t[f"blocks.{l}.attn.hook_{k.lower()}"] for k in KINDS}  # each (pos, head, d_head)
+    # Recompute q, k, v of every head of every layer from the normalized stream and the weights.
+    diffs = {k: [] for k in KINDS}
+    for layer in range(ctx.dims.n_layers):
+        xl = t[f"blocks.{layer}.ln1.hook_normalized"]
+        for k in KINDS:
+            W, b = ctx.weights[f"blocks.{layer}.attn.W_{k}"], ctx.weights[f"blocks.{layer}.attn.b_{k}"]
+            diffs[k].append(heads.check(attention.project(xl, W, b), t[f"blocks.{layer}.attn.hook_{k.lower()}"]))
+    head_diff = {k: heads.check(attention.project(x, ctx.weights[f"blocks.{l}.attn.W_{k}"][h:h + 1],
+                                                   ctx.weights[f"blocks.{l}.attn.b_{k}"][h:h + 1])[:, 0],
+                                 traced[k][:, h]) for k in KINDS}
+
+    n, d_head = traced["Q"].shape[0], traced["Q"].shape[-1]
+    n_shown = heads.shown_positions(n)
+    labels = heads.token_labels(ctx)[:n_shown]
+    fig = MplFigure(figsize=(11.0, 0.34 * n_shown + 1.5))
+    axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.08})
+    for c, (ax, k) in enumerate(zip(axes, KINDS)):
+        m = traced[k][:n_shown, h]  # (pos, d_head)
+        image = heads.matrix_panel(ax, m, labels if c == 0 else None, norm=style.symmetric_norm(m),
+                                   theme=ctx.theme, title=f"{k.lower()}: x W_{k} + b_{k}",
+                                   xlabel=f"component (all {d_head})")
+        heads.colorbar(fig, image, ax)
+    norms = {k: np.linalg.norm(traced[k][:, h], axis=-1) for k in KINDS}
+    scale = max(float(np.abs(traced[k][:, h]).max()) for k in KINDS)  # the size the differences compare with
+    return Figure(
+        data={**ex, "n_positions": n, "d_head": d_head, "shape": [n, d_head],
+              "q_max_abs_diff": head_diff["Q"], "k_max_abs_diff": head_diff["K"], "v_max_abs_diff": head_diff["V"],
+              "max_abs_diff_all_heads": max(max(v) for v in diffs.values()), "max_abs_value": round(scale, 4),
+              "q_norms": heads.rounded(norms["Q"]), "k_norms": heads.rounded(norms["K"]),
+              "v_norms": heads.rounded(norms["V"])},
+        alt=f"Three blocks of strips for head {ex['head']}: its query, key and value vectors, one strip of "
+            f"{d_head} cells per position for the prompt's {n} positions. Recomputing them from the "
+            f"normalized residual stream matches the forward pass to {max(head_diff.values()):.1e}",
+        caption=f"The query, key and value vectors of {ex['head']} at each position: the normalized residual "
+                f"stream x at that position times W_Q, W_K or W_V of the head, plus the bias (one row per token, "
+                f"{d_head} components each; each block has its own colour scale)." + heads.positions_note(n),
+        mpl=fig,
+    )
