@@ -13,7 +13,7 @@ import pytest
 import figgen
 from figgen.build import build
 from figgen.errors import FiggenError
-from figgen.figures.registry import REGISTRY
+from figgen.figures.registry import REGISTRY, load_all
 
 FIGURE_MODULE = '''
 import altair as alt
@@ -41,7 +41,9 @@ def figmods(tmp_path, monkeypatch):
     folder = tmp_path / "mods"
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
-    before = dict(REGISTRY)
+    # Register the real figures first: restoring an empty snapshot would unregister them for good
+    # (their modules stay imported, so load_all could not register them again).
+    before = dict(load_all())
 
     def write(mod: str, name: str, variant: str = "a", section: str = "tokenizer"):
         (folder / f"{mod}.py").write_text(FIGURE_MODULE.format(section=section, name=name, variant=variant))
@@ -172,4 +174,18 @@ def test_section_ids_select_figures(figmods, tiny_dir, tiny, tmp_path):
     figmods("figmod_b", "test-b", section="embedding")
     result = build(model=str(tiny_dir), out=tmp_path / "o", only=["embedding"], progress=False,
                    cache_dir=None, loader=CountingLoader(tiny))
-    assert [f["id"] for f in result.manifest["figures"]] == ["embedding.test-b"]
+    ids = [f["id"] for f in result.manifest["figures"]]
+    assert "embedding.test-b" in ids and "tokenizer.test-a" not in ids
+    assert all(i.startswith("embedding.") for i in ids)
+
+
+def test_figure_code_follows_sibling_imports(tmp_path):
+    """A figure borrowing a helper from another section's module is keyed on that module too."""
+    from figgen.build import _figure_code
+
+    (tmp_path / "a.py").write_text("from .b import helper\nfrom . import style\nimport numpy\n")
+    (tmp_path / "b.py").write_text("from figgen.figures.c import other\n")
+    (tmp_path / "c.py").write_text("from .a import cycle\n")
+    (tmp_path / "style.py").write_text("")
+    (tmp_path / "unused.py").write_text("")
+    assert [p.name for p in _figure_code(tmp_path / "a.py")] == ["a.py", "b.py", "c.py", "style.py"]

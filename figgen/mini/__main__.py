@@ -23,8 +23,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args(argv)
 
-    from transformers import AutoTokenizer, GPT2LMHeadModel
-
     from .evaluate import evaluate, format_report
 
     if args.command == "train":
@@ -44,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.model / "model.safetensors").is_file():
         print(f"figgen: error: no mini weights in {args.model}; run `figgen train-mini`", file=sys.stderr)
         return 2
-    hf = GPT2LMHeadModel.from_pretrained(args.model, use_safetensors=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    from ..model import load_model
+
+    model = load_model(str(args.model))  # figgen's one loading path (checks, no progress bars)
+    hf, tokenizer = model.hf, model.tokenizer
     n_params = sum(p.numel() for p in hf.parameters())
     size = (args.model / "model.safetensors").stat().st_size / 1e6
     cfg = hf.config
