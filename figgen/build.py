@@ -8,6 +8,7 @@ build whose figures are all cached never loads the model: it only copies files.
 Output layout (DIR = --out):
     DIR/manifest.json
     DIR/figures/<id>.light.svg, <id>.dark.svg          matplotlib figures, one per theme
+    DIR/figures/<id>.png                               light PNG, for figures that ask (Figure.png)
     DIR/figures/<id>.vl.json                           Vega-Lite spec (interactive)
     DIR/figures/<id>.vl.light.svg, <id>.vl.dark.svg    its static fallback
 """
@@ -124,7 +125,7 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
     import matplotlib.pyplot as plt
 
     from .figures import style
-    from .figures.save import json_bytes, svg_bytes, vegalite_spec, vegalite_svg
+    from .figures.save import json_bytes, png_bytes, svg_bytes, vegalite_spec, vegalite_svg
 
     files: dict[str, bytes] = {}
     first = None
@@ -137,6 +138,8 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
                     first = fig
                 if fig.mpl is not None:
                     files[f"{spec.id}.{theme}.svg"] = svg_bytes(fig.mpl)
+                    if fig.png and theme == "light":
+                        files[f"{spec.id}.png"] = png_bytes(fig.mpl, style.background(theme))
                     plt.close(fig.mpl)
             if fig.mpl is None:  # charts are themed at view time; no second call needed
                 break
@@ -161,6 +164,8 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
         "caption": first.caption or spec.caption, "alt": first.alt,
         "files": sorted(files), "data": _plain(first.data),
     }
+    if first.links:
+        entry["links"] = True  # the plugin embeds its SVGs with <object> so the links work
     json_bytes(entry)  # fail here, naming the figure, if data is not JSON-serialisable
     return files, entry
 
@@ -203,11 +208,34 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _figure_code(module_file: Path) -> list[Path]:
+    """The figure's module and every sibling figure module it imports, transitively (sorted).
+
+    A figure that borrows a helper from another section's module must be recomputed when that
+    helper changes; the rest of figgen it depends on is in SHARED_CODE."""
+    import ast
+
+    seen: set[Path] = set()
+    todo = [module_file]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import …
+                names = [node.module] if node.module else [a.name for a in node.names]
+                todo += [path.parent / f"{n.split('.')[0]}.py" for n in names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("figgen.figures."):
+                todo.append(path.parent / f"{node.module.split('.')[2]}.py")
+    return sorted(seen)
+
+
 def _key(spec, name: str, revision: str, prompt: str) -> str:
     module_file = Path(sys.modules[spec.func.__module__].__file__)
     parts = {
         "figgen": __version__, "model": name, "revision": revision, "prompt": prompt, "figure": spec.id,
-        "code": _code_hash([module_file]), "shared": _shared_hash(), "libs": _versions(),
+        "code": _code_hash(_figure_code(module_file)), "shared": _shared_hash(), "libs": _versions(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 

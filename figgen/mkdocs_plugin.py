@@ -80,8 +80,11 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         info = self.manifest["model"]
         log.info(f"figgen: {len(result.computed)} figures computed, {len(result.cached)} from cache "
                  f"({info['name']})")
+        # The site's social image (og:image): the first figure that saved a PNG (the poster).
+        image = next((f"{SITE_DIR}/figures/{f}" for e in self.manifest["figures"] for f in e["files"]
+                      if f.endswith(".png")), "")
         config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
-                                  "prompt": self.manifest["prompt"]}
+                                  "prompt": self.manifest["prompt"], "image": image}
         return config
 
     def on_files(self, files: Files, config) -> Files:
@@ -147,7 +150,11 @@ def figure_html(entry: dict, page_url: str) -> str:
     files = set(entry["files"])
     for theme in ("light", "dark"):
         if f"{fid}.{theme}.svg" in files:
-            parts.append(f'<img src="{url(f"{fid}.{theme}.svg")}#only-{theme}" alt="{alt}" loading="lazy">')
+            img = f'<img src="{url(f"{fid}.{theme}.svg")}#only-{theme}" alt="{alt}" loading="lazy">'
+            if entry.get("links"):  # links in an SVG work in an <object> (a document), not in an <img>
+                img = (f'<object type="image/svg+xml" data="{url(f"{fid}.{theme}.svg")}#only-{theme}" '
+                       f'aria-label="{alt}">{img}</object>')
+            parts.append(img)
     if f"{fid}.vl.json" in files:
         fallback = "".join(
             f'<img src="{url(f"{fid}.vl.{t}.svg")}#only-{t}" alt="{alt}" loading="lazy">' for t in ("light", "dark")

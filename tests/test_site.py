@@ -103,19 +103,26 @@ def test_every_resource_exists(site):
 
 
 def test_every_figure_is_placed_and_its_files_exist(site):
+    """Every figure of the build is on some page, and every section's page places its own figures."""
     import json
 
+    from figgen.figures.registry import PAGES
+
     manifest = json.loads((site / "figgen" / "manifest.json").read_text())
-    placed = set()
+    placed: dict[str, str] = {}  # figure id → page (site-relative folder, as in PAGES)
     for page in pages(site):
         refs = Refs()
         refs.feed(page.read_text(encoding="utf-8"))
-        placed |= {f.removeprefix("fig-") for f in refs.figures}
+        url = page.parent.relative_to(site).as_posix() + "/"
+        placed |= {f.removeprefix("fig-"): url for f in refs.figures}
     for entry in manifest["figures"]:
         for name in entry["files"]:
             assert (site / "figgen" / "figures" / name).is_file()
-    sections = {e["section"] for e in manifest["figures"] if e["id"] in placed}
-    assert {"tokenizer", "embedding", "positional"} <= sections
+        assert entry["id"] in placed, f"{entry['id']} is on no page"
+    for section, url in PAGES.items():
+        own = [e["id"] for e in manifest["figures"] if e["section"] == section]
+        assert own, f"section {section} has no figure"
+        assert any(placed.get(i) == url for i in own), f"{url} places no {section} figure"
 
 
 def test_every_page_names_the_model(site):

@@ -28,6 +28,30 @@ SECTIONS = [
     "output-vectors", "qk-circuit", "ov-circuit", "mlp", "up-projection", "gelu", "down-projection",
     "unembedding", "decoding", "logit-lens", "vocabulary", "day-circuit",
 ]
+# Section id → its page, as a site URL with directory URLs. The one place the poster, the site tests and
+# anything else that links sections find pages; docs/<path>.md is each page's source.
+PAGES = {
+    "tokenizer": "tokenization/tokenizer/",
+    "embedding": "tokenization/embedding/",
+    "positional": "tokenization/positional/",
+    "input-embeddings": "tokenization/input-embeddings/",
+    "residual-stream": "tokenization/residual-stream/",
+    "layernorm": "tokenization/layernorm/",
+    "attention-head": "attention/attention-head/",
+    "qkv": "attention/qkv/",
+    "causal-attention": "attention/causal-attention/",
+    "attention-pattern": "attention/attention-pattern/",
+    "result-vectors": "attention/result-vectors/",
+    "output-vectors": "attention/output-vectors/",
+    "qk-circuit": "attention/qk-circuit/",
+    "ov-circuit": "attention/ov-circuit/",
+    "mlp": "mlp/mlp/",
+    "up-projection": "mlp/up-projection/",
+    "gelu": "mlp/gelu/",
+    "down-projection": "mlp/down-projection/",
+    "unembedding": "output/unembedding/",
+    "decoding": "output/decoding/",
+}
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9_-]*$")
 
 
@@ -40,6 +64,8 @@ class Figure:
     mpl: a matplotlib Figure, saved as SVG.
     chart: an altair chart, saved as Vega-Lite JSON plus a static SVG fallback.
     caption: overrides the registered caption when it depends on the data.
+    links: the SVG holds links (matplotlib `set_url`); pages embed it with <object> so they work.
+    png: also save a PNG of the light rendering on an opaque background (the site's social image).
     """
 
     data: dict[str, Any]
@@ -47,6 +73,8 @@ class Figure:
     mpl: Any = None
     chart: Any = None
     caption: str | None = None
+    links: bool = False
+    png: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,21 @@ def json_bytes(obj) -> bytes:
 
 
 def svg_bytes(fig) -> bytes:
-    """A matplotlib figure as deterministic SVG (rcParams must set svg.hashsalt; style.rc does)."""
+    """A matplotlib figure as deterministic SVG (rcParams must set svg.hashsalt; style.rc does).
+
+    Links (artists' `set_url`) open in the page showing the figure, not a new tab: matplotlib writes
+    target="_blank"; a figure embedded with <object> needs "_top" to navigate the page itself."""
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata=SVG_METADATA, bbox_inches="tight")
+    return buf.getvalue().replace(b' target="_blank"', b' target="_top"')
+
+
+def png_bytes(fig, facecolor: str, dpi: int = 96) -> bytes:
+    """A matplotlib figure as deterministic PNG on an opaque `facecolor` (no Software stamp), at the
+    figure's own size (no tight bounding box: that would draw the figure twice)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor=facecolor,
+                transparent=False)
     return buf.getvalue()
 
 

@@ -1,0 +1,230 @@
+"""The poster (overview.poster): links to every section page, cells coloured by the trace's values,
+renders for tiny, mini and GPT-2's shapes, stays small, and is byte-identical on every render."""
+
+from __future__ import annotations
+
+import base64
+import io
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.colors import TwoSlopeNorm
+from PIL import Image
+
+from figgen.context import Context
+from figgen.figures import overview, style
+from figgen.figures.registry import SECTIONS, load_all
+from figgen.figures.save import png_bytes, svg_bytes
+from figgen.mkdocs_plugin import SITE_DIR, figure_html
+
+from .figtools import GPT2, NASTY, render
+
+ROOT = Path(__file__).resolve().parents[1]
+SVG = "{http://www.w3.org/2000/svg}"
+XLINK = "{http://www.w3.org/1999/xlink}href"
+PROMPT = "If today is Monday, tomorrow is"
+MAX_BYTES = 2_000_000
+# Every section the infographic has a page for (the poster itself and the later deep dives excluded).
+PAGE_SECTIONS = [s for s in SECTIONS if s not in {"overview", "logit-lens", "vocabulary", "day-circuit"}]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_all()["overview.poster"]
+
+
+@pytest.fixture(scope="module")
+def mini_out(mini, spec):
+    ctx = Context.from_model(mini, PROMPT)
+    return ctx, render(spec, ctx)
+
+
+def links(svg: str) -> list[ET.Element]:
+    return [a for a in ET.fromstring(svg.encode()).iter(f"{SVG}a")]
+
+
+def by_id(svg: str) -> dict[str, ET.Element]:
+    return {e.get("id"): e for e in ET.fromstring(svg.encode()).iter() if e.get("id")}
+
+
+def pixels(image: ET.Element) -> np.ndarray:
+    """The RGBA bytes of an embedded <image> (a data: PNG)."""
+    data = image.get(XLINK).split(",", 1)[1]
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
+
+
+def expected_colours(values: np.ndarray, scale: float) -> np.ndarray:
+    """The shared diverging map centred at 0, ±scale, on values rounded to 4 decimals."""
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-scale, vmax=scale)
+    return matplotlib.colormaps[style.DIVERGING](norm(np.round(values.astype(np.float64), 4)), bytes=True)
+
+
+# --- links ------------------------------------------------------------------------------------------
+
+
+def test_every_section_has_an_existing_page():
+    assert sorted(overview.PAGES) == sorted(PAGE_SECTIONS) and len(PAGE_SECTIONS) == 20
+    for section, url in overview.PAGES.items():
+        assert url.endswith("/") and (ROOT / "docs" / (url.rstrip("/") + ".md")).is_file(), section
+
+
+def test_served_at_matches_the_plugin():
+    assert overview.SERVED_AT == f"{SITE_DIR}/figures/"
+
+
+def test_poster_links_every_section_from_where_it_is_served(mini_out):
+    _, out = mini_out
+    for theme in ("light", "dark"):
+        anchors = links(out[theme])
+        assert anchors and all(a.get("target") == "_top" for a in anchors)
+        pages = {posixpath.normpath(posixpath.join(overview.SERVED_AT, a.get(XLINK))) + "/" for a in anchors}
+        assert pages == set(overview.PAGES.values()), pages ^ set(overview.PAGES.values())
+    assert out["figure"].data["links"] == {s: overview.href(s) for s in overview.PAGES}
+
+
+def test_plugin_embeds_linked_figures_as_objects():
+    entry = {"id": "overview.poster", "alt": "a <poster>", "title": "T", "caption": "C", "links": True,
+             "files": ["overview.poster.dark.svg", "overview.poster.light.svg", "overview.poster.png"]}
+    html = figure_html(entry, "")
+    assert html.count("<object ") == 2 and 'data="figgen/figures/overview.poster.light.svg#only-light"' in html
+    assert "a &lt;poster&gt;" in html and "<poster>" not in html
+    plain = figure_html({**entry, "links": False}, "attention/qkv/")
+    assert "<object" not in plain and 'src="../../figgen/figures/overview.poster.dark.svg#only-dark"' in plain
+
+
+# --- cells carry the trace's values -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hook, head, pos, width", [
+    ("blocks.0.attn.hook_q", 1, 3, "d_head"),
+    ("blocks.0.attn.hook_z", 3, 7, "d_head"),
+    ("blocks.0.attn.hook_result", 2, 5, "d_model"),
+    ("blocks.0.hook_resid_mid", None, 4, "d_model"),
+    ("blocks.0.mlp.hook_pre", None, 6, "d_mlp"),
+    ("hook_embed", None, 0, "d_model"),
+])
+def test_cells_are_coloured_by_the_traced_values(mini_out, hook, head, pos, width):
+    ctx, out = mini_out
+    t, d = ctx.trace, ctx.dims
+    k = min(getattr(d, width), 128)
+    # The block's scale, recomputed: the 98th percentile of |value| over the block as drawn.
+    block = t[hook][:, :, :k] if head is not None else t[hook][:, :k]
+    scale = max(round(float(np.quantile(np.abs(np.round(block.astype(np.float64), 4)), 0.98)), 4), 1e-4)
+    assert out["figure"].data["scales"][hook] == pytest.approx(scale, abs=1e-4)
+    values = t[hook][pos, head, :k] if head is not None else t[hook][pos, :k]
+    image = by_id(out["light"])[overview.strip_id(hook, pos, head)]
+    got = pixels(image)
+    assert got.shape == (1, k, 4)
+    assert np.array_equal(got[0], expected_colours(values, scale))
+    assert "pixelated" in image.get("style")  # cells stay sharp when zoomed
+
+
+def test_pattern_cells_and_causal_mask(mini_out):
+    ctx, out = mini_out
+    hook, h = "blocks.0.attn.hook_pattern", 2
+    pattern = ctx.trace[hook][h]  # (query, key)
+    got = pixels(by_id(out["dark"])[overview.strip_id(hook, head=h)])
+    n = len(pattern)
+    assert got.shape == (n, n, 4)
+    below = np.tril(np.ones((n, n), bool))
+    assert np.array_equal(got[below], expected_colours(pattern, 1.0)[below])
+    assert (got[~below][:, 3] == 0).all()  # masked (future) keys are transparent
+
+
+def test_decoding_table_is_the_real_distribution(mini_out):
+    ctx, out = mini_out
+    logits = ctx.trace["logits"][-1].astype(np.float64)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    data = out["figure"].data
+    best = np.argsort(-probs, kind="stable")[: overview.TOP_K]
+    assert [r["id"] for r in data["top"]] == best.tolist()
+    assert [r["prob"] for r in data["top"]] == pytest.approx(probs[best], abs=1e-4)
+    assert data["predicted"] == ctx.token_str(best[0]) == " Tuesday"  # mini learned days of the week
+    assert data["n_heads"] == ctx.dims.n_heads and data["n_tokens"] == 8
+
+
+# --- renders anywhere, small, deterministic --------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["tiny", "mini"])
+def test_renders_with_a_hostile_prompt(which, request, spec):
+    model = request.getfixturevalue(which)
+    ctx = Context.from_model(model, NASTY)
+    out = render(spec, ctx)
+    n_heads = model.weights.dims.n_heads
+    for theme in ("light", "dark"):
+        svg = out[theme]
+        ET.fromstring(svg.encode())  # well-formed: strings escaped, no control characters
+        assert "\x18" not in svg and "&lt;b&gt;&amp;amp;" in svg
+        assert len(svg.encode()) <= MAX_BYTES
+        ids = by_id(svg)
+        assert all(f"blocks.0.attn.hook_q/h{h}/p{len(ctx.trace.tokens) - 1}" in ids for h in range(n_heads))
+    assert out["figure"].alt.strip()
+
+
+def test_two_renders_are_byte_identical(mini_out, spec):
+    ctx, first = mini_out
+    svgs, pngs = [], []
+    for _ in range(2):  # the light theme, as the build renders it: SVG, then the social-image PNG
+        ctx.theme = "light"
+        with matplotlib.rc_context(style.rc("light")):
+            fig = spec.func(ctx).mpl
+            svgs.append(svg_bytes(fig).decode())
+            pngs.append(png_bytes(fig, style.background("light")))
+    assert svgs[0] == svgs[1] == first["light"]
+    assert pngs[0] == pngs[1] and pngs[0].startswith(b"\x89PNG") and b"Software" not in pngs[0]
+
+
+class _FakeTrace(dict):
+    """Random vectors with a GPT-2 124M trace's shapes, made on demand (no 500 MB model needed)."""
+
+    def __init__(self, dims, n: int):
+        super().__init__()
+        self.d, self.n = dims, n
+        self.tokens = np.arange(n) * 997 % dims.d_vocab
+        self.display_tokens = [f"Ġtok{i}" for i in self.tokens]
+        self.prompt = PROMPT
+        self.rng = np.random.default_rng(0)
+
+    def __missing__(self, name: str) -> np.ndarray:
+        d, n = self.d, self.n
+        if name.endswith(("hook_q", "hook_k", "hook_v", "hook_z")):
+            shape = (n, d.n_heads, d.d_head)
+        elif name.endswith("hook_result"):
+            shape = (n, d.n_heads, d.d_model)
+        elif name.endswith(("hook_pre", "hook_post")):
+            shape = (n, d.d_mlp)
+        elif name == "logits":
+            shape = (n, d.d_vocab)
+        elif name.endswith("hook_pattern"):
+            scores = np.where(np.tril(np.ones((n, n), bool)), self.rng.normal(size=(d.n_heads, n, n)), -np.inf)
+            self[name] = (np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)).astype(np.float32)
+            return self[name]
+        else:
+            shape = (n, d.d_model)
+        self[name] = self.rng.normal(size=shape).astype(np.float32)
+        return self[name]
+
+
+def test_gpt2_shapes_stack_twelve_heads_under_the_size_limit(spec):
+    W_E = np.random.default_rng(1).normal(size=(64, GPT2.d_model)).astype(np.float32)
+    ctx = SimpleNamespace(
+        trace=_FakeTrace(GPT2, 8), dims=GPT2, theme="light", model_info={"name": "gpt2"},
+        weights={"W_E": W_E, "W_U": W_E.T}, tokenizer=SimpleNamespace(convert_ids_to_tokens=lambda ids: [
+            f"Ġt{i}" for i in ids]), token_str=lambda i: f" t{int(i)}")
+    out = render(spec, ctx)
+    svg = out["light"]
+    assert len(svg.encode()) <= MAX_BYTES
+    ids = by_id(svg)
+    assert sum(bool(re.fullmatch(r"blocks\.0\.attn\.hook_pattern/h\d+", i)) for i in ids) == 12
+    assert pixels(ids["blocks.0.hook_resid_pre/p7"]).shape == (1, 128, 4)  # first 128 of 768 components
+    assert pixels(ids["blocks.0.attn.hook_v/h11/p0"]).shape == (1, 64, 4)  # all of d_head
+    assert "blocks.11.hook_resid_post/p0" in ids and "logits/p7" in ids
+    assert "first 128 of 768 components shown" in svg and "Layers 1–11 elided" in svg
