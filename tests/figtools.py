@@ -27,3 +27,17 @@ def render(spec, ctx) -> dict:
         out["vl"] = vl
         out["vl.svg"] = vegalite_svg(vl, "light").decode()
     return {"figure": fig, **out}
+
+
+def assert_well_formed(out: dict, fid: str) -> None:
+    """A rendered figure (from `render`, NASTY prompt) has alt text and data, and every SVG it made
+    parses as XML with the prompt's markup escaped and its control character made visible."""
+    import xml.etree.ElementTree as ET
+
+    fig = out["figure"]
+    assert fig.alt.strip() and fig.data, fid
+    assert "light" in out or "vl" in out, fid
+    for key in ("light", "dark", "vl.svg"):
+        if key in out:
+            ET.fromstring(out[key].encode())
+            assert "\x18" not in out[key] and "<b>" not in out[key], fid

@@ -4,7 +4,6 @@ their analyses on hand-built arrays, their figures on real traces, and the check
 from __future__ import annotations
 
 import copy
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from figgen.figures import heads
 from figgen.figures.registry import load_all
 from figgen.figures.save import vegalite_svg
 
-from .figtools import NASTY, render
+from .figtools import NASTY, assert_well_formed, render
 
 SITE_PROMPT = "If today is Monday, tomorrow is"
 SECTION_FIGURES = {
@@ -136,14 +135,6 @@ def section_specs():
     return {i: specs[i] for i in SECTION_FIGURES}
 
 
-def _well_formed(out: dict, fid: str) -> None:
-    fig = out["figure"]
-    assert fig.alt.strip() and fig.data, fid
-    for key in ("light", "dark", "vl.svg"):
-        if key in out:
-            ET.fromstring(out[key].encode())  # strings escaped, no control characters
-
-
 @pytest.mark.parametrize("which", ["tiny", "mini"])
 def test_section_figures_render(which, request, section_specs, monkeypatch):
     model = request.getfixturevalue(which)
@@ -154,7 +145,7 @@ def test_section_figures_render(which, request, section_specs, monkeypatch):
         assert n > 8
     for fid, spec in sorted(section_specs.items()):
         out = render(spec, ctx)
-        _well_formed(out, fid)
+        assert_well_formed(out, fid)
         if fid == "causal-attention.scores":  # token labels on the axes, escaped
             assert "&lt;" in out["light"] and "&amp;" in out["light"] and "\x18" not in out["light"]
         if which == "tiny" and fid not in {"attention-pattern.bos", "qkv.weights"}:

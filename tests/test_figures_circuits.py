@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from figgen.analysis import circuits
 from figgen.context import Context
 from figgen.figures.registry import load_all
 
-from .figtools import NASTY, render
+from .figtools import NASTY, assert_well_formed, render
 
 SECTION_FIGURES = {"output-vectors.strips", "output-vectors.norms", "output-vectors.w-o", "output-vectors.check",
                    "qk-circuit.matrix", "qk-circuit.positional", "qk-circuit.scaling", "ov-circuit.copying",
@@ -188,14 +187,7 @@ def test_section_figures_render(which, request, section_specs):
     model = request.getfixturevalue(which)
     ctx = Context.from_model(model, NASTY)
     for fid, spec in section_specs.items():
-        out = render(spec, ctx)
-        fig = out["figure"]
-        assert fig.alt.strip() and fig.data, fid
-        assert "light" in out or "vl" in out, fid
-        for key in ("light", "dark", "vl.svg"):
-            if key in out:
-                ET.fromstring(out[key].encode())  # well-formed: strings escaped, no control chars
-                assert "\x18" not in out[key] and "<b>" not in out[key], fid
+        assert_well_formed(render(spec, ctx), fid)
 
 
 @pytest.fixture(scope="module")

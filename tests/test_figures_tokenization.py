@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from figgen.analysis.vocab import nearest
 from figgen.context import Context, printable
 from figgen.figures.registry import load_all
 
-from .figtools import GPT2, NASTY, render
+from .figtools import GPT2, NASTY, assert_well_formed, render
 
 SHARED_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "data" / "gpt2-tokenizer"
 SECTION_FIGURES = {"tokenizer.tokens", "tokenizer.merges", "embedding.vectors", "embedding.params",
@@ -87,11 +86,7 @@ def test_section_figures_render(which, request, section_specs):
     ctx = Context.from_model(model, NASTY)
     for fid, spec in section_specs.items():
         out = render(spec, ctx)
-        fig = out["figure"]
-        assert fig.alt.strip() and fig.data, fid
-        for key in ("light", "dark", "vl.svg"):
-            if key in out:
-                ET.fromstring(out[key].encode())  # well-formed: strings escaped, no control chars
+        assert_well_formed(out, fid)
         if "light" in out and fid.startswith("tokenizer.tokens"):
             assert "&lt;" in out["light"] and "\x18" not in out["light"]
 
