@@ -1,0 +1,224 @@
+"""The residual stream: how long each position's vector grows layer by layer, and who wrote the final
+position's vector, measured by each writer's direct contribution to the predicted token's logit.
+
+Figures: the norm of every position's residual vector at every stage (a line per position); the top
+writers by |direct logit contribution| (bar chart); every head's contribution (layer × head heatmap).
+The attribution itself is in `figgen.analysis.attribution`.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+
+from ..analysis import attribution
+from . import style
+from .qk_circuit import cell_text, head_label, rounded, sig, token_labels
+from .registry import Figure, figure
+
+TOP = 15  # writers shown in the bar chart
+LOG_RATIO = 20.0  # a log axis when the longest vector is this many times the shortest
+KIND_NAMES = {"embed": "embeddings", "head": "attention head", "b_O": "attention bias b_O", "mlp": "MLP",
+              "ln": "final LayerNorm bias β"}
+KIND_COLOURS = {"embed": style.TOKENIZER, "head": style.ATTENTION, "b_O": style.PARAMETER, "mlp": style.MLP,
+                "ln": style.OPERATION}
+
+
+# --- shared analyses ---------------------------------------------------------------------------------
+
+
+def stages(ctx) -> tuple[list[str], np.ndarray]:
+    """Stage names and (stage, pos) residual norms: each layer's resid_pre and resid_mid, then the last
+    layer's resid_post (what the final LayerNorm reads)."""
+    t, L = ctx.trace, ctx.dims.n_layers
+    names, vecs = [], []
+    for l in range(L):
+        names += [f"L{l} pre", f"L{l} mid"]
+        vecs += [t[f"blocks.{l}.hook_resid_pre"], t[f"blocks.{l}.hook_resid_mid"]]
+    names.append(f"L{L - 1} post")
+    vecs.append(t[f"blocks.{L - 1}.hook_resid_post"])
+    return names, np.linalg.norm(np.asarray(vecs, np.float64), axis=-1)  # (2L + 1, pos)
+
+
+def final_attribution(ctx) -> dict:
+    """The final position's writers and their direct contributions to the predicted token's logit."""
+    t, W, L = ctx.trace, ctx.weights, ctx.dims.n_layers
+    p = len(t.tokens) - 1
+    logits = t["logits"][p]  # (d_vocab,)
+    token = int(np.argmax(logits))
+    writers = attribution.collect_writers(t, [W[f"blocks.{l}.attn.b_O"] for l in range(L)], p)
+    attr = attribution.direct_logit_attribution(writers.vectors, float(t["ln_final.hook_scale"][p, 0]),
+                                                W["ln_final.w"], W["ln_final.b"], W["W_U"][:, token])
+    resid = t[f"blocks.{L - 1}.hook_resid_post"][p]
+    return {"position": p, "token": token, "logit": float(logits[token]), "writers": writers, "attr": attr,
+            "writers_sum_error": float(np.abs(writers.vectors.sum(0) - resid).max())}
+
+
+def _ranked(ctx) -> list[dict]:
+    """Every writer plus the LN bias as rows, sorted by |contribution| (largest first, ties by order)."""
+    a = ctx.analysis(final_attribution)
+    w, c = a["writers"], a["attr"].contributions
+    rows = [{"label": lab, "kind": k, "value": float(v), "order": i}
+            for i, (lab, k, v) in enumerate(zip(w.labels, w.kinds, c))]
+    rows.append({"label": "ln_final β", "kind": "ln", "value": a["attr"].ln_bias, "order": len(rows)})
+    return sorted(rows, key=lambda r: (-round(abs(r["value"]), 6), r["order"]))
+
+
+# --- figures -----------------------------------------------------------------------------------------
+
+
+@figure("residual-stream.norms", section="residual-stream", title="The residual stream grows",
+        caption="Length of each position's residual vector before and after every sublayer.")
+def norms(ctx) -> Figure:
+    names, n = ctx.analysis(stages)  # n: (stage, pos)
+    labels = token_labels(ctx)
+    S, P = n.shape
+    rows = [{"stage": names[s], "index": s, "position": p, "token": labels[p], "norm": round(float(n[s, p]), 4)}
+            for p in range(P) for s in range(S)]
+    log = bool(n.max() / max(n.min(), 1e-12) > LOG_RATIO)
+    pick = alt.selection_point(name="pick", fields=["token"], bind="legend")
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True, strokeWidth=1.8)
+        .encode(
+            x=alt.X("stage:N", sort=names, title="stage (pre: before attention; mid: after attention, before MLP)",
+                    axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("norm:Q", title="length (L2 norm)" + (", log scale" if log else ""),
+                    scale=alt.Scale(type="log" if log else "linear")),
+            color=alt.Color("token:N", sort=labels, title="position (click to highlight)",
+                            scale=alt.Scale(scheme="tableau20" if P > 10 else "tableau10")),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+            tooltip=[alt.Tooltip("token:N", title="position"), alt.Tooltip("stage:N"),
+                     alt.Tooltip("norm:Q", format=".2f", title="length")])
+        .add_params(pick)
+        .properties(width=max(320, 26 * S), height=280, title="Residual vector length at every stage")
+    )
+    final = n[-1]
+    rest = final[1:] if P > 1 else final
+    ratio = float(final[0] / max(rest.mean(), 1e-12))
+    growth = float(rest.mean() / max(n[0, 1:].mean() if P > 1 else n[0].mean(), 1e-12))
+    if P < 2:
+        note = "The prompt has a single position, so there is nothing to compare it with."
+    elif ratio >= 3:
+        note = (f"The first position stands out: its final residual vector is {ratio:.1f} times as long as "
+                "the average of the other positions.")
+    elif ratio <= 1 / 3:
+        note = (f"The first position stands out by being short: its final residual vector is {1 / ratio:.1f} "
+                "times shorter than the average of the other positions.")
+    else:
+        note = (f"No position stands out here: the first position's final residual vector is {ratio:.2f} times "
+                "the average length of the others.")
+    return Figure(
+        data={"stages": names, "norms": rounded(n.T), "n_stages": S, "log_scale": log,
+              "final_norms": rounded(final), "first_over_rest": round(ratio, 4), "first_stands_out": ratio >= 3,
+              "first_note": note, "growth_rest": round(growth, 4),
+              "input_mean_norm": round(float(n[0].mean()), 4), "final_mean_norm": round(float(final.mean()), 4),
+              "final_rest_mean_norm": round(float(rest.mean()), 4)},
+        alt=f"Line chart, one line per position ({P}), of the residual vector's length at {S} stages from the "
+            f"first layer's input to the last layer's output. {note} The other positions grow {growth:.1f}-fold.",
+        caption="Length of each position's residual vector at every stage: the input of each layer (pre), after its "
+                "attention sublayer has added its output (mid), and after the last MLP (post)."
+                + (" The vertical axis is logarithmic because the lengths span a wide range." if log else "")
+                + " Click a position in the legend to highlight its line; hover a point for its value.",
+        chart=chart,
+    )
+
+
+@figure("residual-stream.writers", section="residual-stream", title="Who wrote the prediction",
+        caption="The writers into the last position's residual stream with the largest direct effect on the "
+                "predicted token's logit.")
+def writers(ctx) -> Figure:
+    a = ctx.analysis(final_attribution)
+    attr = a["attr"]
+    ranked = ctx.analysis(_ranked)
+    top = ranked[:TOP]
+    shown = sorted(top, key=lambda r: (-r["value"], r["order"]))  # positive at the top, negative at the bottom
+    rows = [{"label": r["label"], "kind": KIND_NAMES[r["kind"]], "value": round(r["value"], 4), "rank": i}
+            for i, r in enumerate(shown)]
+    kinds = [KIND_NAMES[k] for k in KIND_COLOURS]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("label:N", sort=[r["label"] for r in rows], title=None),
+        x=alt.X("value:Q", title="direct contribution to the logit"))
+    chart = (
+        base.mark_bar().encode(
+            color=alt.Color("kind:N", title="writer", scale=alt.Scale(domain=kinds, range=list(KIND_COLOURS.values()))),
+            tooltip=[alt.Tooltip("label:N", title="writer"), alt.Tooltip("kind:N"),
+                     alt.Tooltip("value:Q", format="+.3f", title="contribution")])
+        + alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(color=style.RESIDUAL).encode(x="x:Q")
+    ).properties(width=420, height=max(160, 18 * len(rows)),
+                 title=alt.Title(f"Direct contributions to the logit of {ctx.token_str(a['token'])!r}",
+                                 subtitle=f"the {len(rows)} largest of {len(ranked)} terms, by size"))
+    w, c = a["writers"], attr.contributions
+    kinds_arr = np.asarray(w.kinds)
+    by_kind = {k: round(float(c[kinds_arr == k].sum()), 4) for k in attribution.KINDS}
+    error = abs(attr.total - a["logit"])
+    pos_top = [r for r in ranked if r["value"] > 0][:1]
+    neg_top = [r for r in ranked if r["value"] < 0][:1]
+    data = {"position": a["position"], "predicted_token": ctx.token_str(a["token"]), "predicted_id": a["token"],
+            "logit": round(a["logit"], 4), "sum_of_terms": round(attr.total, 4),
+            "reconstruction_error": sig(error, 3), "writers_sum_error": sig(a["writers_sum_error"], 3),
+            "ln_scale": round(attr.scale, 4), "ln_bias": round(attr.ln_bias, 4), "n_writers": len(w.labels),
+            "n_heads_total": int((kinds_arr == "head").sum()), "by_kind": by_kind,
+            "top": [[r["label"], round(r["value"], 4)] for r in top],
+            "n_top": len(top), "n_terms": len(ranked),
+            "top_positive": pos_top[0]["label"] if pos_top else "none",
+            "top_positive_value": round(pos_top[0]["value"], 4) if pos_top else 0.0,
+            "top_negative": neg_top[0]["label"] if neg_top else "none",
+            "top_negative_value": round(neg_top[0]["value"], 4) if neg_top else 0.0,
+            "top_share": round(float(sum(abs(r["value"]) for r in top) / max(sum(abs(r["value"]) for r in ranked),
+                                                                             1e-12)), 4)}
+    return Figure(
+        data=data,
+        alt=f"Horizontal bar chart of the {len(rows)} largest of {len(ranked)} direct contributions to the logit of "
+            f"{data['predicted_token']!r} ({a['logit']:.2f}) at the last position; the largest positive is "
+            f"{data['top_positive']}'s ({data['top_positive_value']:+.2f}), the largest negative "
+            f"{data['top_negative']}'s ({data['top_negative_value']:+.2f}); all terms sum to the logit within "
+            f"{error:.1e}",
+        caption=f"At the last position the model predicts {data['predicted_token']!r}. Each bar is one writer's direct "
+                "contribution to that token's logit: what it wrote into the residual stream, centred, divided by the "
+                "final LayerNorm's scale at this position, multiplied by γ and read by the token's unembedding "
+                "column. The final LayerNorm's β adds one term of its own. Shown: the "
+                f"{len(rows)} largest by size of {len(ranked)} terms, which together sum to the logit.",
+        chart=chart,
+    )
+
+
+@figure("residual-stream.heads", section="residual-stream", title="Every head's direct contribution",
+        caption="Each attention head's direct contribution to the predicted token's logit at the last position.")
+def heads_figure(ctx) -> Figure:
+    a = ctx.analysis(final_attribution)
+    w, c = a["writers"], a["attr"].contributions
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    grid = np.zeros((L, H))
+    is_head = np.asarray(w.kinds) == "head"
+    grid[w.layers[is_head], w.heads[is_head]] = c[is_head]  # (layer, head)
+    m = max(float(np.abs(grid).max()), 1e-9)
+    rows = [{"layer": l, "head": h, "label": head_label(l, h), "value": round(float(grid[l, h]), 4)}
+            for l in range(L) for h in range(H)]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
+    chart = base.mark_rect().encode(
+        color=alt.Color("value:Q", title="contribution",
+                        scale=alt.Scale(scheme="redblue", reverse=True, domain=[-round(m, 4), round(m, 4)])),
+        tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("value:Q", format="+.3f", title="contribution")])
+    if H <= 16:
+        chart += cell_text(base, "value", "+.1f", f"abs(datum.value) > {0.6 * m:.4f}")
+    chart = chart.properties(width=max(200, 40 * H), height=max(120, 26 * L),
+                             title=f"Direct contributions to the logit of {ctx.token_str(a['token'])!r}, per head")
+    best = np.unravel_index(np.argmax(grid), grid.shape)
+    worst = np.unravel_index(np.argmin(grid), grid.shape)
+    layer_sums = grid.sum(1)
+    return Figure(
+        data={"n_heads_total": L * H, "contributions": rounded(grid), "layer_sums": rounded(layer_sums),
+              "sum_heads": round(float(grid.sum()), 4), "max_head": head_label(*best),
+              "max_value": round(float(grid[best]), 4), "min_head": head_label(*worst),
+              "min_value": round(float(grid[worst]), 4),
+              "n_over_one": int((np.abs(grid) > 1).sum()),
+              "top_layer": int(np.argmax(np.abs(layer_sums)))},
+        alt=f"Heatmap of {L} layers by {H} heads giving each head's direct contribution to the predicted token's "
+            f"logit; most positive {head_label(*best)} ({grid[best]:+.2f}), most negative {head_label(*worst)} "
+            f"({grid[worst]:+.2f}), all heads together {grid.sum():+.2f}",
+        caption=f"All {L * H} heads' direct contributions to the logit of {ctx.token_str(a['token'])!r} at the last "
+                "position: red pushes the prediction up, blue down. Hover a cell for its value.",
+        chart=chart,
+    )
