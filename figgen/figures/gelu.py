@@ -1,0 +1,81 @@
+"""GELU: the curve GPT-2 uses (tanh approximation), with this prompt's real pre-activations on it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+
+from . import style
+from .mlp import focus, style_axes
+from .registry import Figure, figure
+
+MAX_POINTS = 600  # points drawn on the curve: quantiles of the focus layer's pre-activations
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))): the approximation GPT-2 was trained with."""
+    x = np.asarray(x, np.float64)
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def gelu_erf(x: np.ndarray) -> np.ndarray:
+    """x Φ(x), the exact GELU."""
+    from math import erf
+
+    x = np.asarray(x, np.float64)
+    return 0.5 * x * (1 + np.vectorize(erf)(x / math.sqrt(2)))
+
+
+def quantile_sample(values: np.ndarray, n: int) -> np.ndarray:
+    """At most n values picked evenly from the sorted values (always including min and max)."""
+    v = np.sort(np.ravel(values))
+    if len(v) <= n:
+        return v
+    return v[np.round(np.linspace(0, len(v) - 1, n)).astype(int)]
+
+
+@figure("gelu.curve", section="gelu", title="GELU with this prompt's pre-activations",
+        caption="The GELU curve GPT-2 uses, and where this prompt's pre-activations fall on it.")
+def curve(ctx) -> Figure:
+    t = ctx.trace
+    L = ctx.dims.n_layers
+    f = ctx.analysis(focus)
+    pre_all = np.stack([t[f"blocks.{l}.mlp.hook_pre"] for l in range(L)])  # (n_layers, pos, d_mlp)
+    post_all = np.stack([t[f"blocks.{l}.mlp.hook_post"] for l in range(L)])
+    err = float(np.abs(gelu_tanh(pre_all) - post_all).max())
+    pre = t[f"blocks.{f['layer']}.mlp.hook_pre"][-1]  # (d_mlp,)
+    sample = np.round(quantile_sample(pre, MAX_POINTS), 4)
+    lo, hi = min(-4.0, float(pre_all.min())), max(4.0, float(pre_all.max()))
+    x = np.round(np.linspace(lo, hi, 400), 4)
+    xs = np.linspace(-6, 0, 60001)
+    gmin = float(gelu_tanh(xs).min())
+
+    fig = MplFigure(figsize=(6.4, 5.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot(x, np.round(gelu_tanh(x), 4), color=style.OPERATION, linewidth=2, label="GELU, tanh approximation (GPT-2)")
+    top.plot(x, np.round(gelu_erf(x), 4), color=style.ink(ctx.theme), linewidth=1, linestyle="--",
+             label="exact GELU, x·Φ(x)")
+    top.scatter(sample, np.round(gelu_tanh(sample), 4), s=9, color=style.MLP, zorder=3,
+                label=f"layer {f['layer']}, final position ({len(sample)} of {len(pre)} neurons)")
+    top.set_ylabel("GELU(h)")
+    top.legend(fontsize=8, frameon=False, loc="upper left")
+    style_axes(top, ctx.theme)
+    bins = np.linspace(lo, hi, 81)
+    counts, _ = np.histogram(pre_all, bins=bins)
+    bottom.bar(np.round(bins[:-1], 4), counts, width=np.diff(bins), align="edge", color=style.MLP, alpha=0.7)
+    bottom.set_xlabel("pre-activation h")
+    bottom.set_ylabel("count (all layers\nand positions)", fontsize=8)
+    style_axes(bottom, ctx.theme)
+    frac_neg = float((pre_all < 0).mean())
+    return Figure(
+        data={"max_diff": float(f"{err:.3g}"), "frac_negative": round(frac_neg, 4), "gelu_min": round(gmin, 4),
+              "gelu_argmin": round(float(xs[np.argmin(gelu_tanh(xs))]), 4), "pre_min": round(float(pre_all.min()), 4),
+              "pre_max": round(float(pre_all.max()), 4), "layer": f["layer"], "n_values": int(pre_all.size),
+              "max_tanh_vs_erf": round(float(np.abs(gelu_tanh(x) - gelu_erf(x)).max()), 5)},
+        alt=f"The GELU curve from {lo:.1f} to {hi:.1f}, with layer {f['layer']}'s pre-activations at the final "
+            f"position as dots on it, and a histogram of all {pre_all.size} pre-activations below: "
+            f"{frac_neg:.0%} are negative, where GELU is close to 0 (its minimum is {gmin:.3f})",
+        mpl=fig,
+    )

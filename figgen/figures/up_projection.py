@@ -1,0 +1,72 @@
+"""Up-projection: the d_mlp pre-activations of one position, and the most active neurons of every layer."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+
+from .mlp import focus
+from .qk_circuit import rounded
+from .registry import Figure, figure
+from .vector import shown_note, strips
+
+TOP = 10  # neurons listed per layer
+
+
+def pre_check(ctx) -> float:
+    """max |hook_pre − (ln2.hook_normalized @ W_in + b_in)| over layers and positions."""
+    t, w = ctx.trace, ctx.weights
+    return max(float(np.abs(t[f"blocks.{l}.ln2.hook_normalized"] @ w[f"blocks.{l}.mlp.W_in"]
+                            + w[f"blocks.{l}.mlp.b_in"] - t[f"blocks.{l}.mlp.hook_pre"]).max())
+               for l in range(ctx.dims.n_layers))
+
+
+@figure("up-projection.pre", section="up-projection", title="Pre-activations of the final position",
+        caption="The final position's MLP pre-activations h = LN₂(x) W_in + b_in in every layer, one strip per layer.")
+def pre(ctx) -> Figure:
+    t = ctx.trace
+    L, d_mlp = ctx.dims.n_layers, ctx.dims.d_mlp
+    f = ctx.analysis(focus)
+    h = np.stack([t[f"blocks.{l}.mlp.hook_pre"][-1] for l in range(L)])  # (n_layers, d_mlp)
+    err = ctx.analysis(pre_check)
+    return Figure(
+        data={"d_mlp": d_mlp, "d_model": ctx.dims.d_model, "expansion": d_mlp // ctx.dims.d_model,
+              "position": f["position"], "token": f["token"], "shown": shown_note(d_mlp),
+              "max_diff": float(f"{err:.3g}"), "frac_positive": round(float((h > 0).mean()), 4),
+              "max_pre": round(float(h.max()), 4), "min_pre": round(float(h.min()), 4)},
+        alt=f"{L} strips, one per layer, of the final position's {d_mlp} MLP pre-activations ({shown_note(d_mlp)}); "
+            f"{(h > 0).mean():.0%} of them are positive",
+        caption=f"The final position ({f['token']!r}) MLP pre-activations h = LN₂(x) W_in + b_in in every layer, "
+                f"one strip per layer; {shown_note(d_mlp)}.",
+        mpl=strips(h, [f"layer {l}" for l in range(L)], theme=ctx.theme),
+    )
+
+
+@figure("up-projection.top-neurons", section="up-projection", title="The most active neurons",
+        caption="In each layer, the neurons with the largest activation GELU(h) at the final position.")
+def top_neurons(ctx) -> Figure:
+    t = ctx.trace
+    L = ctx.dims.n_layers
+    rows, table = [], {}
+    for l in range(L):
+        post = t[f"blocks.{l}.mlp.hook_post"][-1]  # (d_mlp,)
+        order = np.lexsort((np.arange(len(post)), -post))[:TOP]
+        table[str(l)] = [[int(n), rounded(post[n])] for n in order]
+        rows += [{"layer": f"layer {l}", "rank": r, "neuron": f"L{l}N{n}", "activation": rounded(post[n]),
+                  "pre": rounded(t[f"blocks.{l}.mlp.hook_pre"][-1, n])} for r, n in enumerate(order)]
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        x=alt.X("activation:Q", title="activation GELU(h)"),
+        y=alt.Y("neuron:N", sort=None, title=None),
+        row=alt.Row("layer:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        color=alt.value("#377eb8"),
+        tooltip=["neuron:N", alt.Tooltip("activation:Q", format=".3f"), alt.Tooltip("pre:Q", format=".3f",
+                                                                                  title="pre-activation h")],
+    ).resolve_scale(y="independent").properties(width=360, height=TOP * 13)
+    best = max(((l, v[0]) for l, v in table.items()), key=lambda lv: lv[1][1])
+    return Figure(
+        data={"top": table, "k": TOP, "best_layer": int(best[0]), "best_neuron": best[1][0],
+              "best_activation": best[1][1]},
+        alt=f"Bar charts, one per layer, of the {TOP} most active MLP neurons at the final position; the largest "
+            f"is neuron {best[1][0]} of layer {best[0]} at {best[1][1]:.2f}",
+        chart=chart,
+    )
