@@ -41,3 +41,12 @@ def assert_well_formed(out: dict, fid: str) -> None:
         if key in out:
             ET.fromstring(out[key].encode())
             assert "\x18" not in out[key] and "<b>" not in out[key], fid
+
+
+def specs_of(ids: set[str]) -> dict:
+    """The registered specs of these figure ids (all must exist), in id order."""
+    from figgen.figures.registry import load_all
+
+    specs = load_all()
+    assert ids <= set(specs), ids - set(specs)
+    return {i: specs[i] for i in sorted(ids)}

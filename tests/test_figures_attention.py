@@ -12,10 +12,9 @@ from matplotlib.figure import Figure as MplFigure
 from figgen.analysis import attention
 from figgen.context import Context
 from figgen.figures import heads
-from figgen.figures.registry import load_all
 from figgen.figures.save import vegalite_svg
 
-from .figtools import NASTY, assert_well_formed, render
+from .figtools import NASTY, assert_well_formed, render, specs_of
 
 SITE_PROMPT = "If today is Monday, tomorrow is"
 SECTION_FIGURES = {
@@ -130,9 +129,7 @@ def test_annotation_colour_follows_the_cell():
 
 @pytest.fixture(scope="module")
 def section_specs():
-    specs = load_all()
-    assert SECTION_FIGURES <= set(specs)
-    return {i: specs[i] for i in SECTION_FIGURES}
+    return specs_of(SECTION_FIGURES)
 
 
 @pytest.mark.parametrize("which", ["tiny", "mini"])

@@ -9,9 +9,8 @@ import pytest
 from figgen.analysis.decoding import entropy, sampling_distribution, softmax
 from figgen.context import Context
 from figgen.figures.gelu import gelu_erf, gelu_tanh, quantile_sample
-from figgen.figures.registry import load_all
 
-from .figtools import NASTY, assert_well_formed, render
+from .figtools import render, specs_of
 
 SITE_PROMPT = "If today is Monday, tomorrow is"
 SECTION_FIGURES = {"mlp.writes", "up-projection.pre", "up-projection.top-neurons", "gelu.curve",
@@ -75,16 +74,9 @@ def test_interactive_transforms_follow_the_reference(T, k, p):
 
 @pytest.fixture(scope="module")
 def section_specs():
-    specs = load_all()
-    assert SECTION_FIGURES <= set(specs)
-    return {i: specs[i] for i in sorted(SECTION_FIGURES)}
+    return specs_of(SECTION_FIGURES)
 
 
-@pytest.mark.parametrize("which", ["tiny", "mini"])
-def test_section_figures_render(which, request, section_specs):
-    ctx = Context.from_model(request.getfixturevalue(which), NASTY)
-    for fid, spec in section_specs.items():
-        assert_well_formed(render(spec, ctx), fid)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import pytest
 
 from figgen.analysis import attribution
 from figgen.context import Context
-from figgen.figures.registry import load_all
 
-from .figtools import NASTY, assert_well_formed, render
+from .figtools import render, specs_of
 
 SITE_PROMPT = "If today is Monday, tomorrow is"
 SECTION_FIGURES = {"input-embeddings.strips", "input-embeddings.norms", "residual-stream.norms",
@@ -67,17 +66,9 @@ def test_collect_writers_order_and_sum():
 
 @pytest.fixture(scope="module")
 def section_specs():
-    specs = load_all()
-    assert SECTION_FIGURES <= set(specs)
-    return {i: specs[i] for i in sorted(SECTION_FIGURES)}
+    return specs_of(SECTION_FIGURES)
 
 
-@pytest.mark.parametrize("which", ["tiny", "mini"])
-def test_section_figures_render(which, request, section_specs):
-    model = request.getfixturevalue(which)
-    ctx = Context.from_model(model, NASTY)
-    for fid, spec in section_specs.items():
-        assert_well_formed(render(spec, ctx), fid)
 
 
 @pytest.mark.parametrize("which", ["tiny", "mini"])
