@@ -12,6 +12,7 @@ files live in the cache folder and are added with `File.generated`; nothing is w
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import os
@@ -85,7 +86,26 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                       if f.endswith(".png")), "")
         config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
                                   "prompt": self.manifest["prompt"], "image": image}
+        self._share_model_with_notebooks(model, config)
         return config
+
+    def _share_model_with_notebooks(self, model: str, config) -> None:
+        """Executed notebooks (mkdocs-jupyter) must trace the site's model, not whatever ran last.
+
+        Their kernel reads FIGGEN_MODEL, so the model this build resolved is exported (a local
+        directory as an absolute path: the kernel runs in the notebook's folder). mkdocs-jupyter's
+        cache of executed notebooks is keyed only by the notebook and its own options, so it gets a
+        folder per model identity (name + revision) under figgen's cache.
+        """
+        from .model import identify
+
+        path = Path(model).expanduser()
+        os.environ["FIGGEN_MODEL"] = str(path.resolve()) if model != "mini" and path.is_dir() else model
+        jupyter = config.plugins.get("mkdocs-jupyter")
+        if jupyter is not None and jupyter.config.get("cache"):
+            name, revision = identify(model)
+            digest = hashlib.sha256(f"{name}@{revision}".encode()).hexdigest()[:16]
+            jupyter.config["cache_dir"] = str(self.cache_dir / "notebooks" / digest)
 
     def on_files(self, files: Files, config) -> Files:
         if not self.config.enabled:

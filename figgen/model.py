@@ -252,9 +252,16 @@ def _load_dir(path: Path, *, device: str):
     if not (path / "model.safetensors").is_file():
         raise ModelError(f"{path} has no model.safetensors (figgen loads safetensors only, never pickles)")
 
+    import warnings
+
     import torch
-    from transformers import AutoTokenizer, GPT2LMHeadModel
-    from transformers.utils import logging as hf_logging
+
+    with warnings.catch_warnings():
+        # In a notebook kernel without ipywidgets, importing the hub client's tqdm.auto warns
+        # "IProgress not found" into every executed notebook; loading shows no bar anyway.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from transformers import AutoTokenizer, GPT2LMHeadModel
+        from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # loading is fast; its bar would clutter every command's output
     try:

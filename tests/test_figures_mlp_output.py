@@ -97,6 +97,16 @@ def test_computed_checks_on_mini(mini_out):
     assert abs(data["gelu.curve"]["gelu_min"] + 0.17) < 1e-3
 
 
+def test_gelu_zooms_to_the_bulk_and_counts_the_rest(mini_out):
+    ctx, out = mini_out
+    g = out["gelu.curve"]["figure"].data
+    pre = np.stack([ctx.trace[f"blocks.{l}.mlp.hook_pre"] for l in range(ctx.dims.n_layers)])
+    assert g["zoom_lo"] <= -4 and g["zoom_hi"] >= 4  # the dip near −0.75 is always in view
+    assert g["n_outside"] == int(((pre < g["zoom_lo"]) | (pre > g["zoom_hi"])).sum())
+    assert g["share_inside"] >= 0.99 and g["share_inside"] == round(1 - g["n_outside"] / pre.size, 4)
+    assert g["pre_min"] == round(float(pre.min()), 4) and g["pre_max"] == round(float(pre.max()), 4)
+
+
 def test_predictions_and_decoding_on_mini(mini_out):
     ctx, out = mini_out
     data = {fid: o["figure"].data for fid, o in out.items()}

@@ -131,6 +131,39 @@ def test_every_page_names_the_model(site):
         assert "not GPT-2 124M" in text, f"{page.relative_to(site)} lacks the model note"
 
 
+def test_notebook_runs_the_sites_model(site):
+    text = (site / "notebooks" / "trace-a-prompt" / "index.html").read_text(encoding="utf-8")
+    assert "<pre>mini\n" in text  # print(model.name) in the executed notebook
+    assert "next token: ' Tuesday'" in text  # mini's prediction, not another model's
+    assert "IProgress" not in text and "Warning" not in text  # no stderr noise in the outputs
+
+
+def test_notebooks_follow_the_model(tiny_dir, tmp_path, monkeypatch):
+    """Another model gets its own executed-notebook cache, and the kernel an absolute path to it."""
+    from types import SimpleNamespace
+
+    from figgen.mkdocs_plugin import FiggenPlugin
+
+    class Jupyter:  # stands in for mkdocs-jupyter's plugin: only its config is touched
+        def __init__(self):
+            self.config = {"cache": True, "cache_dir": ".cache/mkdocs-jupyter"}
+
+    def share(model):
+        plugin, jupyter = FiggenPlugin(), Jupyter()
+        plugin.cache_dir = tmp_path / "cache"
+        config = SimpleNamespace(plugins={"mkdocs-jupyter": jupyter})  # the one part of the config it reads
+        plugin._share_model_with_notebooks(model, config)
+        return os.environ["FIGGEN_MODEL"], Path(jupyter.config["cache_dir"])
+
+    monkeypatch.chdir(tiny_dir.parent)
+    monkeypatch.setenv("FIGGEN_MODEL", "")
+    env_mini, cache_mini = share("mini")
+    env_tiny, cache_tiny = share(tiny_dir.name)  # relative to the working directory
+    assert env_mini == "mini" and env_tiny == str(tiny_dir.resolve())
+    assert cache_mini != cache_tiny and {cache_mini.parent, cache_tiny.parent} == {tmp_path / "cache" / "notebooks"}
+    assert share("mini")[1] == cache_mini  # stable across builds: an unchanged rebuild is a cache hit
+
+
 def test_unknown_figure_id_fails_strict_build(project, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(project, bad, symlinks=True)

@@ -6,12 +6,14 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.patches import Rectangle
 
 from . import style
 from .mlp import focus, style_axes
 from .registry import Figure, figure
 
 MAX_POINTS = 600  # points drawn on the curve: quantiles of the focus layer's pre-activations
+ZOOM_QUANTILE = 0.001  # the main panel spans the 0.1 % to 99.9 % quantiles of all pre-activations (at least ±4)
 
 
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
@@ -47,8 +49,14 @@ def curve(ctx) -> Figure:
     err = float(np.abs(gelu_tanh(pre_all) - post_all).max())
     pre = t[f"blocks.{f['layer']}.mlp.hook_pre"][-1]  # (d_mlp,)
     sample = np.round(quantile_sample(pre, MAX_POINTS), 4)
-    lo, hi = min(-4.0, float(pre_all.min())), max(4.0, float(pre_all.max()))
+    full_lo, full_hi = min(-4.0, float(pre_all.min())), max(4.0, float(pre_all.max()))
+    # The main panel shows where nearly all values lie: a few outliers (one of 30 in mini) would
+    # otherwise squeeze GELU's dip, the point of the figure, into a few pixels. The inset shows all.
+    q_lo, q_hi = np.quantile(pre_all, [ZOOM_QUANTILE, 1 - ZOOM_QUANTILE])
+    lo, hi = float(min(-4, math.floor(q_lo))), float(max(4, math.ceil(q_hi)))
+    outside = int(((pre_all < lo) | (pre_all > hi)).sum())
     x = np.round(np.linspace(lo, hi, 400), 4)
+    x_full = np.round(np.linspace(full_lo, full_hi, 400), 4)
     xs = np.linspace(-6, 0, 60001)
     gmin = float(gelu_tanh(xs).min())
 
@@ -57,15 +65,27 @@ def curve(ctx) -> Figure:
     top.plot(x, np.round(gelu_tanh(x), 4), color=style.OPERATION, linewidth=2, label="GELU, tanh approximation (GPT-2)")
     top.plot(x, np.round(gelu_erf(x), 4), color=style.ink(ctx.theme), linewidth=1, linestyle="--",
              label="exact GELU, x·Φ(x)")
-    top.scatter(sample, np.round(gelu_tanh(sample), 4), s=9, color=style.MLP, zorder=3,
+    shown = sample[(sample >= lo) & (sample <= hi)]
+    top.scatter(shown, np.round(gelu_tanh(shown), 4), s=9, color=style.MLP, zorder=3,
                 label=f"layer {f['layer']}, final position ({len(sample)} of {len(pre)} neurons)")
+    top.set_xlim(lo, hi)
     top.set_ylabel("GELU(h)")
     top.legend(fontsize=8, frameon=False, loc="upper left")
     style_axes(top, ctx.theme)
+    if full_lo < lo or full_hi > hi:
+        inset = top.inset_axes([0.1, 0.3, 0.34, 0.32])  # the empty upper left, under the legend
+        inset.plot(x_full, np.round(gelu_tanh(x_full), 4), color=style.OPERATION, linewidth=1.2)
+        inset.scatter(sample, np.round(gelu_tanh(sample), 4), s=4, color=style.MLP, zorder=3)
+        inset.add_patch(Rectangle((lo, float(gelu_tanh(lo))), hi - lo, float(gelu_tanh(hi) - gelu_tanh(lo)),
+                                  fill=False, linewidth=0.8, linestyle=":", edgecolor=style.ink(ctx.theme)))
+        inset.set_title(f"full range {full_lo:.1f} to {full_hi:.1f}", fontsize=7)
+        inset.tick_params(labelsize=6)
+        style_axes(inset, ctx.theme)
     bins = np.linspace(lo, hi, 81)
     counts, _ = np.histogram(pre_all, bins=bins)
     bottom.bar(np.round(bins[:-1], 4), counts, width=np.diff(bins), align="edge", color=style.MLP, alpha=0.7)
-    bottom.set_xlabel("pre-activation h")
+    bottom.set_xlabel("pre-activation h" + (f" ({outside:,} of {pre_all.size:,} values lie outside this range)"
+                                            if outside else ""))
     bottom.set_ylabel("count (all layers\nand positions)", fontsize=8)
     style_axes(bottom, ctx.theme)
     frac_neg = float((pre_all < 0).mean())
@@ -73,8 +93,10 @@ def curve(ctx) -> Figure:
         data={"max_diff": float(f"{err:.3g}"), "frac_negative": round(frac_neg, 4), "gelu_min": round(gmin, 4),
               "gelu_argmin": round(float(xs[np.argmin(gelu_tanh(xs))]), 4), "pre_min": round(float(pre_all.min()), 4),
               "pre_max": round(float(pre_all.max()), 4), "layer": f["layer"], "n_values": int(pre_all.size),
-              "max_tanh_vs_erf": round(float(np.abs(gelu_tanh(x) - gelu_erf(x)).max()), 5)},
-        alt=f"The GELU curve from {lo:.1f} to {hi:.1f}, with layer {f['layer']}'s pre-activations at the final "
+              "max_tanh_vs_erf": round(float(np.abs(gelu_tanh(x_full) - gelu_erf(x_full)).max()), 5),
+              "zoom_lo": lo, "zoom_hi": hi, "n_outside": outside,
+              "share_inside": round(1 - outside / pre_all.size, 4)},
+        alt=f"The GELU curve from {lo:.1f} to {hi:.1f} (an inset shows the full range {full_lo:.1f} to {full_hi:.1f}), with layer {f['layer']}'s pre-activations at the final "
             f"position as dots on it, and a histogram of all {pre_all.size} pre-activations below: "
             f"{frac_neg:.0%} are negative, where GELU is close to 0 (its minimum is {gmin:.3f})",
         mpl=fig,
