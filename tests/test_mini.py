@@ -85,3 +85,30 @@ def test_training_entry_point_smoke(tmp_path):
     model = figgen.load_model(str(tmp_path / "w"))
     t = figgen.trace(model, "If today is Monday, tomorrow is")
     assert np.isfinite(t["logits"]).all() and model.cfg.n_layer == 1
+    assert model.cfg.n_positions == cfg.seq_len + 1  # only trained positions are saved
+
+
+def test_committed_context_is_what_training_used(mini):
+    """W_pos keeps exactly the positions a training sample reaches (≤ seq_len + 1 tokens)."""
+    from figgen.mini.train import TrainConfig
+
+    assert mini.cfg.n_positions == TrainConfig().seq_len + 1 == mini.hf.transformer.wpe.weight.shape[0]
+
+
+def test_trained_context_drops_rows_and_keeps_the_function():
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from figgen.mini.train import trained_context
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(n_layer=1, n_head=2, n_embd=32, n_positions=16, vocab_size=50, bos_token_id=0, eos_token_id=0)
+    full = GPT2LMHeadModel(cfg).eval()
+    kept = trained_context(full, 9).eval()
+    assert kept.config.n_positions == 9 and full.config.n_positions == 16
+    assert torch.equal(kept.transformer.wpe.weight, full.transformer.wpe.weight[:9])
+    assert kept.lm_head.weight.data_ptr() == kept.transformer.wte.weight.data_ptr()  # still tied
+    ids = torch.randint(0, 50, (2, 9))
+    with torch.no_grad():
+        assert torch.equal(kept(ids).logits, full(ids).logits)
+    assert trained_context(full, 16) is full

@@ -7,6 +7,7 @@ the positions it will be asked about. Seeded throughout; 2 threads, as on CI.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -25,8 +26,8 @@ class TrainConfig:
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
-    n_positions: int = 128
-    seq_len: int = 64  # training sample length (≤ n_positions); documents are short
+    n_positions: int = 128  # rows of W_pos initialised (kept at 128: it fixes the seeded initialisation)
+    seq_len: int = 64  # a sample is ≤ seq_len + 1 tokens, so positions 0..seq_len are trained and kept
     batch_size: int = 32
     steps: int = 1800
     lr: float = 3e-3
@@ -50,6 +51,28 @@ def pack_samples(docs_ids: list[list[int]], eot: int, seq_len: int, rng: random.
         current.extend(doc[: seq_len])
     samples.append(current)
     return samples
+
+
+def trained_context(model, n_ctx: int):
+    """The model with only the first n_ctx rows of W_pos: the positions training ever used.
+
+    Later rows would still hold their random initialisation: they would show as noise in the
+    positional figures and let prompts run at positions the model has never seen.
+    """
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    if n_ctx >= model.config.n_positions:
+        return model
+    config = copy.deepcopy(model.config)
+    config.n_positions = n_ctx
+    state = {k: v[:n_ctx] if k == "transformer.wpe.weight" else v for k, v in model.state_dict().items()}
+    kept = GPT2LMHeadModel(config)
+    kept.load_state_dict(state)
+    with torch.no_grad():  # same weights, fewer positions: check the logits on a full-length input
+        ids = torch.arange(n_ctx)[None] % config.vocab_size
+        assert torch.equal(kept.eval()(ids).logits, model.eval()(ids).logits)
+    return kept
 
 
 def train(out_dir: Path, cfg: TrainConfig = TrainConfig(), log=print):
@@ -102,7 +125,7 @@ def train(out_dir: Path, cfg: TrainConfig = TrainConfig(), log=print):
         if step % cfg.log_every == 0 or step == cfg.steps - 1:
             log(f"step {step:5d}  loss {loss.item():.3f}  lr {lr:.2e}  {time.perf_counter() - start:6.1f} s")
 
-    model.eval()
+    model = trained_context(model, cfg.seq_len + 1).eval()
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
