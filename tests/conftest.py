@@ -75,3 +75,29 @@ def mini():
     import figgen
 
     return figgen.load_model("mini")
+
+
+class Rendered(dict):
+    """Figures rendered on one trace, each on first use (id → `figtools.render` output)."""
+
+    def __init__(self, ctx):
+        from figgen.figures.registry import load_all
+
+        super().__init__()
+        self.ctx, self.specs = ctx, load_all()
+
+    def __missing__(self, fid: str) -> dict:
+        from .figtools import render
+
+        self[fid] = render(self.specs[fid], self.ctx)
+        return self[fid]
+
+
+@pytest.fixture(scope="session")
+def mini_site(mini):
+    """mini traced once on the site's prompt, its figures rendered on demand: the section test
+    modules read their figures from here instead of each tracing and rendering again."""
+    from figgen.build import DEFAULT_PROMPT
+    from figgen.context import Context
+
+    return Rendered(Context.from_model(mini, DEFAULT_PROMPT))

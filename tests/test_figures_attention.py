@@ -150,9 +150,8 @@ def test_section_figures_render(which, request, section_specs, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def site(mini, section_specs):
-    ctx = Context.from_model(mini, SITE_PROMPT)
-    return ctx, {fid: render(spec, ctx) for fid, spec in section_specs.items()}
+def site(mini_site):
+    return mini_site.ctx, {fid: mini_site[fid] for fid in SECTION_FIGURES}
 
 
 def test_example_head_is_the_focus(site):

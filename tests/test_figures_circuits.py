@@ -9,7 +9,6 @@ import pytest
 from figgen.analysis import circuits
 from figgen.context import Context
 
-from .figtools import render, specs_of
 
 SECTION_FIGURES = {"output-vectors.strips", "output-vectors.norms", "output-vectors.w-o", "output-vectors.check",
                    "qk-circuit.matrix", "qk-circuit.positional", "qk-circuit.scaling", "ov-circuit.copying",
@@ -175,16 +174,8 @@ def test_layer_norm_matches_the_trace(tiny):
 
 
 @pytest.fixture(scope="module")
-def section_specs():
-    return specs_of(SECTION_FIGURES)
-
-
-
-
-@pytest.fixture(scope="module")
-def mini_data(mini, section_specs):
-    ctx = Context.from_model(mini, SITE_PROMPT)
-    return ctx, {fid: render(spec, ctx)["figure"].data for fid, spec in section_specs.items()}
+def mini_data(mini_site):
+    return mini_site.ctx, {fid: mini_site[fid]["figure"].data for fid in SECTION_FIGURES}
 
 
 def test_heads_add_up_on_mini(mini_data):

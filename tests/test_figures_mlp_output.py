@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 
 from figgen.analysis.decoding import entropy, sampling_distribution, softmax
-from figgen.context import Context
 from figgen.figures.gelu import gelu_erf, gelu_tanh, quantile_sample
 
-from .figtools import render, specs_of
 
-SITE_PROMPT = "If today is Monday, tomorrow is"
 SECTION_FIGURES = {"mlp.writes", "up-projection.pre", "up-projection.top-neurons", "gelu.curve",
                    "down-projection.neurons", "unembedding.top", "unembedding.similarity",
                    "decoding.interactive", "decoding.settings"}
@@ -73,16 +70,8 @@ def test_interactive_transforms_follow_the_reference(T, k, p):
 
 
 @pytest.fixture(scope="module")
-def section_specs():
-    return specs_of(SECTION_FIGURES)
-
-
-
-
-@pytest.fixture(scope="module")
-def mini_out(mini, section_specs):
-    ctx = Context.from_model(mini, SITE_PROMPT)
-    return ctx, {fid: render(spec, ctx) for fid, spec in section_specs.items()}
+def mini_out(mini_site):
+    return mini_site.ctx, {fid: mini_site[fid] for fid in SECTION_FIGURES}
 
 
 def test_computed_checks_on_mini(mini_out):

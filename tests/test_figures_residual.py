@@ -10,7 +10,6 @@ import pytest
 from figgen.analysis import attribution
 from figgen.context import Context
 
-from .figtools import render, specs_of
 
 SITE_PROMPT = "If today is Monday, tomorrow is"
 SECTION_FIGURES = {"input-embeddings.strips", "input-embeddings.norms", "residual-stream.norms",
@@ -64,13 +63,6 @@ def test_collect_writers_order_and_sum():
 # --- figures on real traces -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def section_specs():
-    return specs_of(SECTION_FIGURES)
-
-
-
-
 @pytest.mark.parametrize("which", ["tiny", "mini"])
 def test_attribution_reconstructs_the_logit(which, request):
     """The computed check: writers' direct contributions + the LN bias term = the traced logit."""
@@ -88,9 +80,8 @@ def test_attribution_reconstructs_the_logit(which, request):
 
 
 @pytest.fixture(scope="module")
-def mini_data(mini, section_specs):
-    ctx = Context.from_model(mini, SITE_PROMPT)
-    return ctx, {fid: render(spec, ctx)["figure"].data for fid, spec in section_specs.items()}
+def mini_data(mini_site):
+    return mini_site.ctx, {fid: mini_site[fid]["figure"].data for fid in SECTION_FIGURES}
 
 
 def test_input_embeddings_data(mini_data):

@@ -10,9 +10,9 @@ import pytest
 from figgen.analysis.params import allocation
 from figgen.analysis.tokenization import bpe, merge_ranks, most_merged_word
 from figgen.analysis.vocab import nearest
-from figgen.context import Context, printable
+from figgen.context import printable
 
-from .figtools import GPT2, render, specs_of
+from .figtools import GPT2
 
 SHARED_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "data" / "gpt2-tokenizer"
 SECTION_FIGURES = {"tokenizer.tokens", "tokenizer.merges", "embedding.vectors", "embedding.params",
@@ -72,17 +72,10 @@ def test_printable_makes_controls_visible():
     assert printable("a\x00b\n\x7f\x85") == "a␀b␊␡\\x85"
 
 
-@pytest.fixture(scope="module")
-def section_specs():
-    return specs_of(SECTION_FIGURES)
-
-
-
-
-def test_section_figure_data(mini, section_specs):
-    ctx = Context.from_model(mini, "If today is Monday, tomorrow is")
+def test_section_figure_data(mini, mini_site):
+    ctx = mini_site.ctx
     t = ctx.trace
-    data = {fid: render(spec, ctx)["figure"].data for fid, spec in section_specs.items()}
+    data = {fid: mini_site[fid]["figure"].data for fid in SECTION_FIGURES}
     assert data["tokenizer.tokens"]["n_tokens"] == len(t.tokens) == 8
     assert data["tokenizer.tokens"]["tokens"][3] == "Ġis"
     params = data["embedding.params"]
