@@ -211,8 +211,13 @@ def _format(value, fmt: str | None) -> str:
         text = f"{value:,}"
     else:
         text = f"{value:.4g}"
-    # HTML-escape (token strings are untrusted), then Markdown-escape: "*x*" must stay literal.
-    return re.sub(r"([\\`*_{}\[\]()#+!])", r"\\\1", html.escape(text))
+    # Token strings are untrusted: HTML's, Markdown's and math's special characters become numeric
+    # entities, in one pass. "<b>" stays text, "*x*" is no emphasis, and "$x$" or "\\(x\\)" is no
+    # math (arithmatex matches its delimiters even after a Markdown backslash escape).
+    return "".join(_ENTITIES.get(ch, ch) for ch in text)
+
+
+_ENTITIES = {ch: f"&#{ord(ch)};" for ch in "&<>\"'\\`*_{}[]()#+!$"}
 
 
 def _vendored(cache: Path) -> dict[str, Path]:

@@ -182,3 +182,19 @@ def test_rebuild_is_a_cache_hit_and_byte_identical(project, site, tmp_path):
     assert first.keys() == second.keys()
     differ = sorted(str(k) for k in first if first[k] != second[k])
     assert not differ, differ
+
+
+def test_quoted_token_strings_stay_text():
+    """A token string quoted with {{ data }} renders as itself: no markup, no emphasis, no math."""
+    import html
+
+    import markdown
+
+    from figgen.mkdocs_plugin import _format
+
+    token = "$x$ \\(y\\) *z* <b>&amp; 'q' \"r\" #1"
+    md = markdown.Markdown(extensions=["pymdownx.arithmatex"],
+                           extension_configs={"pymdownx.arithmatex": {"generic": True}})
+    out = md.convert(f"The token {_format(token, None)} here.")
+    assert "arithmatex" not in out and "<em>" not in out and "<b>" not in out
+    assert html.unescape(out) == f"<p>The token {token} here.</p>"  # the reader sees the token itself
