@@ -6,7 +6,7 @@ shared code it runs on (trace, analysis, style, save), and the plotting librarie
 build whose figures are all cached never loads the model: it only copies files.
 
 Output layout (DIR = --out):
-    DIR/manifest.json
+    DIR/manifest.json                                  figures' `files` are paths relative to DIR
     DIR/figures/<id>.light.svg, <id>.dark.svg          matplotlib figures, one per theme
     DIR/figures/<id>.png                               light PNG, for figures that ask (Figure.png)
     DIR/figures/<id>.vl.json                           Vega-Lite spec (interactive)
@@ -95,8 +95,13 @@ def build(*, model: str = "gpt2", prompt: str = DEFAULT_PROMPT, out: Path | str 
     bar.close()
     _write_outputs(out / "figures", outputs)
 
-    manifest = {"figgen_version": __version__, "model": model_info, "prompt": prompt, "figures": entries}
+    from . import claims
     from .figures.save import atomic_write, json_bytes
+
+    # Cache entries name their files bare; the manifest gives paths from its own folder.
+    figures = [{**e, "files": [f"figures/{f}" for f in e["files"]]} for e in entries]
+    manifest = {"figgen_version": __version__, "model": model_info, "prompt": prompt, "figures": figures}
+    manifest["claims"] = claims.evaluate(manifest)
 
     keep = {f for e in entries for f in e["files"]}
     if only is None:
@@ -129,6 +134,7 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
 
     files: dict[str, bytes] = {}
     first = None
+    ctx.figure = spec  # trace_of() accepts only the prompts this figure declares
     try:
         for theme in style.THEMES:
             ctx.theme = theme
@@ -149,7 +155,7 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
         err.add_note(f"figgen: while rendering figure {spec.id!r}")
         raise
     finally:
-        ctx.theme = "light"
+        ctx.theme, ctx.figure = "light", None
     if first.chart is not None:
         vl = vegalite_spec(first.chart)
         files[f"{spec.id}.vl.json"] = json_bytes(vl)
@@ -164,6 +170,8 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
         "caption": first.caption or spec.caption, "alt": first.alt,
         "files": sorted(files), "data": _plain(first.data),
     }
+    if spec.prompts:
+        entry["prompts"] = list(spec.prompts)  # printed under the figure on its page
     if first.links:
         entry["links"] = True  # the plugin embeds its SVGs with <object> so the links work
     json_bytes(entry)  # fail here, naming the figure, if data is not JSON-serialisable
@@ -235,6 +243,7 @@ def _key(spec, name: str, revision: str, prompt: str) -> str:
     module_file = Path(sys.modules[spec.func.__module__].__file__)
     parts = {
         "figgen": __version__, "model": name, "revision": revision, "prompt": prompt, "figure": spec.id,
+        "prompts": list(spec.prompts),
         "code": _code_hash(_figure_code(module_file)), "shared": _shared_hash(), "libs": _versions(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import FiggenError
+
 # C0 controls and DEL → their Unicode "control pictures" (␀…␟, ␡); C1 controls and non-characters →
 # \x.. escapes. Tokens can decode to any byte, and such characters are invalid in SVG/XML and
 # invisible in HTML.
@@ -57,13 +59,21 @@ class Context:
         tokenizer: the HF tokenizer.
         model_info: the manifest's "model" block.
         theme: "light" or "dark" while a matplotlib figure is rendered (rcParams are set to match).
+        figure: the `FigureSpec` being rendered (set by the build); its `prompts` are the prompts
+            `trace_of` may trace besides `prompt`. None outside a build: any prompt is allowed.
+
+    Other prompts than the site's: `trace_of(prompt)` traces one (memoised per build);
+    `next_token_logits(prompts)` runs many at once, batched, when only the last position's logits
+    are needed.
     """
 
     def __init__(self, loader: Callable[[], Any], prompt: str):
         self._loader = loader
         self.prompt = prompt
         self.theme = "light"  # set by the build while rendering each theme's matplotlib figure
+        self.figure = None
         self._memo: dict[tuple, Any] = {}
+        self._traces: dict[str, Any] = {}
 
     @classmethod
     def from_model(cls, model, prompt: str) -> "Context":
@@ -75,9 +85,36 @@ class Context:
 
     @cached_property
     def trace(self):
-        from .trace import trace
+        return self.trace_of(self.prompt)
 
-        return trace(self.model, self.prompt)
+    def _declared(self, prompts) -> None:
+        """A figure may trace only the prompts its registration declares: they are in its cache key."""
+        spec = self.figure
+        if spec is None:
+            return
+        undeclared = [p for p in prompts if p != self.prompt and p not in spec.prompts]
+        if undeclared:
+            raise FiggenError(f"figure {spec.id!r} traces prompt {undeclared[0]!r} without declaring it: "
+                              "add it to prompts=(...) in its @figure registration")
+
+    def trace_of(self, prompt: str):
+        """`figgen.trace(model, prompt)`, traced at most once per build."""
+        self._declared([prompt])
+        if prompt not in self._traces:
+            from .trace import trace
+
+            self._traces[prompt] = trace(self.model, prompt)
+        return self._traces[prompt]
+
+    def next_token_logits(self, prompts) -> np.ndarray:
+        """(n_prompts, d_vocab) float32: the next-token logits after each prompt (BOS prepended, as
+        in `trace`), from batched forward passes of the model, one per prompt length."""
+        prompts = list(prompts)
+        self._declared(prompts)
+        key = ("next_token_logits", tuple(prompts))
+        if key not in self._memo:
+            self._memo[key] = _next_token_logits(self.model, prompts)
+        return self._memo[key]
 
     @cached_property
     def weights(self) -> NumpyWeights:
@@ -112,3 +149,21 @@ class Context:
         if key not in self._memo:
             self._memo[key] = fn(self, *args, **kwargs)
         return self._memo[key]
+
+
+def _next_token_logits(model, prompts: list[str]) -> np.ndarray:
+    import torch
+
+    from .trace import tokenize
+
+    ids = [tokenize(model, p) for p in prompts]
+    out = np.zeros((len(prompts), model.cfg.vocab_size), dtype=np.float32)
+    by_length: dict[int, list[int]] = {}
+    for i, tokens in enumerate(ids):
+        by_length.setdefault(len(tokens), []).append(i)
+    with torch.no_grad():
+        for rows in by_length.values():  # equal lengths: no padding, so no attention mask to get wrong
+            batch = torch.tensor([ids[i] for i in rows], dtype=torch.long)  # (batch, pos)
+            logits = model.hf(batch).logits[:, -1, :]  # (batch, d_vocab)
+            out[rows] = logits.float().numpy()
+    return out

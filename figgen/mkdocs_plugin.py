@@ -5,9 +5,13 @@ In a page:
     {{ figure tokenizer.tokens }}                  the figure with its title, caption and alt text
     {{ data embedding.params W_E_share :.0% }}     a number from that figure's `data` (format spec optional)
     {{ model name }}                               a field of the manifest's model block
+    {{ claim embedding.w-e-share }}                a seed's claim: published · this build · status
+    {{ claims }}                                   the table of every claim (the Claims page)
 
-An unknown figure id or data key is a warning, so `mkdocs build --strict` fails on it. Generated
-files live in the cache folder and are added with `File.generated`; nothing is written into docs/.
+An unknown figure id, data key or claim id, and any other `{{ … }}`, is a warning naming the
+closest known ids, so `mkdocs build --strict` fails on it; a claim that does not reproduce is not
+(it is a finding, shown as one). Generated files live in the cache folder and are added with
+`File.generated`; nothing is written into docs/.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from .errors import FiggenError
 log = logging.getLogger("mkdocs.plugins.figgen")
 
 SITE_DIR = "figgen"  # generated files appear under this folder of the site
-PLACEHOLDER = re.compile(r"\{\{\s*(figure|data|model)\s+([^\s}]+)(?:\s+([^\s}:]+))?(?:\s+(:[^}]*?))?\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(figure|data|model|claim)\s+([^\s}]+)(?:\s+([^\s}:]+))?(?:\s+(:[^}]*?))?\s*\}\}")
+CLAIMS_TABLE = re.compile(r"\{\{\s*claims\s*\}\}")
+KINDS = ("figure", "data", "model", "claim", "claims")
+ANY_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
 
 # Loaded models survive `mkdocs serve` rebuilds (the plugin object itself may be recreated).
 _MODELS: dict[str, object] = {}
@@ -82,7 +89,7 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         log.info(f"figgen: {len(result.computed)} figures computed, {len(result.cached)} from cache "
                  f"({info['name']})")
         # The site's social image (og:image): the first figure that saved a PNG (the poster).
-        image = next((f"{SITE_DIR}/figures/{f}" for e in self.manifest["figures"] for f in e["files"]
+        image = next((f"{SITE_DIR}/{f}" for e in self.manifest["figures"] for f in e["files"]
                       if f.endswith(".png")), "")
         config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
                                   "prompt": self.manifest["prompt"], "image": image}
@@ -112,8 +119,8 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
             return files
         generated = {f"{SITE_DIR}/manifest.json": self.out / "manifest.json"}
         for entry in self.manifest["figures"]:
-            for fname in entry["files"]:
-                generated[f"{SITE_DIR}/figures/{fname}"] = self.out / "figures" / fname
+            for fname in entry["files"]:  # paths relative to the manifest's folder
+                generated[f"{SITE_DIR}/{fname}"] = self.out / fname
         generated.update(_vendored(self.cache_dir / "assets"))
         for dest, src in generated.items():
             if files.get_file_from_path(dest) is None:
@@ -122,10 +129,15 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
         where = page.file.src_uri
+        claims = {c["id"]: c for c in self.manifest.get("claims", [])}
 
         def replace(m: re.Match) -> str:
             kind, ident, key, fmt = m.groups()
             try:
+                if kind == "claim":
+                    if ident not in claims:
+                        raise KeyError(f"unknown claim id {ident!r}{_closest(ident, claims)}")
+                    return claim_badge(claims[ident], page.url)
                 if kind == "model":
                     if ident not in self.manifest.get("model", {}):
                         raise KeyError(f"the manifest's model block has no {ident!r}")
@@ -134,17 +146,28 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                     return f"*(figure {html.escape(ident)}: figgen is disabled)*"
                 entry = self.figures.get(ident)
                 if entry is None:
-                    raise KeyError(f"unknown figure id {ident!r}")
+                    raise KeyError(f"unknown figure id {ident!r}{_closest(ident, self.figures)}")
                 if kind == "figure":
                     return figure_html(entry, page.url)
                 if key is None:
                     raise KeyError(f"{{{{ data {ident} }}}} needs a key")
                 return _format(_lookup(entry["data"], key, ident), fmt)
             except KeyError as err:
-                log.warning(f"figgen: {where}: {err.args[0]}")
-                return f"**[figgen: {html.escape(str(err.args[0]))}]**"
+                return problem(err.args[0])
 
-        return PLACEHOLDER.sub(replace, markdown)
+        def problem(message: str) -> str:
+            log.warning(f"figgen: {where}: {message}")
+            return f"**[figgen: {html.escape(message)}]**"
+
+        def unknown(m: re.Match) -> str:
+            text = " ".join(m.group(0).split())
+            word = (text[2:-2].split() or [""])[0]
+            return problem(f"placeholder {text!r} not understood{_closest(word, KINDS)} "
+                           f"(known: {', '.join(KINDS)})")
+
+        markdown = CLAIMS_TABLE.sub(lambda m: claims_table(self.manifest.get("claims", []), page.url), markdown)
+        markdown = PLACEHOLDER.sub(replace, markdown)
+        return ANY_PLACEHOLDER.sub(unknown, markdown)
 
 
 def model_note(info: dict) -> str:
@@ -167,7 +190,7 @@ def figure_html(entry: dict, page_url: str) -> str:
 
     fid, alt = entry["id"], html.escape(entry["alt"])
     parts = [f'<figure class="figgen-figure" id="fig-{html.escape(fid)}">']
-    files = set(entry["files"])
+    files = {f.rsplit("/", 1)[-1] for f in entry["files"]}  # manifest paths are figures/<name>
     for theme in ("light", "dark"):
         if f"{fid}.{theme}.svg" in files:
             img = f'<img src="{url(f"{fid}.{theme}.svg")}#only-{theme}" alt="{alt}" loading="lazy">'
@@ -181,10 +204,89 @@ def figure_html(entry: dict, page_url: str) -> str:
         )
         parts.append(f'<div class="figgen-vega" data-spec="{url(f"{fid}.vl.json")}" '
                      f'aria-label="{alt}">{fallback}</div>')
+    prompts = ""
+    if entry.get("prompts"):  # a figure on its own prompts says which, under it
+        quoted = "; ".join(f"<q>{_text(p)}</q>" for p in entry["prompts"])
+        label = "Prompt" if len(entry["prompts"]) == 1 else "Prompts"
+        prompts = f'<span class="figgen-prompts"> {label}: {quoted}.</span>'
     parts.append(f'<figcaption><strong>{html.escape(entry["title"])}.</strong> '
-                 f'{html.escape(entry["caption"])}</figcaption></figure>')
+                 f'{html.escape(entry["caption"])}{prompts}</figcaption></figure>')
     # Blank lines around the block keep Markdown from wrapping it in <p>.
     return "\n\n" + "".join(parts) + "\n\n"
+
+
+def _closest(name: str, known) -> str:
+    """'; did you mean …?' naming the closest known ids, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+# --- claims --------------------------------------------------------------------------------------
+
+STATUS_MARK = {"reproduced": "✓", "not reproduced": "✗", "other model": "≠", "not computed": "…"}
+
+
+def _claim_class(status: str) -> str:
+    return "figgen-claim--" + status.replace(" ", "-")
+
+
+def claim_working(claim: dict) -> str:
+    """What a badge's number rests on: the test, the model, the prompts, the conventions (plain text)."""
+    parts = [claim["test"] + ".", f"Claim about {claim['about']}; this build: {claim['model']}."]
+    if claim.get("prompts"):
+        parts.append("Prompts: " + "; ".join(f"“{p}”" for p in claim["prompts"]) + ".")
+    if claim.get("conventions"):
+        parts.append(claim["conventions"])
+    return " ".join(parts)
+
+
+def claim_badge(claim: dict, page_url: str) -> str:
+    """Inline badge: seed · published · this build · status (a word and a mark, never colour alone).
+
+    Its working shows on hover and keyboard focus, and it links to the claim's row on the Claims page."""
+    e = html.escape
+    link = e(get_relative_url("claims/", page_url) + f"#claim-{claim['id']}")
+    return (f'<span class="figgen-claim {_claim_class(claim["status"])}" tabindex="0">'
+            f'<a href="{link}" class="figgen-claim__seed" title="{e(claim["source"]["title"])}">'
+            f'{e(claim["source"]["short"])}</a>: '
+            f'<span class="figgen-claim__published">{_text(claim["published_text"])}</span> · '
+            f'<span class="figgen-claim__computed">this build {_text(claim["computed_text"])}</span> · '
+            f'<strong class="figgen-claim__status">{STATUS_MARK.get(claim["status"], "")} {e(claim["status"])}</strong>'
+            f'<span class="figgen-claim__working" role="tooltip">{_text(claim_working(claim))}</span></span>')
+
+
+def claims_table(claims: list[dict], page_url: str) -> str:
+    """The Claims page: every claim, its source, published and computed values, status and working."""
+    from .figures.registry import PAGES
+
+    e = html.escape
+    rows = []
+    for c in claims:
+        src = c["source"]
+        page = PAGES.get(c["section"])
+        shown = (f' · shown on <a href="{e(get_relative_url(page, page_url))}">{e(c["section"])}</a>'
+                 if page else "")
+        rows.append(
+            f'<tr id="claim-{e(c["id"])}"><td>{_text(c["statement"])}'
+            f'<div class="figgen-claims__meta"><a href="{e(src["url"])}">{e(src["title"])}</a>'
+            f'{", " + e(src["section"]) if src["section"] else ""}{shown} · <code>{e(c["id"])}</code></div>'
+            f'<div class="figgen-claims__meta">{_text(claim_working(c))}</div></td>'
+            f'<td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>'
+            f'<td class="{_claim_class(c["status"])}"><strong>{STATUS_MARK.get(c["status"], "")} '
+            f'{e(c["status"])}</strong></td></tr>')
+    counts = {s: sum(c["status"] == s for c in claims) for s in STATUS_MARK}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return ("\n\n" f'<p class="figgen-claims-summary">{len(claims)} claims: {e(summary)}.</p>'
+            '<div class="md-typeset__scrollwrap"><div class="md-typeset__table"><table class="figgen-claims">'
+            "<thead><tr><th>claim, source and how it is computed</th><th>published</th><th>this build</th>"
+            "<th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div></div>\n\n")
+
+
+def _text(value) -> str:
+    """Untrusted text (token strings may be in it) for HTML inside Markdown: entities, as `_format`."""
+    return _format(str(value), None)
 
 
 def _lookup(data, key: str, ident: str):

@@ -95,10 +95,11 @@ def test_build_writes_files_and_manifest(figmods, tiny_dir, tiny, tmp_path):
     for f in m["figures"]:
         assert f["section"] == "tokenizer" and f["alt"].startswith("Bar chart of")
         assert f["data"]["n_tokens"] == len(figgen.trace(tiny, m["prompt"]).tokens)
-        assert sorted(f["files"]) == sorted(f"{f['id']}{s}" for s in
+        # Manifest file names resolve from the manifest's own folder.
+        assert sorted(f["files"]) == sorted(f"figures/{f['id']}{s}" for s in
                                             [".light.svg", ".dark.svg", ".vl.json", ".vl.light.svg", ".vl.dark.svg"])
         for name in f["files"]:
-            path = tmp_path / "out" / "figures" / name
+            path = tmp_path / "out" / name
             if name.endswith(".svg"):
                 ET.fromstring(path.read_bytes())  # parses: token strings were escaped
             else:
@@ -189,3 +190,74 @@ def test_figure_code_follows_sibling_imports(tmp_path):
     (tmp_path / "style.py").write_text("")
     (tmp_path / "unused.py").write_text("")
     assert [p.name for p in _figure_code(tmp_path / "a.py")] == ["a.py", "b.py", "c.py", "style.py"]
+
+
+PROMPTS_MODULE = '''
+from matplotlib.figure import Figure as MplFigure
+from figgen.figures.registry import Figure, figure
+
+@figure("tokenizer.test-own", section="tokenizer", title="Own prompts", caption="c", prompts={prompts!r})
+def fig(ctx):
+    traces = [ctx.trace_of(p) for p in {prompts!r}]
+    logits = ctx.next_token_logits({prompts!r})
+    mpl = MplFigure(figsize=(2, 2))
+    mpl.add_subplot().plot([len(t.tokens) for t in traces])
+    return Figure(data={{"lengths": [len(t.tokens) for t in traces],
+                         "top": [int(i) for i in logits.argmax(-1)],
+                         "trace_top": [int(t["logits"][-1].argmax()) for t in traces],
+                         "sneak": {sneak!r} and len(ctx.trace_of({sneak!r}).tokens)}},
+                  alt="Lengths of the figure's own prompts", mpl=mpl)
+'''
+
+
+@pytest.fixture
+def own_prompts(tmp_path, monkeypatch):
+    """A throwaway figure module that traces its own prompts; `write(prompts, sneak)` rewrites it."""
+    folder = tmp_path / "own"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    before = dict(load_all())
+
+    def write(prompts: tuple[str, ...], sneak: str = ""):
+        (folder / "figmod_own.py").write_text(PROMPTS_MODULE.format(prompts=prompts, sneak=sneak))
+        sys.modules.pop("figmod_own", None)
+        importlib.invalidate_caches()
+        importlib.import_module("figmod_own")
+
+    yield write
+    REGISTRY.clear()
+    REGISTRY.update(before)
+    sys.modules.pop("figmod_own", None)
+
+
+def test_figures_trace_their_own_prompts(own_prompts, tiny_dir, tiny, tmp_path):
+    prompts = ("one <b>", "two words here", "three")
+    own_prompts(prompts)
+    kw = dict(model=str(tiny_dir), out=tmp_path / "o", only=["tokenizer.test-own"], progress=False,
+              cache_dir=tmp_path / "cache")
+    result = build(loader=CountingLoader(tiny), **kw)
+    (entry,) = result.manifest["figures"]
+    assert entry["prompts"] == list(prompts)
+    assert entry["data"]["lengths"] == [len(figgen.trace(tiny, p).tokens) for p in prompts]
+    # The batched next-token logits agree with the traces' last positions.
+    assert entry["data"]["top"] == entry["data"]["trace_top"]
+    assert build(loader=CountingLoader(tiny), **kw).cached == ["tokenizer.test-own"]
+    # Changing one of its prompts recomputes it (the prompts are in its cache key).
+    own_prompts(("one <b>", "two words here", "four"))
+    assert build(loader=CountingLoader(tiny), **kw).computed == ["tokenizer.test-own"]
+
+
+def test_an_undeclared_prompt_is_an_error(own_prompts, tiny_dir, tiny, tmp_path):
+    own_prompts(("declared",), sneak="not declared")
+    with pytest.raises(FiggenError, match="traces prompt 'not declared' without declaring it"):
+        build(model=str(tiny_dir), out=tmp_path / "o", only=["tokenizer.test-own"], progress=False,
+              cache_dir=None, loader=CountingLoader(tiny))
+
+
+def test_figure_html_prints_own_prompts_escaped():
+    from figgen.mkdocs_plugin import figure_html
+
+    entry = {"id": "tokenizer.test-own", "alt": "a", "title": "T", "caption": "C",
+             "files": ["figures/tokenizer.test-own.light.svg"], "prompts": ["x <b>y</b> $z$"]}
+    out = figure_html(entry, "")
+    assert "Prompt: <q>x &#60;b&#62;y&#60;/b&#62; &#36;z&#36;</q>" in out

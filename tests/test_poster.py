@@ -90,7 +90,8 @@ def test_poster_links_every_section_from_where_it_is_served(mini_out):
 
 def test_plugin_embeds_linked_figures_as_objects():
     entry = {"id": "overview.poster", "alt": "a <poster>", "title": "T", "caption": "C", "links": True,
-             "files": ["overview.poster.dark.svg", "overview.poster.light.svg", "overview.poster.png"]}
+             "files": ["figures/overview.poster.dark.svg", "figures/overview.poster.light.svg",
+                       "figures/overview.poster.png"]}
     html = figure_html(entry, "")
     assert html.count("<object ") == 2 and 'data="figgen/figures/overview.poster.light.svg#only-light"' in html
     assert "a &lt;poster&gt;" in html and "<poster>" not in html

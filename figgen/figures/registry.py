@@ -79,28 +79,37 @@ class Figure:
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """A registered figure. `prompts`: the prompts it traces besides the site prompt
+    (`ctx.trace_of`); they are part of its cache key and printed under it on its page."""
+
     id: str
     section: str
     title: str
     caption: str
     func: Callable[..., Figure] = field(compare=False)
     module: str = ""
+    prompts: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, FigureSpec] = {}
 
 
-def figure(id: str, *, section: str, title: str, caption: str):
-    """Register the decorated function as figure `id` (dotted `section.name`)."""
+def figure(id: str, *, section: str, title: str, caption: str, prompts: tuple[str, ...] = ()):
+    """Register the decorated function as figure `id` (dotted `section.name`).
+
+    `prompts`: every prompt the figure traces other than the site prompt (see `Context.trace_of`)."""
     if not _ID.match(id) or not id.startswith(section + "."):
         raise ValueError(f"figure id {id!r} must look like '{section}.name'")
     if section not in SECTIONS:
         raise ValueError(f"unknown section {section!r}; see figgen.figures.registry.SECTIONS")
+    prompts = tuple(prompts)
+    if not all(isinstance(p, str) and p.strip() for p in prompts):
+        raise ValueError(f"figure {id!r}: prompts must be non-empty strings")
 
     def register(func):
         if id in REGISTRY and REGISTRY[id].module != func.__module__:
             raise ValueError(f"figure id {id!r} registered twice")
-        REGISTRY[id] = FigureSpec(id, section, title, caption, func, func.__module__)
+        REGISTRY[id] = FigureSpec(id, section, title, caption, func, func.__module__, prompts)
         return func
 
     return register

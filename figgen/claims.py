@@ -1,0 +1,249 @@
+"""The seeds' published claims, each next to what this build computes for it.
+
+A claim is a statement a source document makes (a number, or a qualitative finding) that a figure
+of this site recomputes. It is registered once, here:
+
+    Claim(id="embedding.w-e-params", source=SEED_000.at("Token embedding"),
+          statement="GPT-2 124M's token embedding matrix W_E holds 38,597,376 parameters.",
+          about=GPT2_SMALL, keys=("embedding.params:W_E_params",), published=38_597_376, tolerance=0)
+
+`keys` name the figure data that compute it (`figure-id:data.key`, read from the manifest); a
+`compute` function turns those values into the compared quantity when it is not one of them. A
+claim is checked either against `published` within `tolerance` (absolute), or by a `predicate` on
+the computed value for a qualitative claim (`published` then says what the seed found, in words).
+
+Status is computed, never typed (`evaluate`):
+    reproduced      this build's model is the one the claim is about, and the value agrees
+    not reproduced  it is, and the value disagrees: a finding, shown as one (never a build error)
+    other model     the claim is about GPT-2 124M and this build traced another model: its value is
+                    shown, but not compared
+    not computed    the figure that computes it is not in this build (`figgen build --only …`)
+Claims `about=ARCHITECTURE` hold for any GPT-2-architecture model (identities, weight tying) and
+are compared whatever the model.
+
+The manifest records `claims: [{id, status, published, computed, …}]`; the MkDocs plugin places
+`{{ claim ID }}` badges and builds the Claims page from the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+GPT2_SMALL = "GPT-2 124M"
+ARCHITECTURE = "any GPT-2-architecture model"
+
+STATUSES = ("reproduced", "not reproduced", "other model", "not computed")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a claim is published: a seed file, the section it is in, and a public link."""
+
+    seed: str  # file name in shared/seeds/
+    title: str  # the document, as cited on the site
+    short: str  # how a badge names it
+    url: str
+    section: str = ""
+
+    def at(self, section: str) -> "Source":
+        return Source(self.seed, self.title, self.short, self.url, section)
+
+
+SEED_000 = Source("000_3d5a89f57b53313f.txt", "Dolan, A Vector-Level View of GPT-2 (2024)", "infographic",
+                  "https://jeremydolan.net/transformer-view/")
+# The deep dives' seeds (their claims are registered with their pages).
+SEED_002 = Source("002_e5262dd8bfce3da8.txt", "Gould et al., Mechanistically interpreting time in GPT-2 small",
+                  "Gould et al.",
+                  "https://www.lesswrong.com/posts/6tHNM2s6SWzFHv3Wo/mechanistically-interpreting-time-in-gpt-2-small")
+SEED_004 = Source("004_dea726988dbf7d24.txt", "nostalgebraist, interpreting GPT: the logit lens (2020)",
+                  "logit lens post",
+                  "https://www.lesswrong.com/posts/AcKRB8wDpdaN6v6ru/interpreting-gpt-the-logit-lens")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One published statement and how this build checks it.
+
+    id: dotted `section.name`; the section's page shows it (`{{ claim ID }}`).
+    statement: the claim in our own words.
+    about: the model it was made about: GPT2_SMALL, or ARCHITECTURE for identities that hold for any
+        GPT-2-architecture model.
+    keys: figure data keys that compute it, `figure-id:dotted.key`.
+    compute: values of `keys` → the compared quantity (default: the single key's value).
+    published: the published value (a number), or for a predicate claim what the seed found, in words.
+    tolerance: absolute tolerance around a numeric `published`.
+    predicate: computed → bool, for a qualitative claim; `criterion` says in words what it tests.
+    fmt: format spec for published and computed numbers (e.g. ",", ".0%", ".1e").
+    conventions: what moves the number (dataset, normalisation, weight processing): shown with it.
+    """
+
+    id: str
+    source: Source
+    statement: str
+    about: str
+    keys: tuple[str, ...]
+    published: Any
+    tolerance: float | None = None
+    predicate: Callable[[Any], bool] | None = field(default=None, compare=False)
+    criterion: str = ""
+    compute: Callable[..., Any] | None = field(default=None, compare=False)
+    fmt: str = ""
+    conventions: str = ""
+
+    @property
+    def section(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k.split(":", 1)[0] for k in self.keys))
+
+    def test(self) -> str:
+        """What 'reproduced' means for this claim, in words (shown in the badge's working)."""
+        if self.predicate is not None:
+            return self.criterion
+        if not self.tolerance:
+            return "Reproduced when equal"
+        return f"Reproduced within ± {show(self.tolerance, self.fmt)}"
+
+
+def show(value: Any, fmt: str = "") -> str:
+    """A published or computed value as text (numbers formatted with `fmt`, lists joined)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(v, fmt) for v in value)
+    if isinstance(value, (int, float)) and fmt:
+        return format(value, fmt)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+
+def _mlp_share_of_layers(components: dict) -> float:
+    """MLP parameters / all parameters inside the layers (attention + MLP + LayerNorms)."""
+    inside = components["attention"] + components["MLP"] + components["LayerNorm"]
+    return components["MLP"] / inside
+
+
+def _tied(max_diff: float) -> bool:
+    return max_diff == 0.0
+
+
+def _float_rounding(max_diff: float) -> bool:
+    return max_diff <= 1e-4
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        id="embedding.w-e-params", source=SEED_000.at("Token embedding"),
+        statement="The token embedding matrix W_E, one 768-component row for each of the 50,257 tokens, "
+                  "holds 38,597,376 parameters.",
+        about=GPT2_SMALL, keys=("embedding.params:W_E_params",), published=38_597_376, tolerance=0, fmt=",",
+        conventions="d_vocab × d_model, counted from the model's dimensions."),
+    Claim(
+        id="embedding.w-e-share", source=SEED_000.at("Token embedding"),
+        statement="W_E is 31% of all of GPT-2 124M's parameters.",
+        about=GPT2_SMALL, keys=("embedding.params:W_E_share",), published=0.31, tolerance=0.005, fmt=".1%",
+        conventions="W_U is tied to W_E, so it is counted once; the total (124,439,808 for GPT-2 124M) "
+                    "includes W_pos, every bias and LayerNorm parameter. The seed rounds to a whole percent."),
+    Claim(
+        id="embedding.n-params", source=SEED_000.at("Introduction"),
+        statement="The model the infographic draws has about 124 million parameters.",
+        about=GPT2_SMALL, keys=("embedding.params:n_params",), published=124_000_000, tolerance=500_000,
+        fmt=",", conventions="Counted from the dimensions, tied W_U counted once (the name rounds to millions)."),
+    Claim(
+        id="mlp.two-thirds", source=SEED_000.at("MLP"),
+        statement="The MLPs hold roughly two-thirds of a typical transformer's trainable parameters.",
+        about=ARCHITECTURE, keys=("embedding.params:components",), compute=_mlp_share_of_layers,
+        published=2 / 3, tolerance=0.02, fmt=".1%",
+        conventions="Holds for the parameters inside the layers (attention, MLP, LayerNorm): with "
+                    "d_mlp = 4·d_model each MLP has twice the weights of its attention sublayer. Counting "
+                    "the embeddings too, GPT-2 124M's MLPs are 45.5% of all its parameters."),
+    Claim(
+        id="unembedding.tied", source=SEED_000.at("Unembedding"),
+        statement="GPT-2 ties its embedding weights: the unembedding matrix is the embedding matrix "
+                  "transposed, W_U = W_Eᵀ.",
+        about=ARCHITECTURE, keys=("unembedding.similarity:tied_max_diff",), published="W_U = W_Eᵀ exactly",
+        predicate=_tied, criterion="Reproduced when the largest |W_U − W_Eᵀ| is exactly 0", fmt=".1e",
+        conventions="Compared element by element on the loaded weights (float32)."),
+    Claim(
+        id="output-vectors.concatenation", source=SEED_000.at("Introduction"),
+        statement="Concatenating the heads' result vectors and projecting with the whole W_O gives the same "
+                  "vector as projecting each head's result vector by its own slice of W_O and adding them.",
+        about=ARCHITECTURE, keys=("output-vectors.check:max_diff_concat_vs_sum",),
+        published="the same vector (an identity)", predicate=_float_rounding,
+        criterion="Reproduced when the largest difference over every layer and position is ≤ 1e-4 "
+                  "(float32 rounding)", fmt=".1e",
+        conventions="Both routes computed in float64 from the traced result vectors, every layer and position "
+                    "of the site prompt."),
+)
+
+BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+def _lookup(data: Any, key: str) -> Any:
+    for part in key.split("."):
+        if isinstance(data, list) and part.lstrip("-").isdigit():
+            data = data[int(part)]
+        else:
+            data = data[part]
+    return data
+
+
+def computed_value(claim: Claim, figures: dict[str, dict]) -> Any:
+    """The claim's computed quantity from manifest figure entries (id → entry); KeyError if absent."""
+    values = []
+    for key in claim.keys:
+        fid, path = key.split(":", 1)
+        values.append(_lookup(figures[fid]["data"], path))
+    return claim.compute(*values) if claim.compute else values[0]
+
+
+def status(claim: Claim, computed: Any, model_info: dict) -> str:
+    if claim.about == GPT2_SMALL and not model_info.get("is_gpt2_small"):
+        return "other model"
+    if claim.predicate is not None:
+        ok = bool(claim.predicate(computed))
+    else:
+        ok = abs(computed - claim.published) <= (claim.tolerance or 0)
+    return "reproduced" if ok else "not reproduced"
+
+
+def evaluate(manifest: dict) -> list[dict]:
+    """Every registered claim as a manifest record (plain JSON), in registry order."""
+    figures = {e["id"]: e for e in manifest["figures"]}
+    model = manifest["model"]
+    records = []
+    for claim in CLAIMS:
+        try:
+            computed = computed_value(claim, figures)
+        except (KeyError, IndexError, TypeError):
+            computed, state = None, "not computed"
+        else:
+            state = status(claim, computed, model)
+        if isinstance(computed, float):
+            computed = float(f"{computed:.6g}")
+        records.append({
+            "id": claim.id, "status": state, "statement": claim.statement, "about": claim.about,
+            "published": claim.published, "published_text": show(claim.published, claim.fmt),
+            "computed": computed, "computed_text": show(computed, claim.fmt), "test": claim.test(),
+            "conventions": claim.conventions, "figures": list(claim.figures), "section": claim.section,
+            "source": {"seed": claim.source.seed, "title": claim.source.title, "short": claim.source.short,
+                       "url": claim.source.url, "section": claim.source.section},
+            "model": f"{model.get('name', '')}@{model.get('revision', '')}",
+            "prompts": sorted({p for f in claim.figures if f in figures for p in figures[f].get("prompts", [])}),
+        })
+    return records
