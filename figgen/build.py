@@ -57,10 +57,11 @@ def build(*, model: str = "gpt2", prompt: str = DEFAULT_PROMPT, out: Path | str 
     """
     from .context import Context
     from .figures.registry import load_all
-    from .model import identify
+    from .model import check_prompt, identify
 
     if not isinstance(prompt, str) or not prompt.strip():
         raise FiggenError("prompt is empty: give at least one character of text")
+    check_prompt(model, prompt, skip_unavailable=True)  # tokenizer + config only, before any weights
     specs = _select(load_all(), only)
     name, revision = identify(model)
     out = Path(out)

@@ -49,9 +49,12 @@ def cmd_trace(args) -> int:
     import numpy as np
 
     from . import load_model, trace
+    from .model import check_prompt
 
-    model = load_model(_model_name(args))
-    t = trace(model, args.prompt, prepend_bos=not args.no_bos)
+    name, prepend_bos = _model_name(args), not args.no_bos
+    check_prompt(name, args.prompt, prepend_bos=prepend_bos)  # a bad prompt fails before the weights load
+    model = load_model(name)
+    t = trace(model, args.prompt, prepend_bos=prepend_bos)
     print(f"model: {model.name}")
     print("tokens:", " | ".join(f"{i}:{s!r}" for i, s in zip(t.tokens.tolist(), t.str_tokens)))
     print(f"trace: {len(t)} activations, {sum(a.nbytes for a in t.values()) / 1e6:.1f} MB")

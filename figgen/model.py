@@ -5,6 +5,9 @@ and the tokenizer, loaded by `_load_dir`. Hub models are pinned to a commit and 
 standard HF cache first; only when they are missing do we touch the network, and we check that
 the hub is reachable (a short socket probe) before asking `huggingface_hub` to download, because
 its client otherwise spends ~30 s retrying when offline.
+
+`check_prompt` reads only config.json and the tokenizer (loaded by the same `_load_tokenizer`
+as the model's), so a bad prompt is refused in about a second, before torch and the weights load.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import json
 import os
 import socket
 import threading
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import ModelError, ModelUnavailable
+from .errors import ModelError, ModelUnavailable, PromptError
 
 #: Short names → (hub repo, pinned commit). Pinning keeps every figure reproducible: a re-upload on
 #: the hub cannot change the numbers on the site without a change here.
@@ -44,6 +49,8 @@ HUB_FILES = [
     "vocab.json",
     "merges.txt",
 ]
+#: What checking a prompt needs: the config and the tokenizer, never the weights.
+TOKENIZER_FILES = [f for f in HUB_FILES if f not in ("model.safetensors", "generation_config.json")]
 
 MINI = "mini"
 MINI_DIR = Path(__file__).parent / "mini" / "weights"  # committed; rebuilt by `figgen train-mini`
@@ -133,7 +140,7 @@ def load_model(name: str = "gpt2", *, device: str = "cpu") -> Model:
     revision, safetensors only) if the hub is reachable, and refused within seconds if not.
     """
     src = resolve(name)
-    path = (_cached_snapshot(src) or _download(src)) if src.kind == "hub" else src.path
+    path = _model_path(src)
     label, revision = _identity(src, path)
     hf, tokenizer = _load_dir(path, device=device)
     return Model(hf=hf, tokenizer=tokenizer, name=label, revision=revision, source=src.kind, path=path)
@@ -148,8 +155,7 @@ def identify(name: str) -> tuple[str, str]:
     src = resolve(name)
     if src.kind == "hub" and _is_commit(src.revision):
         return _identity(src, None)
-    path = (_cached_snapshot(src) or _download(src)) if src.kind == "hub" else src.path
-    return _identity(src, path)
+    return _identity(src, _model_path(src))
 
 
 def _identity(src: Source, path: Path | None) -> tuple[str, str]:
@@ -170,29 +176,111 @@ def fetch(name: str) -> Path:
     src = resolve(name)
     if src.kind != "hub":
         raise ModelError(f"{name!r} is a local model ({src.path}); there is nothing to fetch")
-    return _cached_snapshot(src) or _download(src)
+    return _model_path(src)
+
+
+def _model_path(src: Source, files: list[str] = HUB_FILES) -> Path:
+    """The local directory of `src`; for hub models, a snapshot holding `files` (cached or downloaded)."""
+    if src.kind != "hub":
+        return src.path
+    return _cached_snapshot(src, files) or _download(src, files)
+
+
+# --- prompts, checked without the weights ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigHeader:
+    """The fields of config.json that tokenizing a prompt needs; defaults as `GPT2Config`'s (tested)."""
+
+    n_positions: int = 1024
+    vocab_size: int = 50257
+    bos_token_id: int | None = 50256
+
+
+@dataclass(frozen=True)
+class Tokenizing:
+    """A model's tokenizer and config header without its weights: what `trace.tokenize` reads."""
+
+    tokenizer: object
+    cfg: ConfigHeader
+
+
+def check_prompt(model: str | Model, prompt: str, *, prepend_bos: bool = True,
+                 skip_unavailable: bool = False) -> None:
+    """Raise a one-line `FiggenError` if `trace(model, prompt)` would refuse `prompt`, without the weights.
+
+    `model` is a name as for `load_model`, or a loaded `Model`. The prompt is tokenized by
+    `trace.tokenize` itself, so the token count in the message (BOS included when prepended) is
+    the one `trace` would report. Whitespace-only prompts are refused too, as `build` refuses them.
+    For a name, only config.json and the tokenizer files are read (about a second; loading the
+    weights imports torch first, several seconds more). A hub model whose files are neither cached
+    nor downloadable raises `ModelUnavailable`, or, with `skip_unavailable`, is not checked (a build
+    whose figures are all cached needs no model files).
+    """
+    from .trace import check_text, tokenize
+
+    check_text(prompt)
+    if not prompt.strip():
+        raise PromptError("prompt is only whitespace: give at least one visible character")
+    if not isinstance(model, Model):
+        try:
+            model = tokenizing(model)
+        except ModelUnavailable:
+            if skip_unavailable:
+                return
+            raise
+    tokenize(model, prompt, prepend_bos=prepend_bos)
+
+
+def tokenizing(name: str) -> Tokenizing:
+    """The tokenizer and config header of model `name`, its BOS token checked; no weights are read."""
+    path = _model_path(resolve(name), TOKENIZER_FILES)
+    cfg = _read_config(path)
+    tokenizer = _load_tokenizer(path)
+    _check_bos(cfg, tokenizer, path)
+    return Tokenizing(tokenizer, cfg)
+
+
+def _check_bos(cfg, tokenizer, path: Path) -> None:
+    """Refuse a BOS id that is not a row of W_E (it would fail deep in the trace with an IndexError).
+
+    No BOS id at all is allowed here: only tracing with `prepend_bos=True` needs one."""
+    from .trace import bos_token_id
+
+    bos = bos_token_id(cfg, tokenizer)
+    if bos is None or (type(bos) is int and 0 <= bos < cfg.vocab_size):
+        return
+    origin = "config.json" if cfg.bos_token_id is not None else "the tokenizer"
+    raise ModelError(
+        f"{path}: bos_token_id {bos!r} (from {origin}) is outside the vocabulary (vocab_size "
+        f"{cfg.vocab_size}); set bos_token_id in config.json to a token id from 0 to {cfg.vocab_size - 1}"
+    )
 
 
 # --- hub ------------------------------------------------------------------------------------------
 
 
-def _cached_snapshot(src: Source) -> Path | None:
+def _cached_snapshot(src: Source, files: list[str] = HUB_FILES) -> Path | None:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
         path = Path(
             snapshot_download(
-                src.repo_id, revision=src.revision, allow_patterns=HUB_FILES, local_files_only=True
+                src.repo_id, revision=src.revision, allow_patterns=files, local_files_only=True
             )
         )
     except (LocalEntryNotFoundError, FileNotFoundError, OSError):
         return None
-    # A snapshot interrupted mid-download has a config but no weights: treat it as missing.
-    return path if (path / "model.safetensors").is_file() and (path / "config.json").is_file() else None
+    # A snapshot interrupted mid-download (or holding only the tokenizer, after a prompt check)
+    # lacks some of `files`: treat it as missing.
+    weights = "model.safetensors" not in files or (path / "model.safetensors").is_file()
+    tokenizer = (path / "tokenizer.json").is_file() or (path / "vocab.json").is_file()
+    return path if weights and tokenizer and (path / "config.json").is_file() else None
 
 
-def _download(src: Source) -> Path:
+def _download(src: Source, files: list[str] = HUB_FILES) -> Path:
     from huggingface_hub import snapshot_download
 
     missing = (
@@ -205,10 +293,10 @@ def _download(src: Source) -> Path:
     if not hub_reachable():
         raise ModelUnavailable(missing)
     try:
-        path = Path(snapshot_download(src.repo_id, revision=src.revision, allow_patterns=HUB_FILES))
+        path = Path(snapshot_download(src.repo_id, revision=src.revision, allow_patterns=files))
     except Exception as err:  # hub errors come in many classes; the user needs one line
         raise ModelUnavailable(f"could not download {src.repo_id}@{src.revision}: {_one_line(err)}") from err
-    if not (path / "model.safetensors").is_file():
+    if "model.safetensors" in files and not (path / "model.safetensors").is_file():
         raise ModelError(f"{src.repo_id}@{src.revision} has no model.safetensors (figgen loads safetensors only)")
     return path
 
@@ -240,39 +328,88 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool:
 
 def _load_dir(path: Path, *, device: str):
     """Load config, weights and tokenizer from a directory in HF format (the one loading path)."""
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise ModelError(f"{path} is not a Hugging Face model directory (no config.json)")
-    try:
-        model_type = json.loads(config_file.read_text()).get("model_type")
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelError(f"{config_file} is not valid JSON: {_one_line(err)}") from err
-    if model_type != "gpt2":
-        raise ModelError(f"{path} holds a {model_type or 'unknown'!r} model; figgen supports GPT-2 models only")
+    cfg = _read_config(path)
     if not (path / "model.safetensors").is_file():
         raise ModelError(f"{path} has no model.safetensors (figgen loads safetensors only, never pickles)")
-
-    import warnings
+    tokenizer = _load_tokenizer(path)
+    _check_bos(cfg, tokenizer, path)  # before the weights: a bad config fails in a second
 
     import torch
 
-    with warnings.catch_warnings():
-        # In a notebook kernel without ipywidgets, importing the hub client's tqdm.auto warns
-        # "IProgress not found" into every executed notebook; loading shows no bar anyway.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        from transformers import AutoTokenizer, GPT2LMHeadModel
-        from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # loading is fast; its bar would clutter every command's output
+    with _quiet_transformers():
+        from transformers import GPT2LMHeadModel
     try:
         hf = GPT2LMHeadModel.from_pretrained(
             path, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
         )
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except Exception as err:
         raise ModelError(f"could not load the model in {path}: {_one_line(err)}") from err
     hf.to(device).eval()
     return hf, tokenizer
+
+
+def _read_config(path: Path) -> ConfigHeader:
+    """Check that `path` holds a GPT-2 config.json and read its header, without transformers."""
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{path} is not a Hugging Face model directory (no config.json)")
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{config_file} is not valid JSON: {_one_line(err)}") from err
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type != "gpt2":
+        raise ModelError(f"{path} holds a {model_type or 'unknown'!r} model; figgen supports GPT-2 models only")
+    default = ConfigHeader()
+    return ConfigHeader(
+        # GPT2Config reads max_position_embeddings as an alias of n_positions
+        n_positions=config.get("n_positions", config.get("max_position_embeddings", default.n_positions)),
+        vocab_size=config.get("vocab_size", default.vocab_size),
+        bos_token_id=config.get("bos_token_id", default.bos_token_id),
+    )
+
+
+#: tokenizer_config.json's tokenizer_class → the class AutoTokenizer picks for a GPT-2 model
+#: (transformers 5), imported without AutoTokenizer: its config machinery imports torch (3-5 s).
+_TOKENIZER_CLASSES = {
+    None: ("transformers.models.gpt2.tokenization_gpt2", "GPT2Tokenizer"),
+    "GPT2Tokenizer": ("transformers.models.gpt2.tokenization_gpt2", "GPT2Tokenizer"),
+    "GPT2TokenizerFast": ("transformers.models.gpt2.tokenization_gpt2", "GPT2Tokenizer"),
+    "PreTrainedTokenizerFast": ("transformers.tokenization_utils_tokenizers", "TokenizersBackend"),
+    "TokenizersBackend": ("transformers.tokenization_utils_tokenizers", "TokenizersBackend"),
+}
+
+
+def _load_tokenizer(path: Path):
+    """The tokenizer in `path`, of the class AutoTokenizer would choose (any other class: AutoTokenizer).
+
+    `load_model` and `check_prompt` both load it here, so both tokenize a prompt the same way."""
+    import importlib
+
+    try:
+        declared = json.loads((path / "tokenizer_config.json").read_text()).get("tokenizer_class")
+    except (OSError, ValueError, AttributeError):
+        declared = None
+    module, cls = _TOKENIZER_CLASSES.get(declared, ("transformers", "AutoTokenizer"))
+    try:
+        with _quiet_transformers():
+            tokenizer_class = getattr(importlib.import_module(module), cls)
+        return tokenizer_class.from_pretrained(path, trust_remote_code=False)
+    except Exception as err:
+        raise ModelError(f"could not load the tokenizer in {path}: {_one_line(err)}") from err
+
+
+@contextmanager
+def _quiet_transformers():
+    """Import transformers without the noise it makes in notebooks and progress output."""
+    with warnings.catch_warnings():
+        # In a notebook kernel without ipywidgets, importing the hub client's tqdm.auto warns
+        # "IProgress not found" into every executed notebook; loading shows no bar anyway.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        yield
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # loading is fast; its bar would clutter every command's output
 
 
 def _content_hash(file: Path) -> str:

@@ -26,8 +26,8 @@ TRACE_DOC = """
 | `hook_embed` | (pos, d_model) | token embedding: row of W_E for each token |
 | `hook_pos_embed` | (pos, d_model) | positional embedding: row of W_pos for each position |
 | `blocks.{l}.hook_resid_pre` | (pos, d_model) | residual stream entering layer l (layer 0: embed + pos_embed) |
-| `blocks.{l}.ln1.hook_scale` | (pos, 1) | √(var + ε) of each resid_pre vector |
-| `blocks.{l}.ln1.hook_normalized` | (pos, d_model) | (x − mean)/scale · γ + β: what attention reads |
+| `blocks.{l}.ln1.hook_scale` | (pos, 1) | √(var + ε) of each resid_pre vector (var: mean of (x − mean)²) |
+| `blocks.{l}.ln1.hook_normalized` | (pos, d_model) | LayerNorm output, (x − mean)/scale · γ + β: what attention reads (see below) |
 | `blocks.{l}.attn.hook_q`, `hook_k`, `hook_v` | (pos, head, d_head) | query, key, value vectors of each head |
 | `blocks.{l}.attn.hook_attn_scores` | (head, query_pos, key_pos) | q·k/√d_head, −inf above the diagonal (causal mask) |
 | `blocks.{l}.attn.hook_pattern` | (head, query_pos, key_pos) | softmax of the scores: rows sum to 1 |
@@ -42,6 +42,14 @@ TRACE_DOC = """
 | `blocks.{l}.hook_resid_post` | (pos, d_model) | resid_mid + mlp_out (= next layer's resid_pre) |
 | `ln_final.hook_scale`, `ln_final.hook_normalized` | (pos, 1), (pos, d_model) | final LayerNorm |
 | `logits` | (pos, d_vocab) | ln_final output @ W_U |
+
+LayerNorm names, compared with TransformerLens: `hook_scale` is √(mean((x − mean)²) + ε) there too,
+in every version. `hook_normalized` here is the LayerNorm's output with γ and β applied, as
+TransformerLens 2.x's unfolded `LayerNorm` records it. From TransformerLens 3.0 on, that name
+holds (x − mean)/scale, before γ and β, in `LayerNorm` and in TransformerBridge's normalization
+component (TransformerLens 3 and 4), which records the output as `hook_out`; and with folded
+LayerNorm weights (`fold_ln`, `LayerNormPre`) it is (x − mean)/scale in every version. Compare
+ours with their `hook_out`, or with their `hook_normalized` · γ + β.
 """
 
 
@@ -113,20 +121,40 @@ def layer_norm(x, w, b, eps: float):
     return scale, x / scale * w + b  # (pos, 1), (pos, d_model)
 
 
-def tokenize(model, prompt: str, *, prepend_bos: bool = True) -> list[int]:
-    """Token ids for `prompt`, checked against the model's context length."""
+def check_text(prompt) -> None:
+    """Refuse what is not a prompt at all: a non-string or the empty string."""
     if not isinstance(prompt, str):
         raise PromptError(f"prompt must be a string, got {type(prompt).__name__}")
     if not prompt:
         raise PromptError("prompt is empty: give at least one character of text")
+
+
+def bos_token_id(cfg, tokenizer) -> int | None:
+    """The id `tokenize` prepends: the config's bos_token_id, else the tokenizer's; None if neither has one."""
+    return cfg.bos_token_id if cfg.bos_token_id is not None else tokenizer.bos_token_id
+
+
+def tokenize(model, prompt: str, *, prepend_bos: bool = True) -> list[int]:
+    """Token ids for `prompt`, checked against the model's context length and vocabulary.
+
+    `model` needs only `.tokenizer` and `.cfg` (`figgen.model.check_prompt` passes the tokenizer
+    and config without the weights, so its token count is this one)."""
+    check_text(prompt)
     ids = list(model.tokenizer(prompt, add_special_tokens=False)["input_ids"])
     if prepend_bos:
-        bos = model.cfg.bos_token_id if model.cfg.bos_token_id is not None else model.tokenizer.bos_token_id
+        bos = bos_token_id(model.cfg, model.tokenizer)
+        if bos is None:
+            raise ModelError("this model has no BOS token (no bos_token_id in its config or tokenizer); "
+                             "trace with prepend_bos=False (`figgen trace --no-bos`)")
         ids = [bos, *ids]
     n_ctx = model.cfg.n_positions
     if len(ids) > n_ctx:
         with_bos = " (with BOS)" if prepend_bos else ""
         raise PromptError(f"prompt is {len(ids)} tokens{with_bos}; this model's context limit is {n_ctx}")
+    outside = [i for i in ids if not 0 <= i < model.cfg.vocab_size]
+    if outside:
+        raise ModelError(f"token id {outside[0]} is outside this model's vocabulary "
+                         f"(vocab_size {model.cfg.vocab_size}): its tokenizer or bos_token_id does not match the model")
     return ids
 
 

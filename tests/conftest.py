@@ -58,6 +58,17 @@ def save_tiny_model(path, *, seed: int = 0, **overrides):
     return path
 
 
+@pytest.fixture
+def no_weights(monkeypatch):
+    """Loading any GPT-2 weights fails the test: what runs under this fixture reads no weights."""
+    from transformers import GPT2LMHeadModel
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("GPT2LMHeadModel.from_pretrained was called")
+
+    monkeypatch.setattr(GPT2LMHeadModel, "from_pretrained", refuse)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
     return save_tiny_model(tmp_path_factory.mktemp("tiny"))

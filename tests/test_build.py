@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
@@ -261,3 +262,32 @@ def test_figure_html_prints_own_prompts_escaped():
              "files": ["figures/tokenizer.test-own.light.svg"], "prompts": ["x <b>y</b> $z$"]}
     out = figure_html(entry, "")
     assert "Prompt: <q>x &#60;b&#62;y&#60;/b&#62; &#36;z&#36;</q>" in out
+
+class RefusingLoader:
+    def __call__(self, name):
+        raise AssertionError("the build loaded the model")
+
+
+def test_too_long_prompt_fails_before_anything_loads(figmods, tiny_dir, tmp_path, no_weights):
+    with pytest.raises(FiggenError, match=r"is \d+ tokens \(with BOS\); this model's context limit is 32"):
+        build(model=str(tiny_dir), prompt="word " * 100, out=tmp_path / "o", only=IDS, progress=False,
+              cache_dir=tmp_path / "cache", loader=RefusingLoader())
+    assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()
+
+
+def test_cli_build_refuses_long_prompt_in_one_line(tmp_path):
+    """`figgen build` with a prompt longer than mini's context: exit 2, one line, no output, no torch."""
+    import os
+    import subprocess
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["build", "--model", "mini", "--prompt", "Monday " * 100, "--out", str(out), "--cache-dir", str(cache)]
+    code = (f"import sys; from figgen.cli import main; rc = main({args!r}); "
+            "print('torch' in sys.modules); raise SystemExit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert re.fullmatch(r"figgen: error: prompt is \d+ tokens \(with BOS\); this model's context limit is 65\n",
+                        proc.stderr)
+    assert proc.stdout == "False\n"  # the weights (and torch) were never loaded
+    assert not out.exists() and not cache.exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import pytest
 
 import figgen
 from figgen.errors import ModelError, ModelUnavailable
-from figgen.model import HUB_MODELS, hub_reachable, resolve
+from figgen.model import HUB_MODELS, check_prompt, hub_reachable, resolve
 
 from .conftest import save_tiny_model
 
@@ -147,3 +149,95 @@ def test_real_gpt2_facts():
     assert model.weights["W_E"].numel() == 38_597_376
     t = figgen.trace(model, "Transformer tokens", prepend_bos=False)
     assert t.tokens.tolist() == [8291, 16354, 16326]
+
+
+# --- BOS token and the files a prompt check reads --------------------------------------------------
+
+
+@pytest.mark.parametrize("bos", ["vocab_size", 10**6, -1])
+def test_bos_outside_the_vocabulary_is_refused_before_the_weights(tmp_path, bos, no_weights):
+    d = save_tiny_model(tmp_path / "badbos")
+    config = json.loads((d / "config.json").read_text())
+    bos = config["vocab_size"] if bos == "vocab_size" else bos
+    (d / "config.json").write_text(json.dumps({**config, "bos_token_id": bos}))
+    expected = rf"^{re.escape(str(d.resolve()))}: bos_token_id {bos} .*vocab_size {config['vocab_size']}\)"
+    with pytest.raises(ModelError, match=expected) as err:
+        figgen.load_model(str(d))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelError, match=expected):
+        check_prompt(str(d), "Monday")
+    with pytest.raises(ModelError, match=expected):  # refused even when no BOS would be prepended
+        check_prompt(str(d), "Monday", prepend_bos=False)
+
+
+def test_config_header_reads_like_gpt2config(tmp_path, tiny_dir):
+    """The prompt check reads config.json without transformers; its defaults and alias are GPT2Config's."""
+    from transformers import GPT2Config
+
+    from figgen.model import ConfigHeader, _read_config
+
+    fields = ("n_positions", "vocab_size", "bos_token_id")
+    default = GPT2Config()
+    assert ConfigHeader() == ConfigHeader(**{f: getattr(default, f) for f in fields})
+    d = tmp_path / "cfg"
+    d.mkdir()
+    for config in [json.loads((Path(tiny_dir) / "config.json").read_text()),
+                   {"model_type": "gpt2"},
+                   {"model_type": "gpt2", "max_position_embeddings": 77, "bos_token_id": None}]:
+        (d / "config.json").write_text(json.dumps(config))
+        hf = GPT2Config.from_pretrained(d)
+        assert _read_config(d) == ConfigHeader(**{f: getattr(hf, f) for f in fields}), config
+
+
+@pytest.mark.parametrize("declared", ["keep", "PreTrainedTokenizerFast", "GPT2TokenizerFast", None])
+def test_tokenizer_is_the_one_autotokenizer_loads(tmp_path, declared):
+    """load_model and check_prompt load the tokenizer without AutoTokenizer (it imports torch);
+    the class and the ids are AutoTokenizer's."""
+    from transformers import AutoTokenizer
+
+    from figgen.model import MINI_DIR, _load_tokenizer
+
+    from .conftest import TINY_TEXT
+
+    for source in [MINI_DIR, save_tiny_model(tmp_path / "tiny")]:
+        d = tmp_path / f"copy-{source.name}"
+        shutil.copytree(source, d, dirs_exist_ok=True)
+        tok_config = json.loads((d / "tokenizer_config.json").read_text())
+        if declared != "keep":
+            tok_config["tokenizer_class"] = declared
+        (d / "tokenizer_config.json").write_text(json.dumps(tok_config))
+        ours, auto = _load_tokenizer(d), AutoTokenizer.from_pretrained(d)
+        assert type(ours) is type(auto), (source, declared)
+        for text in [*TINY_TEXT, "If today is Monday, tomorrow is <|endoftext|>"]:
+            assert ours(text)["input_ids"] == auto(text)["input_ids"]
+        assert ours.bos_token_id == auto.bos_token_id
+
+
+def test_hub_prompt_check_reads_no_weights(tmp_path):
+    """A hub model is checked from its cached tokenizer and config alone; missing files raise
+    ModelUnavailable, or skip the check when asked (a fully cached build needs no model files)."""
+    hf_home = tmp_path / "hf"
+    snapshot = hf_home / "hub" / f"models--{GPT2_REPO.replace('/', '--')}" / "snapshots" / GPT2_REV
+    save_tiny_model(snapshot)
+    (snapshot / "model.safetensors").unlink()  # tokenizer and config only
+    code = """if True:
+        import sys
+        from figgen.errors import ModelUnavailable, PromptError
+        from figgen.model import check_prompt
+        check_prompt('gpt2', 'Monday')
+        try:
+            check_prompt('gpt2', 'word ' * 100)
+        except PromptError as err:
+            print(err)
+        try:
+            check_prompt('distilgpt2', 'Monday')
+        except ModelUnavailable as err:
+            print('unavailable', 'figgen fetch distilgpt2' in str(err))
+        print('skipped', check_prompt('distilgpt2', 'Monday', skip_unavailable=True))
+        print('torch', 'torch' in sys.modules)
+    """
+    proc, _ = _run(code, {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"prompt is \d+ tokens \(with BOS\); this model's context limit is 32", lines[0])
+    assert lines[1:] == ["unavailable True", "skipped None", "torch False"]

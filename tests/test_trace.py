@@ -168,3 +168,98 @@ def test_mini_full_context(mini):
     ids = mini.tokenizer("Monday " * n_ctx)["input_ids"][: n_ctx - 1]
     t = figgen.trace(mini, mini.tokenizer.decode(ids))
     assert len(t.tokens) == n_ctx and max_invariant_error(mini, t) <= TOL
+
+
+# --- prompts checked before the weights load (figgen.model.check_prompt) ---------------------------
+
+
+def test_long_prompt_is_refused_without_loading_weights(mini, tiny, tiny_dir, no_weights):
+    """check_prompt reads the tokenizer and config only, and reports trace()'s own message.
+
+    (`mini` and `tiny` are session fixtures, so they are loaded before `no_weights` patches.)"""
+    from figgen.model import check_prompt
+
+    for name, model in [("mini", mini), (str(tiny_dir), tiny)]:
+        long = "Monday " * model.cfg.n_positions
+        for prepend_bos in (True, False):
+            with pytest.raises(PromptError) as traced:
+                figgen.trace(model, long, prepend_bos=prepend_bos)
+            with pytest.raises(PromptError) as checked:
+                check_prompt(name, long, prepend_bos=prepend_bos)
+            assert str(checked.value) == str(traced.value), name
+            assert "\n" not in str(checked.value) and re.search(
+                rf"is \d+ tokens.*context limit is {model.cfg.n_positions}$", str(checked.value))
+
+
+def test_check_prompt_counts_the_bos_token(tiny, tiny_dir, no_weights):
+    """A prompt that fills the context exactly with BOS passes; one more token does not."""
+    from figgen.model import check_prompt
+
+    n_ctx = tiny.cfg.n_positions
+    ids = tiny.tokenizer("x" * 200)["input_ids"]
+    fits = tiny.tokenizer.decode(ids[: n_ctx - 1])
+    check_prompt(str(tiny_dir), fits)
+    check_prompt(tiny, fits)  # a loaded model is checked the same way
+    with pytest.raises(PromptError, match=rf"is {n_ctx + 1} tokens \(with BOS\)"):
+        check_prompt(str(tiny_dir), tiny.tokenizer.decode(ids[:n_ctx]))
+    check_prompt(str(tiny_dir), tiny.tokenizer.decode(ids[:n_ctx]), prepend_bos=False)
+
+
+@pytest.mark.parametrize("prompt, message", [
+    ("", "empty"),
+    (" \n\t ", "only whitespace"),
+    (None, "must be a string"),
+    (b"bytes", "must be a string"),
+])
+def test_check_prompt_refuses_non_prompts_before_reading_the_model(prompt, message, monkeypatch):
+    import figgen.model
+
+    monkeypatch.setattr(figgen.model, "tokenizing", lambda name: pytest.fail("model files were read"))
+    with pytest.raises(PromptError, match=message) as err:
+        figgen.model.check_prompt("mini", prompt)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_trace_refuses_long_prompt_before_loading(tiny_dir, capsys, no_weights):
+    from figgen.cli import main
+
+    assert main(["trace", "word " * 100, "--model", str(tiny_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "context limit is 32" in err and "Traceback" not in err
+
+
+def test_model_without_any_bos_token(tmp_path):
+    """No bos_token_id in config or tokenizer: prepend_bos=True is a one-line error, False traces."""
+    import json
+
+    from figgen.errors import ModelError
+
+    d = save_tiny_model(tmp_path / "nobos", bos_token_id=None)
+    tok_config = json.loads((d / "tokenizer_config.json").read_text())
+    (d / "tokenizer_config.json").write_text(json.dumps({**tok_config, "bos_token": None}))
+    model = figgen.load_model(str(d))
+    with pytest.raises(ModelError, match=r"no BOS token.*prepend_bos=False") as err:
+        figgen.trace(model, "Monday")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelError, match="no BOS token"):
+        figgen.model.check_prompt(str(d), "Monday")
+    t = figgen.trace(model, "Monday", prepend_bos=False)
+    assert max_invariant_error(model, t) <= TOL
+
+
+def test_config_without_bos_falls_back_to_the_tokenizers(tmp_path):
+    model = figgen.load_model(str(save_tiny_model(tmp_path / "m", bos_token_id=None)))
+    assert model.cfg.bos_token_id is None
+    t = figgen.trace(model, "Monday")
+    assert t.tokens[0] == model.tokenizer.bos_token_id and t.str_tokens[0] == "<|endoftext|>"
+
+
+def test_tokenizer_larger_than_the_vocabulary(tmp_path):
+    """Token ids past the model's vocabulary are a one-line error, not an IndexError."""
+    from figgen.errors import ModelError
+
+    model = figgen.load_model(str(save_tiny_model(tmp_path / "m", vocab_size=260)))
+    ids = model.tokenizer(" tomorrow Tuesday", add_special_tokens=False)["input_ids"]
+    assert max(ids) >= 260  # merged tokens come after the 256 bytes and <|endoftext|>
+    with pytest.raises(ModelError, match=r"token id \d+ is outside this model's vocabulary \(vocab_size 260\)"):
+        figgen.trace(model, " tomorrow Tuesday")
