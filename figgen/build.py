@@ -218,10 +218,10 @@ def _versions() -> dict[str, str]:
 
 
 def _figure_code(module_file: Path) -> list[Path]:
-    """The figure's module and every sibling figure module it imports, transitively (sorted).
+    """The figure's module and every sibling module under figgen/figures it imports, transitively (sorted).
 
-    A figure that borrows a helper from another section's module must be recomputed when that
-    helper changes; the rest of figgen it depends on is in SHARED_CODE."""
+    A figure must be recomputed when a helper module it draws with (labels, heatmap, heads, the
+    poster's parts…) changes; the rest of figgen it depends on is in SHARED_CODE."""
     import ast
 
     seen: set[Path] = set()

@@ -182,7 +182,7 @@ def test_section_ids_select_figures(figmods, tiny_dir, tiny, tmp_path):
 
 
 def test_figure_code_follows_sibling_imports(tmp_path):
-    """A figure borrowing a helper from another section's module is keyed on that module too."""
+    """A figure is keyed on the sibling modules it imports (helper modules), transitively."""
     from figgen.build import _figure_code
 
     (tmp_path / "a.py").write_text("from .b import helper\nfrom . import style\nimport numpy\n")

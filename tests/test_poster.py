@@ -18,8 +18,8 @@ from matplotlib.colors import TwoSlopeNorm
 from PIL import Image
 
 from figgen.context import Context
-from figgen.figures import overview, style
-from figgen.figures.registry import SECTIONS, load_all
+from figgen.figures import poster_layout, style
+from figgen.figures.registry import PAGES, SECTIONS, load_all
 from figgen.figures.save import png_bytes, svg_bytes
 from figgen.mkdocs_plugin import SITE_DIR, figure_html
 
@@ -69,13 +69,13 @@ def expected_colours(values: np.ndarray, scale: float) -> np.ndarray:
 
 
 def test_every_section_has_an_existing_page():
-    assert sorted(overview.PAGES) == sorted(PAGE_SECTIONS) and len(PAGE_SECTIONS) == 20
-    for section, url in overview.PAGES.items():
+    assert sorted(PAGES) == sorted(PAGE_SECTIONS) and len(PAGE_SECTIONS) == 20
+    for section, url in PAGES.items():
         assert url.endswith("/") and (ROOT / "docs" / (url.rstrip("/") + ".md")).is_file(), section
 
 
 def test_served_at_matches_the_plugin():
-    assert overview.SERVED_AT == f"{SITE_DIR}/figures/"
+    assert poster_layout.SERVED_AT == f"{SITE_DIR}/figures/"
 
 
 def test_poster_links_every_section_from_where_it_is_served(mini_out):
@@ -83,9 +83,9 @@ def test_poster_links_every_section_from_where_it_is_served(mini_out):
     for theme in ("light", "dark"):
         anchors = links(out[theme])
         assert anchors and all(a.get("target") == "_top" for a in anchors)
-        pages = {posixpath.normpath(posixpath.join(overview.SERVED_AT, a.get(XLINK))) + "/" for a in anchors}
-        assert pages == set(overview.PAGES.values()), pages ^ set(overview.PAGES.values())
-    assert out["figure"].data["links"] == {s: overview.href(s) for s in overview.PAGES}
+        pages = {posixpath.normpath(posixpath.join(poster_layout.SERVED_AT, a.get(XLINK))) + "/" for a in anchors}
+        assert pages == set(PAGES.values()), pages ^ set(PAGES.values())
+    assert out["figure"].data["links"] == {s: poster_layout.href(s) for s in PAGES}
 
 
 def test_plugin_embeds_linked_figures_as_objects():
@@ -119,7 +119,7 @@ def test_cells_are_coloured_by_the_traced_values(mini_out, hook, head, pos, widt
     scale = max(round(float(np.quantile(np.abs(np.round(block.astype(np.float64), 4)), 0.98)), 4), 1e-4)
     assert out["figure"].data["scales"][hook] == pytest.approx(scale, abs=1e-4)
     values = t[hook][pos, head, :k] if head is not None else t[hook][pos, :k]
-    image = by_id(out["light"])[overview.strip_id(hook, pos, head)]
+    image = by_id(out["light"])[poster_layout.strip_id(hook, pos, head)]
     got = pixels(image)
     assert got.shape == (1, k, 4)
     assert np.array_equal(got[0], expected_colours(values, scale))
@@ -130,7 +130,7 @@ def test_pattern_cells_and_causal_mask(mini_out):
     ctx, out = mini_out
     hook, h = "blocks.0.attn.hook_pattern", 2
     pattern = ctx.trace[hook][h]  # (query, key)
-    got = pixels(by_id(out["dark"])[overview.strip_id(hook, head=h)])
+    got = pixels(by_id(out["dark"])[poster_layout.strip_id(hook, head=h)])
     n = len(pattern)
     assert got.shape == (n, n, 4)
     below = np.tril(np.ones((n, n), bool))
@@ -144,7 +144,7 @@ def test_decoding_table_is_the_real_distribution(mini_out):
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     data = out["figure"].data
-    best = np.argsort(-probs, kind="stable")[: overview.TOP_K]
+    best = np.argsort(-probs, kind="stable")[: poster_layout.TOP_K]
     assert [r["id"] for r in data["top"]] == best.tolist()
     assert [r["prob"] for r in data["top"]] == pytest.approx(probs[best], abs=1e-4)
     assert data["predicted"] == ctx.token_str(best[0]) == " Tuesday"  # mini learned days of the week

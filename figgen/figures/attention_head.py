@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 
 from . import heads
-from .qk_circuit import head_label, rounded
+from .labels import head_label, rounded, token_labels
 from .registry import Figure, figure
 
 NORM_ROWS = ["‖q‖", "‖k‖", "‖v‖", "‖z‖"]  # per-position lengths drawn under each pattern
@@ -37,7 +37,7 @@ def layer_view(ctx) -> Figure:
     for row in packed:  # the panel header says how much of the head's attention rests on the first token
         row["label"] = f"{row['label']} · {s.bos_share[row['l'], row['h']]:.0%} on first"
 
-    labels = heads.token_labels(ctx)[:n]
+    labels = token_labels(ctx)[:n]
     row_names = labels + [""] + NORM_ROWS  # row n is an empty gap between the pattern and the lengths
     layer = alt.param(name="layer", value=0, bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
     names = heads.names_param("row_names", row_names)

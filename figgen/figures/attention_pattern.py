@@ -10,7 +10,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import attention
 from . import heads
-from .qk_circuit import cell_text, head_label, rounded
+from .labels import cell_text, head_label, rounded, sig, token_labels
 from .registry import Figure, figure
 
 
@@ -26,7 +26,7 @@ def explorer(ctx) -> Figure:
                       bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
     head = alt.param(name="head", value=ex["head_index"],
                      bind=alt.binding_range(min=0, max=H - 1, step=1, name="head "))
-    names = heads.names_param("tokens", heads.token_labels(ctx)[:n])
+    names = heads.names_param("tokens", token_labels(ctx)[:n])
     base = (heads.unpack(alt.Chart(alt.Data(values=rows))
                          .transform_filter((alt.datum.l == layer) & (alt.datum.h == head)), n)
             .transform_calculate(query="tokens[datum.r]", key="tokens[datum.x]")
@@ -131,7 +131,7 @@ def bos(ctx) -> Figure:
             "least_head": head_label(*least), "least_share": round(float(share[least]), 4),
             "n_over_half": int((share > 0.5).sum()), "n_total": L * H, "first_token": first,
             "v_first_ratio": round(v_ratio, 4),
-            "row_sum_max_dev": heads.sig(attention.row_sum_deviation(pats), 3),
+            "row_sum_max_dev": sig(attention.row_sum_deviation(pats), 3),
             "above_diagonal_max": float(attention.above_diagonal_max(pats))}
     return Figure(
         data=data,

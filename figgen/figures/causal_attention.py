@@ -9,7 +9,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import attention
 from . import heads, style
-from .qk_circuit import score_scale
+from .labels import token_labels
 from .registry import Figure, figure
 
 ANNOTATE_MAX = 12  # write the numbers into the cells for prompts up to this many tokens
@@ -21,7 +21,7 @@ def _scores_check(ctx) -> tuple[float, float]:
     s_diff, p_diff = 0.0, 0.0
     for l in range(ctx.dims.n_layers):
         p = f"blocks.{l}.attn."
-        s = attention.scores(t[p + "hook_q"], t[p + "hook_k"], score_scale(ctx, l))
+        s = attention.scores(t[p + "hook_q"], t[p + "hook_k"], heads.score_scale(ctx, l))
         s_diff = max(s_diff, heads.check(s, t[p + "hook_attn_scores"]))
         p_diff = max(p_diff, heads.check(attention.softmax(t[p + "hook_attn_scores"]), t[p + "hook_pattern"]))
     return s_diff, p_diff
@@ -36,7 +36,7 @@ def scores_figure(ctx) -> Figure:
     t = ctx.trace
     traced = t[f"blocks.{l}.attn.hook_attn_scores"][h].astype(np.float64)  # (query_pos, key_pos), −inf masked
     pattern = t[f"blocks.{l}.attn.hook_pattern"][h].astype(np.float64)  # (query_pos, key_pos)
-    scale = score_scale(ctx, l)
+    scale = heads.score_scale(ctx, l)
     q, k = t[f"blocks.{l}.attn.hook_q"][:, h:h + 1], t[f"blocks.{l}.attn.hook_k"][:, h:h + 1]
     head_diff = heads.check(attention.scores(q, k, scale)[0], traced)
     all_diff, softmax_diff = ctx.analysis(_scores_check)
@@ -45,7 +45,7 @@ def scores_figure(ctx) -> Figure:
     allowed = attention.causal_mask(n)
     finite = traced[allowed]
     m = heads.shown_positions(n)
-    labels = heads.token_labels(ctx)[:m]
+    labels = token_labels(ctx)[:m]
     shown = heads.masked(traced[:m, :m], allowed[:m, :m])
     shown_p = heads.masked(pattern[:m, :m], allowed[:m, :m])
     score_norm = style.symmetric_norm(finite)

@@ -12,8 +12,8 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis.decoding import entropy, sampling_distribution, settings, softmax
 from . import style
-from .mlp import style_axes
-from .qk_circuit import rounded
+from .axes import style_axes
+from .labels import rounded
 from .registry import Figure, figure
 
 N_SHIPPED = 50  # tokens whose logits the interactive chart carries

@@ -6,8 +6,8 @@ import altair as alt
 import numpy as np
 
 from ..analysis.circuits import top_tokens
-from .mlp import focus
-from .qk_circuit import rounded
+from .labels import rounded
+from .mlp_focus import focus
 from .registry import Figure, figure
 
 TOP = 10  # neurons shown

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.patches import Rectangle
 
 from . import style
-from .mlp import focus, style_axes
+from .axes import style_axes
+from .mlp_focus import focus
 from .registry import Figure, figure
 
 MAX_POINTS = 600  # points drawn on the curve: quantiles of the focus layer's pre-activations

@@ -1,6 +1,7 @@
 """Shared pieces of the attention-head figures (attention-head, qkv, causal-attention,
-attention-pattern, result-vectors): the per-build analyses they share, the example head they all
-draw, and drawing helpers for matrices, masked attention grids and packed altair data.
+attention-pattern, result-vectors; qk-circuit uses `score_scale`): the per-build analyses they share,
+the example head they all draw, the scale of q·k, and drawing helpers for matrices, masked attention
+grids and packed altair data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from matplotlib.patches import Polygon
 from ..analysis import attention
 from ..analysis.circuits import max_abs_diff
 from . import style
-from .qk_circuit import head_label, rounded, sig, token_labels  # noqa: F401 (re-exported)
+from .labels import head_label, sig
 
 MAX_POS = 32  # positions drawn in attention grids; longer prompts show their first MAX_POS tokens
 
@@ -60,6 +61,15 @@ def focus_note(d: dict) -> str:
 def check(a: np.ndarray, b: np.ndarray) -> float:
     """max |a − b| (masked −inf cells must match) to 3 significant digits: a recomputation's error."""
     return sig(max_abs_diff(a, b), 3)
+
+
+def score_scale(ctx, layer: int) -> float:
+    """The factor the trace multiplies q·k by: 1/√d_head (and 1/(layer+1) if the config says so)."""
+    cfg = ctx.model.cfg
+    scale = 1.0 / np.sqrt(ctx.dims.d_head) if getattr(cfg, "scale_attn_weights", True) else 1.0
+    if getattr(cfg, "scale_attn_by_inverse_layer_idx", False):
+        scale /= layer + 1
+    return float(scale)
 
 
 def shown_positions(n: int) -> int:

@@ -10,7 +10,7 @@ import altair as alt
 import numpy as np
 
 from . import style
-from .qk_circuit import rounded, sig, token_labels
+from .labels import rounded, sig, token_labels
 from .registry import Figure, figure
 from .vector import SHOWN, shown_note, strips
 

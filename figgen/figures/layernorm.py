@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
 from . import heads, style
-from .qk_circuit import cell_text, rounded, sig, token_labels
+from .labels import cell_text, rounded, sig, token_labels
 from .registry import Figure, figure
 from .vector import SHOWN, shown_note
 

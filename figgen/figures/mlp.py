@@ -1,7 +1,6 @@
 """The MLP sublayer: how much each layer's MLP (and, for comparison, its attention) writes, per position.
 
-Also the choice the other MLP pages share: which layer to look inside (`focus`), the layer whose MLP
-writes the longest vector at the final position.
+The layer the MLP pages look inside (`mlp_focus.focus`) is marked in the data.
 """
 
 from __future__ import annotations
@@ -9,27 +8,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
-from . import style
-from .qk_circuit import rounded, token_labels
+from .labels import rounded, token_labels
+from .mlp_focus import focus, write_norms
 from .registry import Figure, figure
-
-
-def write_norms(ctx) -> dict[str, np.ndarray]:
-    """{"attn": (n_layers, pos), "mlp": (n_layers, pos)}: lengths of hook_attn_out and hook_mlp_out."""
-    t = ctx.trace
-    L = ctx.dims.n_layers
-    return {kind: np.stack([np.linalg.norm(t[f"blocks.{l}.hook_{kind}_out"], axis=-1) for l in range(L)])
-            for kind in ("attn", "mlp")}
-
-
-def focus(ctx) -> dict:
-    """The layer and position the MLP pages look inside: the final position, in the layer whose MLP
-    writes most there."""
-    norms = ctx.analysis(write_norms)["mlp"][:, -1]  # (n_layers,)
-    pos = len(ctx.trace.tokens) - 1
-    layer = int(np.argmax(norms))
-    return {"layer": layer, "position": pos, "token": ctx.token_str(ctx.trace.tokens[pos]),
-            "mlp_norm": round(float(norms[layer]), 4)}
 
 
 @figure("mlp.writes", section="mlp", title="How much each sublayer writes",
@@ -65,9 +46,3 @@ def writes(ctx) -> Figure:
         mpl=fig,
     )
 
-
-def style_axes(ax, theme: str) -> None:
-    """Light grid and no top/right spines, for the line and scatter plots of the MLP pages."""
-    ax.grid(True, color=style.muted(theme), alpha=0.25, linewidth=0.5)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)

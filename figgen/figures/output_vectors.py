@@ -13,8 +13,8 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import circuits
 from . import style
-from .positional import _pool
-from .qk_circuit import cell_text, head_label, rounded, sig, token_labels
+from .heatmap import pool
+from .labels import cell_text, head_label, rounded, sig, token_labels
 from .registry import Figure, figure
 from .vector import shown_note, strips
 
@@ -119,7 +119,7 @@ def w_o(ctx) -> Figure:
     block = -(-H * e // MAX_ROWS)
     while e % block:  # a block of rows must not mix two heads
         block += 1
-    pooled, br, bc = _pool(stacked, H * e // block, MAX_ROWS)
+    pooled, br, bc = pool(stacked, H * e // block, MAX_ROWS)
     fig = MplFigure(figsize=(7.2, 4.8))
     ax = fig.add_subplot()
     image = ax.imshow(np.round(pooled, 4), cmap=style.DIVERGING, norm=style.symmetric_norm(pooled, 0.99),

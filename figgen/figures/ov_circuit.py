@@ -15,7 +15,8 @@ from matplotlib.patches import Circle
 
 from ..analysis import circuits
 from . import style
-from .qk_circuit import _SUPERSCRIPT, cell_text, head_label, matrix_and_spectrum, rounded, spectrum_data
+from .heatmap import matrix_and_spectrum, spectrum_data
+from .labels import SUPERSCRIPT, cell_text, head_label, rounded
 from .registry import Figure, figure
 
 TOP_K = 5
@@ -93,7 +94,7 @@ def eigenvalues(ctx) -> Figure:
         for decade in range(1, DECADES):  # rings at 10⁻¹, 10⁻², … of the largest magnitude
             r = 1 - decade / DECADES
             ax.add_patch(Circle((0, 0), r, fill=False, color=style.muted(ctx.theme), linewidth=0.4))
-            ax.annotate(f"10{str(-decade).translate(_SUPERSCRIPT)}", (r * 0.71, r * 0.71), fontsize=7,
+            ax.annotate(f"10{str(-decade).translate(SUPERSCRIPT)}", (r * 0.71, r * 0.71), fontsize=7,
                         color=style.muted(ctx.theme))
         ax.axhline(0, color=style.muted(ctx.theme), linewidth=0.6)
         ax.axvline(0, color=style.muted(ctx.theme), linewidth=0.6)

@@ -7,20 +7,9 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis.vocab import unit_rows
 from . import style
+from .heatmap import MAX_PIXELS, pool
 from .registry import Figure, figure
 from .vector import strips
-
-MAX_PIXELS = 256  # rows/columns drawn per heatmap axis; larger matrices are averaged into blocks
-
-
-def _pool(m: np.ndarray, max_rows: int, max_cols: int) -> tuple[np.ndarray, int, int]:
-    """Average (r, c) into blocks so it has at most max_rows × max_cols cells; return block sizes."""
-    r, c = m.shape
-    br, bc = -(-r // max_rows), -(-c // max_cols)
-    pr, pc = -(-r // br) * br, -(-c // bc) * bc
-    padded = np.full((pr, pc), np.nan)
-    padded[:r, :c] = m
-    return np.nanmean(padded.reshape(pr // br, br, pc // bc, bc), axis=(1, 3)), br, bc
 
 
 def _heatmap(m: np.ndarray, *, theme: str, xlabel: str, ylabel: str, norm, cmap, extent) -> MplFigure:
@@ -40,7 +29,7 @@ def _heatmap(m: np.ndarray, *, theme: str, xlabel: str, ylabel: str, norm, cmap,
                 "component (columns).")
 def heatmap(ctx) -> Figure:
     W = ctx.weights["W_pos"]  # (n_ctx, d_model)
-    pooled, br, bc = _pool(W, MAX_PIXELS, MAX_PIXELS)
+    pooled, br, bc = pool(W, MAX_PIXELS, MAX_PIXELS)
     n_ctx, d = W.shape
     pooled_note = (f" Shown averaged over blocks of {br} positions × {bc} components to keep the image small."
                    if br * bc > 1 else "")
@@ -64,7 +53,7 @@ def heatmap(ctx) -> Figure:
 def similarity(ctx) -> Figure:
     W = unit_rows(ctx.weights["W_pos"])  # (n_ctx, d_model)
     sim = W @ W.T  # (n_ctx, n_ctx)
-    pooled, br, _ = _pool(sim, MAX_PIXELS, MAX_PIXELS)
+    pooled, br, _ = pool(sim, MAX_PIXELS, MAX_PIXELS)
     n = len(sim)
     fig = _heatmap(pooled, theme=ctx.theme, xlabel="position", ylabel="position",
                    norm=style.symmetric_norm([1.0]), cmap=style.DIVERGING,

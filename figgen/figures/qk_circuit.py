@@ -3,112 +3,27 @@
 Figures: one head's W_QK and its singular values (rank ≤ d_head), the positional part of a layer-0
 head's QK circuit, and the check that rescaling W_Q and W_K in opposite directions leaves the
 prompt's scores unchanged. The head is chosen from the prompt's attention patterns: the one that
-attends most to the previous token. Also holds the drawing helpers the OV page shares.
+attends most to the previous token.
 """
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure as MplFigure
-from matplotlib.ticker import FuncFormatter
 
 from ..analysis import circuits
-from ..context import printable
 from . import style
-from .positional import MAX_PIXELS, _pool
+from .heads import score_scale
+from .heatmap import matrix_and_spectrum, spectrum_data
+from .labels import head_label, sig, token_labels
 from .registry import Figure, figure
 
 MAX_POSITIONS = 64  # positions shown in the positional QK circuit (GPT-2 has 1,024)
 MAX_TICKS = 24  # token tick labels per axis; longer prompts label every n-th position
 
 
-# --- helpers shared with the OV and output-vector figures ------------------------------------------
-
-
-def head_label(layer: int, head: int) -> str:
-    return f"L{layer}H{head}"
-
-
-def token_labels(ctx) -> list[str]:
-    """'position: token' for each position (BPE strings, control characters made visible)."""
-    return [f"{p}: {printable(s)}" for p, s in enumerate(ctx.trace.display_tokens)]
-
-
-def sig(x: float, digits: int = 4) -> float:
-    """x rounded to `digits` significant digits (values spanning many magnitudes, e.g. spectra)."""
-    return float(f"{x:.{digits}g}")
-
-
-def matrix_and_spectrum(m: np.ndarray, spec: circuits.Spectrum, d_head: int, *, theme: str, name: str,
-                        xlabel: str, ylabel: str) -> tuple[MplFigure, int]:
-    """Left: the (d_model, d_model) matrix `m` as a heatmap (block-averaged to ≤ MAX_PIXELS per side).
-    Right: its singular values on a log scale with d_head marked. Returns the figure and block size."""
-    pooled, block, _ = _pool(m, MAX_PIXELS, MAX_PIXELS)
-    d = len(m)
-    fig = MplFigure(figsize=(10.0, 4.2))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.05, 1.0], "wspace": 0.5})
-    image = left.imshow(np.round(pooled, 4), cmap=style.DIVERGING, norm=style.symmetric_norm(pooled, 0.99),
-                        interpolation="nearest", extent=(-0.5, d - 0.5, d - 0.5, -0.5))
-    left.set_xlabel(xlabel)
-    left.set_ylabel(ylabel)
-    left.set_title(name + (f" (blocks of {block}×{block} averaged)" if block > 1 else ""), loc="left", fontsize=10)
-    bar = fig.colorbar(image, ax=left, fraction=0.046, pad=0.03)
-    bar.outline.set_visible(False)
-
-    s = spec.singular
-    floor = s[0] * 1e-18 if len(s) and s[0] > 0 else 1e-300  # exact zeros cannot sit on a log axis
-    values = [sig(max(v, floor)) for v in s]
-    index = np.arange(1, len(s) + 1)
-    above = index <= spec.rank
-    right.semilogy(index[above], np.asarray(values)[above], ".", color=style.ATTENTION, markersize=4,
-                   label=f"{spec.rank} nonzero")
-    right.semilogy(index[~above], np.asarray(values)[~above], ".", color=style.muted(theme), markersize=3,
-                   label="zero up to rounding")
-    right.axvline(d_head + 0.5, color=style.OPERATION, linestyle="--", linewidth=1)
-    right.annotate(f"d_head = {d_head}", (d_head + 0.5, 1.0), xycoords=right.get_xaxis_transform(),
-                   xytext=(4, -4), textcoords="offset points", color=style.OPERATION, fontsize=8, va="top")
-    right.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))  # mathtext is off: no $10^{k}$
-    right.set_xlabel("singular value index")
-    right.set_ylabel("singular value")
-    right.set_title(f"its {len(s)} singular values: rank {spec.rank}", loc="left", fontsize=10)
-    right.legend(fontsize=8, loc="center right")
-    return fig, block
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _power_of_ten(value: float, _pos=None) -> str:
-    """Log-axis tick label 10ᵏ in Unicode superscripts."""
-    if value <= 0:
-        return ""
-    k = np.log10(value)
-    return f"10{str(int(round(k))).translate(_SUPERSCRIPT)}" if abs(k - round(k)) < 1e-6 else ""
-
-
-def spectrum_data(spec: circuits.Spectrum, d_head: int, d_model: int) -> dict:
-    """Numbers the pages quote about a (d_model, d_model) matrix's singular values."""
-    s = spec.singular
-    last = float(s[d_head - 1]) if len(s) >= d_head else float(s[-1])
-    after = float(s[d_head]) if len(s) > d_head else 0.0
-    return {"rank": spec.rank, "d_head": d_head, "d_model": d_model, "n_singular": len(s),
-            "sigma_max": sig(s[0]), "sigma_d_head": sig(last), "sigma_after": sig(after),
-            "drop": sig(last / after) if after > 0 else None}
-
-
-def cell_text(base, field: str, fmt: str, dark_when: str):
-    """Text for an altair heatmap's cells: white on dark cells (`dark_when`, a Vega expression such as
-    "abs(datum.score) > 0.5"), near-black elsewhere, so it reads in both site themes."""
-    return base.mark_text(fontSize=9).encode(
-        text=alt.Text(f"{field}:Q", format=fmt),
-        color=alt.condition(dark_when, alt.value("#ffffff"), alt.value("#1f2328")))
-
-
-def rounded(a) -> list:
-    """An array as nested lists of floats rounded to 4 decimals (via float64: no float32 tails)."""
-    return np.round(np.asarray(a, np.float64), 4).tolist()
+# --- drawing helpers of this page ----------------------------------------------------------------
 
 
 def _tick_positions(n: int) -> list[int]:
@@ -144,15 +59,6 @@ def chosen_head(ctx, layer: int | None = None) -> tuple[int, int]:
     if layer is not None:
         return layer, int(np.argmax(prev[layer]))
     return tuple(int(i) for i in np.unravel_index(np.argmax(prev), prev.shape))
-
-
-def score_scale(ctx, layer: int) -> float:
-    """The factor the trace multiplies q·k by: 1/√d_head (and 1/(layer+1) if the config says so)."""
-    cfg = ctx.model.cfg
-    scale = 1.0 / np.sqrt(ctx.dims.d_head) if getattr(cfg, "scale_attn_weights", True) else 1.0
-    if getattr(cfg, "scale_attn_by_inverse_layer_idx", False):
-        scale /= layer + 1
-    return float(scale)
 
 
 def _weights(ctx, layer: int, head: int, *names: str) -> list[np.ndarray]:

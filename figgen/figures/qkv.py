@@ -8,7 +8,8 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import attention
 from . import heads, style
-from .positional import MAX_PIXELS, _pool
+from .heatmap import MAX_PIXELS, pool
+from .labels import rounded, token_labels
 from .registry import Figure, figure
 
 KINDS = ("Q", "K", "V")
@@ -26,7 +27,7 @@ def weights(ctx) -> Figure:
     W = {x: ctx.weights[f"blocks.{l}.attn.W_{x}"][h] for x in KINDS}  # each (d_model, d_head)
     b = {x: ctx.weights[f"blocks.{l}.attn.b_{x}"][h] for x in KINDS}  # each (d_head,)
     d_model, d_head = W["Q"].shape
-    pooled = {x: _pool(W[x], MAX_PIXELS, MAX_PIXELS) for x in KINDS}
+    pooled = {x: pool(W[x], MAX_PIXELS, MAX_PIXELS) for x in KINDS}
     block = pooled["Q"][1]
     norm = style.symmetric_norm(np.concatenate([pooled[x][0].ravel() for x in KINDS]), 0.99)
     bias_norm = style.symmetric_norm(np.concatenate(list(b.values())))  # biases are often larger: own scale
@@ -84,7 +85,7 @@ def vectors(ctx) -> Figure:
 
     n, d_head = traced["Q"].shape[0], traced["Q"].shape[-1]
     n_shown = heads.shown_positions(n)
-    labels = heads.token_labels(ctx)[:n_shown]
+    labels = token_labels(ctx)[:n_shown]
     fig = MplFigure(figsize=(11.0, 0.34 * n_shown + 1.5))
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.08})
     for c, (ax, k) in enumerate(zip(axes, KINDS)):
@@ -99,8 +100,8 @@ def vectors(ctx) -> Figure:
         data={**ex, "n_positions": n, "d_head": d_head, "shape": [n, d_head],
               "q_max_abs_diff": head_diff["Q"], "k_max_abs_diff": head_diff["K"], "v_max_abs_diff": head_diff["V"],
               "max_abs_diff_all_heads": max(max(v) for v in diffs.values()), "max_abs_value": round(scale, 4),
-              "q_norms": heads.rounded(norms["Q"]), "k_norms": heads.rounded(norms["K"]),
-              "v_norms": heads.rounded(norms["V"])},
+              "q_norms": rounded(norms["Q"]), "k_norms": rounded(norms["K"]),
+              "v_norms": rounded(norms["V"])},
         alt=f"Three blocks of strips for head {ex['head']}: its query, key and value vectors, one strip of "
             f"{d_head} cells per position for the prompt's {n} positions. Recomputing them from the "
             f"normalized residual stream matches the forward pass to {max(head_diff.values()):.1e}",

@@ -116,7 +116,8 @@ def figure(id: str, *, section: str, title: str, caption: str, prompts: tuple[st
 
 
 def load_all() -> dict[str, FigureSpec]:
-    """Import every figure module under figgen.figures so their figures register; return the registry."""
+    """Import every module under figgen.figures so the section modules' figures register (helper modules
+    register none); return the registry."""
     import figgen.figures as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..analysis import attribution
 from . import style
-from .qk_circuit import cell_text, head_label, rounded, sig, token_labels
+from .labels import cell_text, head_label, rounded, sig, token_labels
 from .registry import Figure, figure
 
 TOP = 15  # writers shown in the bar chart

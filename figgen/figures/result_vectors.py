@@ -8,6 +8,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import attention
 from . import heads, style
+from .labels import head_label, rounded, token_labels
 from .registry import Figure, figure
 
 COLUMNS = 4  # head panels per row
@@ -36,7 +37,7 @@ def weighted_sum(ctx) -> Figure:
     z = t[f"blocks.{l}.attn.hook_z"][last, h].astype(np.float64)  # (d_head,)
     a = t[f"blocks.{l}.attn.hook_pattern"][h, last].astype(np.float64)  # (key_pos,) the last query's weights
     n_shown = heads.shown_positions(len(a))
-    labels = heads.token_labels(ctx)[:n_shown]
+    labels = token_labels(ctx)[:n_shown]
     norm = style.symmetric_norm(np.concatenate([v[:n_shown].ravel(), z]))
     d_head = v.shape[-1]
 
@@ -71,9 +72,9 @@ def weighted_sum(ctx) -> Figure:
         return float(u @ w / max(np.linalg.norm(u) * np.linalg.norm(w), 1e-12))
 
     v_norms = np.linalg.norm(v, axis=-1)
-    data = {**ex, "d_head": d_head, "weights": heads.rounded(a), "max_abs_diff": heads.check(recomputed, z),
+    data = {**ex, "d_head": d_head, "weights": rounded(a), "max_abs_diff": heads.check(recomputed, z),
             "weight_sum": round(float(a.sum()), 6), "z_norm": round(float(np.linalg.norm(z)), 4),
-            "v_norms": heads.rounded(v_norms), "v_norm_max": round(float(v_norms.max()), 4),
+            "v_norms": rounded(v_norms), "v_norm_max": round(float(v_norms.max()), 4),
             "top_key_position": k, "top_key_token": ctx.token_str(t.tokens[k]), "top_weight": round(float(a[k]), 4),
             "cos_z_top_v": round(cos(z, v[k]), 4), "cos_z_key_v": round(cos(z, v[ex["key_position"]]), 4)}
     return Figure(
@@ -100,7 +101,7 @@ def strips(ctx) -> Figure:
     v = t[f"blocks.{l}.attn.hook_v"].astype(np.float64)  # (pos, head, d_head)
     n, _, d_head = z.shape
     n_shown = heads.shown_positions(n)
-    labels = heads.token_labels(ctx)[:n_shown]
+    labels = token_labels(ctx)[:n_shown]
     norm = style.symmetric_norm(z[:n_shown], 0.99)
     cols = min(H, COLUMNS)
     rows = -(-H // cols)
@@ -110,7 +111,7 @@ def strips(ctx) -> Figure:
         if i >= H:
             ax.set_visible(False)
             continue
-        title = heads.head_label(l, i) + ("  (the example head)" if i == ex["head_index"] else "")
+        title = head_label(l, i) + ("  (the example head)" if i == ex["head_index"] else "")
         image = heads.matrix_panel(ax, z[:n_shown, i], labels if i % cols == 0 else None, norm=norm, theme=ctx.theme,
                                    title=title, xlabel=f"component (all {d_head})" if i // cols == rows - 1 else "",
                                    separators=n_shown <= 16)
@@ -124,10 +125,10 @@ def strips(ctx) -> Figure:
     layer_diff = heads.check(attention.weighted_values(t[f"blocks.{l}.attn.hook_pattern"], v), z)
     longest = np.unravel_index(np.argmax(z_norms), z_norms.shape)
     data = {"layer": l, "n_heads": H, "n_positions": n, "d_head": d_head, "example_head": ex["head"],
-            "z_norms": heads.rounded(z_norms), "mean_z_norm": round(float(z_norms.mean()), 4),
+            "z_norms": rounded(z_norms), "mean_z_norm": round(float(z_norms.mean()), 4),
             "mean_v_norm": round(float(v_norms.mean()), 4),
             "z_to_v_norm_ratio": round(float(z_norms.mean() / max(v_norms.mean(), 1e-12)), 4),
-            "longest_head": heads.head_label(l, int(longest[0])), "longest_position": int(longest[1]),
+            "longest_head": head_label(l, int(longest[0])), "longest_position": int(longest[1]),
             "longest_token": ctx.token_str(t.tokens[int(longest[1])]),
             "longest_norm": round(float(z_norms[longest]), 4),
             "max_abs_diff": layer_diff, "max_abs_diff_all_layers": diff, "inside_value_range": round(inside, 6),

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 
 from ..analysis.decoding import softmax
-from .qk_circuit import rounded
+from .labels import rounded
 from .registry import Figure, figure
 
 TOP = 10  # tokens shown

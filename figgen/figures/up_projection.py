@@ -5,8 +5,8 @@ from __future__ import annotations
 import altair as alt
 import numpy as np
 
-from .mlp import focus
-from .qk_circuit import rounded
+from .labels import rounded
+from .mlp_focus import focus
 from .registry import Figure, figure
 from .vector import shown_note, strips
 

@@ -1,0 +1,52 @@
+"""How figures write heads, tokens and numbers: labels, rounding and text formats.
+
+Used across the section modules: `head_label` and `token_labels` name heads and positions the same
+way in every figure; `rounded` and `sig` round the numbers a figure's data carries (so the JSON and
+the drawings depend only on the values); `cell_text` writes values on altair heatmap cells;
+`SUPERSCRIPT` and `power_of_ten` write powers of ten without mathtext.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+
+from ..context import printable
+
+
+def head_label(layer: int, head: int) -> str:
+    return f"L{layer}H{head}"
+
+
+def token_labels(ctx) -> list[str]:
+    """'position: token' for each position (BPE strings, control characters made visible)."""
+    return [f"{p}: {printable(s)}" for p, s in enumerate(ctx.trace.display_tokens)]
+
+
+def sig(x: float, digits: int = 4) -> float:
+    """x rounded to `digits` significant digits (values spanning many magnitudes, e.g. spectra)."""
+    return float(f"{x:.{digits}g}")
+
+
+def rounded(a) -> list:
+    """An array as nested lists of floats rounded to 4 decimals (via float64: no float32 tails)."""
+    return np.round(np.asarray(a, np.float64), 4).tolist()
+
+
+def cell_text(base, field: str, fmt: str, dark_when: str):
+    """Text for an altair heatmap's cells: white on dark cells (`dark_when`, a Vega expression such as
+    "abs(datum.score) > 0.5"), near-black elsewhere, so it reads in both site themes."""
+    return base.mark_text(fontSize=9).encode(
+        text=alt.Text(f"{field}:Q", format=fmt),
+        color=alt.condition(dark_when, alt.value("#ffffff"), alt.value("#1f2328")))
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(value: float, _pos=None) -> str:
+    """Log-axis tick label 10ᵏ in Unicode superscripts (a matplotlib FuncFormatter)."""
+    if value <= 0:
+        return ""
+    k = np.log10(value)
+    return f"10{str(int(round(k))).translate(SUPERSCRIPT)}" if abs(k - round(k)) < 1e-6 else ""
