@@ -15,6 +15,11 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
 THEMES = ("light", "dark")
 
+# Figures are drawn for where they are read: the content column, ≈ 690 CSS px beside the table of
+# contents at a 1280 px window (see figgen.legibility). An SVG no wider than that is shown at its
+# natural size, 1 pt = 4/3 px; a wider one is scaled down, and its text with it.
+COLUMN_IN = 690 / 96  # inches at 96 px per inch
+
 # The infographic's legend: what kind of thing a box is.
 OPERATION = "#e7298a"  # pink: operations (add, matmul, softmax, …)
 PARAMETER = "#7b8da6"  # blue-grey: learned parameters
