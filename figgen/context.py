@@ -13,11 +13,12 @@ import numpy as np
 
 from .errors import FiggenError
 
-# C0 controls and DEL → their Unicode "control pictures" (␀…␟, ␡); C1 controls and non-characters →
-# \x.. escapes. Tokens can decode to any byte, and such characters are invalid in SVG/XML and
-# invisible in HTML.
-_PRINTABLE = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
-_PRINTABLE |= {c: f"\\x{c:02x}" for c in range(0x80, 0xA0)} | {0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
+# Control characters → glyphs DejaVu Sans (the figures' font) has, or ASCII escapes: tokens can decode
+# to any byte, such characters are invalid in SVG/XML and invisible in HTML, and the Unicode "control
+# pictures" (␀…␟) are missing from most fonts.
+_PRINTABLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_PRINTABLE |= {0x0A: "↵", 0x09: "⇥", 0x0D: "⏎", 0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
+SPACE = "␣"  # how a token's spaces are shown (" today" → "␣today"): visible, and never confused
 
 
 def printable(text: str) -> str:
@@ -25,6 +26,12 @@ def printable(text: str) -> str:
 
     (Escaping of <, & and quotes is still the job of whatever writes the markup.)"""
     return text.translate(_PRINTABLE)
+
+
+def token_display(text: str) -> str:
+    """A token string as every figure, chart and page shows it: control characters made visible
+    (`printable`) and each space shown as ␣, so " today" and "today" never look alike."""
+    return printable(text).replace(" ", SPACE)
 
 
 class NumpyWeights(Mapping[str, np.ndarray]):
@@ -138,10 +145,15 @@ class Context:
         }
 
     def token_str(self, token_id: int) -> str:
-        """A token decoded on its own (" tokens"), control characters made visible (`printable`).
+        """A token decoded on its own, as the site shows it (`token_display`: "␣tokens").
 
         Still untrusted text: markup writers must escape it (matplotlib, Vega and the plugin do)."""
-        return printable(self.tokenizer.decode([int(token_id)]))
+        return token_display(self.tokenizer.decode([int(token_id)]))
+
+    def token_strs(self, ids=None) -> list[str]:
+        """`token_str` of each of `ids` (default: the site prompt's tokens, BOS included)."""
+        ids = self.trace.tokens if ids is None else ids
+        return [self.token_str(i) for i in ids]
 
     def analysis(self, fn: Callable, *args, **kwargs):
         """`fn(self, *args, **kwargs)`, computed once per build and shared between figures."""

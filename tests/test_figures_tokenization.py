@@ -69,7 +69,7 @@ def test_allocation_equals_hf_parameter_count(tiny, mini):
 
 
 def test_printable_makes_controls_visible():
-    assert printable("a\x00b\n\x7f\x85") == "a␀b␊␡\\x85"
+    assert printable("a\x00b\n\x7f\x85\t") == "a\\x00b↵\\x7f\\x85⇥"
 
 
 def test_section_figure_data(mini, mini_site):

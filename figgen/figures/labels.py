@@ -2,7 +2,8 @@
 
 Used across the section modules: `head_label` and `token_labels` name heads and positions the same
 way in every figure; `rounded` and `sig` round the numbers a figure's data carries (so the JSON and
-the drawings depend only on the values); `cell_text` writes values on altair heatmap cells;
+the drawings depend only on the values); `cell_text` writes values on altair heatmap cells in the
+ink that reads on each cell;
 `SUPERSCRIPT` and `power_of_ten` write powers of ten without mathtext.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import altair as alt
 import numpy as np
 
-from ..context import printable
 
 
 def head_label(layer: int, head: int) -> str:
@@ -19,8 +19,8 @@ def head_label(layer: int, head: int) -> str:
 
 
 def token_labels(ctx) -> list[str]:
-    """'position: token' for each position (BPE strings, control characters made visible)."""
-    return [f"{p}: {printable(s)}" for p, s in enumerate(ctx.trace.display_tokens)]
+    """'position: token' for each position of the site prompt, tokens as the site shows them (␣ for a space)."""
+    return [f"{p}: {s}" for p, s in enumerate(ctx.token_strs())]
 
 
 def sig(x: float, digits: int = 4) -> float:
@@ -33,12 +33,16 @@ def rounded(a) -> list:
     return np.round(np.asarray(a, np.float64), 4).tolist()
 
 
-def cell_text(base, field: str, fmt: str, dark_when: str):
-    """Text for an altair heatmap's cells: white on dark cells (`dark_when`, a Vega expression such as
-    "abs(datum.score) > 0.5"), near-black elsewhere, so it reads in both site themes."""
-    return base.mark_text(fontSize=9).encode(
+def cell_text(base, field: str, fmt: str, ramp: str, domain: tuple[float, float], bins: int = 10):
+    """Text for an altair heatmap's cells coloured by `ramp` over `domain`: each label takes the ink that
+    contrasts more with its cell, in each theme (a threshold scale over `bins` steps whose range is the
+    named Vega range "<ramp>-labels", set per theme by `vega_config`)."""
+    lo, hi = domain
+    edges = [round(lo + (hi - lo) * i / bins, 6) for i in range(1, bins)]
+    return base.mark_text(fontSize=11).encode(
         text=alt.Text(f"{field}:Q", format=fmt),
-        color=alt.condition(dark_when, alt.value("#ffffff"), alt.value("#1f2328")))
+        color=alt.Color(f"{field}:Q", scale=alt.Scale(type="threshold", domain=edges, range=f"{ramp}-labels"),
+                        legend=None))
 
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

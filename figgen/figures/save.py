@@ -71,7 +71,25 @@ def vegalite_spec(chart) -> dict:
             seen[key] = f"{m.group(1)}_{n}"
         return seen[key]
 
-    return _printable_strings(json.loads(_AUTO_NAME.sub(rename, text)))
+    spec = _printable_strings(json.loads(_AUTO_NAME.sub(rename, text)))
+    # Each theme's config travels with the spec; the page script passes the one of the palette in use.
+    from . import style
+
+    spec.setdefault("usermeta", {})["figgen"] = {"themes": {t: style.vega_config(t) for t in style.THEMES}}
+    return spec
+
+
+def themed(spec: dict, theme: str) -> dict:
+    """`spec` with `theme`'s config under its own (the spec's explicit config wins, as in vega-embed)."""
+    base = spec.get("usermeta", {}).get("figgen", {}).get("themes", {}).get(theme, {})
+    return {**spec, "config": _merge(base, spec.get("config", {}))}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _printable_strings(obj):
@@ -90,7 +108,7 @@ def vegalite_svg(spec: dict, theme: str) -> bytes:
     """Static SVG fallback of a Vega-Lite spec (vl-convert), in the light or dark theme."""
     import vl_convert as vlc
 
-    svg = vlc.vegalite_to_svg(spec, theme="dark" if theme == "dark" else None)
+    svg = vlc.vegalite_to_svg(themed(spec, theme), theme="dark" if theme == "dark" else None)
     if theme == "dark":  # vl-convert's dark theme paints an opaque background; let the page show
         svg = svg.replace('fill="#333"', 'fill="none"', 1)
     return svg.encode()
