@@ -26,12 +26,13 @@ from pathlib import Path
 
 from . import __version__
 from .errors import FiggenError
+from .sources import source
 
 DEFAULT_PROMPT = "If today is Monday, tomorrow is"
 DEFAULT_CACHE = Path(".cache/figgen")
 PACKAGE = Path(__file__).resolve().parent
 # Code every figure depends on; a change here recomputes every figure.
-SHARED_CODE = ["trace.py", "weights.py", "context.py", "analysis", "figures/registry.py",
+SHARED_CODE = ["trace.py", "weights.py", "context.py", "checks.py", "analysis", "figures/registry.py",
                "figures/style.py", "figures/save.py", "figures/vector.py"]
 LIBRARIES = ["matplotlib", "altair", "vl-convert-python", "numpy", "torch", "transformers"]
 
@@ -62,6 +63,12 @@ def build(*, model: str = "gpt2", prompt: str = DEFAULT_PROMPT, out: Path | str 
     if not isinstance(prompt, str) or not prompt.strip():
         raise FiggenError("prompt is empty: give at least one character of text")
     check_prompt(model, prompt, skip_unavailable=True)  # tokenizer + config only, before any weights
+    from .figures.registry import REGISTRY
+    from .sources import reload_edited
+
+    load_all()
+    if reload_edited(REGISTRY):  # a long-lived process (mkdocs serve) whose figure code was edited
+        _SHARED.clear()
     specs = _select(load_all(), only)
     name, revision = identify(model)
     out = Path(out)
@@ -78,9 +85,11 @@ def build(*, model: str = "gpt2", prompt: str = DEFAULT_PROMPT, out: Path | str 
     # every figure has succeeded, so a failed build leaves the previous output as it was.
     result = BuildResult(manifest={}, out=out)
     entries, outputs = [], {}  # outputs: file name → bytes or the cached file holding them
+    # Every key is taken before anything renders: each describes the code as imported (figgen.sources).
+    keys = {spec.id: _key(spec, name, revision, prompt) for spec in specs}
     bar = _progress(len(specs), enabled=progress)
     for spec in specs:
-        key = _key(spec, name, revision, prompt)
+        key = keys[spec.id]
         entry = _load_cached(cache, key) if cache else None
         if entry is None:
             files, entry = _render(spec, ctx)
@@ -203,7 +212,7 @@ def _code_hash(paths: list[Path]) -> str:
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             if file.is_file():
                 h.update(file.name.encode())
-                h.update(file.read_bytes())
+                h.update(source(file))
     return h.hexdigest()
 
 
@@ -231,7 +240,7 @@ def _figure_code(module_file: Path) -> list[Path]:
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(ast.parse(source(path))):
             if isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import …
                 names = [node.module] if node.module else [a.name for a in node.names]
                 todo += [path.parent / f"{n.split('.')[0]}.py" for n in names]

@@ -93,6 +93,8 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                       if f.endswith(".png")), "")
         config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
                                   "prompt": self.manifest["prompt"], "image": image}
+        if not info.get("is_gpt2_small"):  # <meta name="description"> names the model actually traced
+            config.site_description = description(info)
         self._share_model_with_notebooks(model, config)
         return config
 
@@ -113,6 +115,12 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
             name, revision = identify(model)
             digest = hashlib.sha256(f"{name}@{revision}".encode()).hexdigest()[:16]
             jupyter.config["cache_dir"] = str(self.cache_dir / "notebooks" / digest)
+
+    def on_serve(self, server, config, builder):
+        """`mkdocs serve` also rebuilds when figgen's code changes (edited figure and analysis modules are
+        reloaded by the build; see figgen.sources)."""
+        server.watch(str(Path(__file__).resolve().parent))
+        return server
 
     def on_files(self, files: Files, config) -> Files:
         if not self.config.enabled:
@@ -181,6 +189,14 @@ def model_note(info: dict) -> str:
     return (f"Built with {what} ({info.get('n_layer')} layers, {info.get('n_head')} heads, "
             f"d_model {info.get('d_model')}), not GPT-2 124M: figures and computed numbers come from "
             "that model; statements about GPT-2 124M quote the infographic.")
+
+
+def description(info: dict) -> str:
+    """The site description for a build that did not trace GPT-2 124M."""
+    what = "mini, the project's own small GPT-2-architecture model" if info.get("source") == "mini" \
+        else info.get("name", "another model")
+    return (f"A transformer one vector at a time, every figure computed from a real forward pass of {what} "
+            "(not GPT-2 124M).")
 
 
 def figure_html(entry: dict, page_url: str) -> str:

@@ -291,3 +291,32 @@ def test_cli_build_refuses_long_prompt_in_one_line(tmp_path):
                         proc.stderr)
     assert proc.stdout == "False\n"  # the weights (and torch) were never loaded
     assert not out.exists() and not cache.exists()
+
+
+def test_an_edit_in_a_running_process_never_ships_stale_figures(figmods, tiny_dir, tiny, tmp_path):
+    """mkdocs serve keeps one process: a figure module edited after import must not have the old code's
+    result stored under the new code's key. Edit a module on disk, rebuild in this process, then a fresh
+    process (a later `tasks.py site`) must show the edit."""
+    import subprocess
+
+    first, _ = run(tiny_dir, tiny, tmp_path)
+    assert {f["id"]: f["data"]["variant"] for f in first.manifest["figures"]}["tokenizer.test-b"] == "a"
+    folder = next(p for p in sys.path if p.endswith("mods"))
+    (tmp_path / "mods" / "figmod_b.py").write_text(FIGURE_MODULE.format(section="tokenizer", name="test-b",
+                                                                         variant="b"))
+    again, _ = run(tiny_dir, tiny, tmp_path)  # same process: the edited module is reloaded
+    assert again.computed == ["tokenizer.test-b"]
+    assert {f["id"]: f["data"]["variant"] for f in again.manifest["figures"]}["tokenizer.test-b"] == "b"
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {folder!r})
+        import figmod_a, figmod_b
+        from figgen.build import build
+        r = build(model={str(tiny_dir)!r}, prompt="Transformer tokens <$&\\">", out={str(tmp_path / "fresh")!r},
+                  only={IDS!r}, cache_dir={str(tmp_path / "cache")!r}, progress=False)
+        print(json.dumps({{"computed": r.computed, "variants": {{f["id"]: f["data"]["variant"] for f in r.manifest["figures"]}}}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    fresh = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fresh["computed"] == [] and fresh["variants"]["tokenizer.test-b"] == "b"

@@ -198,3 +198,22 @@ def test_quoted_token_strings_stay_text():
     out = md.convert(f"The token {_format(token, None)} here.")
     assert "arithmatex" not in out and "<em>" not in out and "<b>" not in out
     assert html.unescape(out) == f"<p>The token {token} here.</p>"  # the reader sees the token itself
+
+
+def test_meta_description_names_the_model_built(site):
+    text = (site / "index.html").read_text(encoding="utf-8")
+    m = re.search(r'<meta name="description" content="([^"]*)"', text)
+    assert m and "mini" in m.group(1) and "not GPT-2 124M" in m.group(1), m and m.group(1)
+
+
+def test_claims_page_lists_every_claim_with_its_status(site):
+    import json
+
+    from figgen.claims import CLAIMS
+
+    manifest = json.loads((site / "figgen" / "manifest.json").read_text())
+    assert [c["id"] for c in manifest["claims"]] == [c.id for c in CLAIMS]
+    page = (site / "claims" / "index.html").read_text(encoding="utf-8")
+    for c in manifest["claims"]:
+        assert f'id="claim-{c["id"]}"' in page and c["status"] in page
+        assert c["status"] != "not computed"
