@@ -225,8 +225,11 @@ def figure_html(entry: dict, page_url: str) -> str:
         quoted = "; ".join(f"<q>{_text(p)}</q>" for p in entry["prompts"])
         label = "Prompt" if len(entry["prompts"]) == 1 else "Prompts"
         prompts = f'<span class="figgen-prompts"> {label}: {quoted}.</span>'
+    full = ""
+    if f"{fid}.light.svg" in files:  # on a phone a wide figure is small: it opens on its own, full size
+        full = f' <a class="figgen-full" href="{url(f"{fid}.light.svg")}">Open full size</a>'
     parts.append(f'<figcaption><strong>{html.escape(entry["title"])}.</strong> '
-                 f'{html.escape(entry["caption"])}{prompts}</figcaption></figure>')
+                 f'{html.escape(entry["caption"])}{prompts}{full}</figcaption></figure>')
     # Blank lines around the block keep Markdown from wrapping it in <p>.
     return "\n\n" + "".join(parts) + "\n\n"
 

@@ -262,6 +262,8 @@ def test_figure_html_prints_own_prompts_escaped():
              "files": ["figures/tokenizer.test-own.light.svg"], "prompts": ["x <b>y</b> $z$"]}
     out = figure_html(entry, "")
     assert "Prompt: <q>x &#60;b&#62;y&#60;/b&#62; &#36;z&#36;</q>" in out
+    # A static figure links to itself, to be opened full size (a phone shows it small).
+    assert '<a class="figgen-full" href="figgen/figures/tokenizer.test-own.light.svg">' in out
 
 class RefusingLoader:
     def __call__(self, name):
