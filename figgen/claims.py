@@ -247,3 +247,16 @@ def evaluate(manifest: dict) -> list[dict]:
             "prompts": sorted({p for f in claim.figures if f in figures for p in figures[f].get("prompts", [])}),
         })
     return records
+
+
+def markdown_table(records: list[dict]) -> str:
+    """The claims of a manifest as a Markdown table (the deploy job's summary, `figgen claims`)."""
+    def cell(text) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+
+    counts = {s: sum(r["status"] == s for r in records) for s in STATUSES}
+    lines = [f"{len(records)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".", "",
+             "| claim | published | this build | status |", "|---|---|---|---|"]
+    lines += [f"| {cell(r['statement'])} (`{r['id']}`) | {cell(r['published_text'])} | {cell(r['computed_text'])} "
+              f"| {r['status']} |" for r in records]
+    return "\n".join(lines) + "\n"

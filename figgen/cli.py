@@ -66,6 +66,26 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_claims(args) -> int:
+    """Print a manifest's claims as a Markdown table (a claim that does not reproduce is no error)."""
+    import json
+    from pathlib import Path
+
+    from .claims import markdown_table
+
+    path = Path(args.manifest)
+    path = path / "manifest.json" if path.is_dir() else path
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        records = manifest["claims"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise FiggenError(f"{path}: not a figgen manifest with claims ({type(err).__name__}); "
+                          "run `figgen build` first") from None
+    print(f"Claims checked with {manifest['model']['name']}\n")
+    print(markdown_table(records), end="")
+    return 0
+
+
 def cmd_mini(args) -> int:
     from .mini.__main__ import main as mini_main
 
@@ -89,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list the registered figures")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("claims", help="print the seeds' claims of a build, with their status, as Markdown")
+    p.add_argument("manifest", nargs="?", default="build/figgen", help="manifest.json or its folder")
+    p.set_defaults(func=cmd_claims)
 
     p = sub.add_parser("fetch", help="download a hub model (pinned revision) into the Hugging Face cache")
     p.add_argument("name", nargs="?", default=DEFAULT_MODEL, help="model id, default gpt2")

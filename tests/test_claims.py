@@ -162,3 +162,17 @@ def test_every_claim_reproduces_on_gpt2(tmp_path):
     failed = [(c["id"], c["computed_text"], c["status"]) for c in result.manifest["claims"]
               if c["status"] != "reproduced"]
     assert not failed, failed
+
+
+def test_cli_prints_claims_as_markdown(tmp_path, capsys):
+    import json
+
+    from figgen.cli import main
+
+    record = _evaluate(_claim(statement="a | b"), {"x": 5}, GPT2_INFO)
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"name": "gpt2"}, "claims": [record]}))
+    assert main(["claims", str(tmp_path)]) == 0  # a claim that does not reproduce is a finding, not an error
+    out = capsys.readouterr().out
+    assert "1 claims: 1 not reproduced." in out and "| a \\| b (`embedding.test`) | 100 | 5 | not reproduced |" in out
+    assert main(["claims", str(tmp_path / "missing")]) == 2
+    assert "run `figgen build` first" in capsys.readouterr().err
