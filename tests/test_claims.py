@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from figgen import claims
-from figgen.claims import ARCHITECTURE, CLAIMS, GPT2_SMALL, Claim, evaluate
+from figgen.claims import ARCHITECTURE, CLAIMS, GPT2_FAMILY, GPT2_SMALL, Claim, evaluate
 from figgen.figures.registry import PAGES, SECTIONS, load_all
 from figgen.mkdocs_plugin import FiggenPlugin, claim_badge, claims_table
 
@@ -26,7 +26,7 @@ def test_registry_structure():
     for c in CLAIMS:
         assert re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9_-]*", c.id), c.id
         assert c.section in SECTIONS and c.section in PAGES, f"{c.id}: its section has no page"
-        assert c.statement.strip() and c.about in {GPT2_SMALL, ARCHITECTURE}
+        assert c.statement.strip() and c.about in {GPT2_SMALL, GPT2_FAMILY, ARCHITECTURE}
         assert c.source.url.startswith("https://") and c.source.seed and c.source.section
         assert c.keys and all(k.split(":", 1)[0] in specs for k in c.keys), f"{c.id}: unknown figure in {c.keys}"
         # Either a number with a tolerance, or a predicate with its criterion in words.
@@ -45,9 +45,9 @@ def test_every_claim_is_computed_from_a_mini_build(mini_site):
     records = {r["id"]: r for r in evaluate({"figures": figures, "model": MINI_INFO})}
     for c in CLAIMS:
         r = records[c.id]
-        assert r["computed"] is not None and r["status"] != "not computed", c.id
-        if c.about == GPT2_SMALL:
-            assert r["status"] == "other model", c.id  # mini is not GPT-2 124M: shown, not compared
+        assert r["status"] != "not computed", c.id
+        if c.about in (GPT2_SMALL, GPT2_FAMILY):
+            assert r["status"] == "other model", c.id  # mini is not GPT-2: shown, not compared
         else:
             assert r["status"] == "reproduced", (c.id, r["computed"])  # identities hold on any GPT-2
     assert records["embedding.w-e-params"]["computed"] == mini_site["embedding.params"]["figure"].data["W_E_params"]
@@ -150,7 +150,9 @@ def test_unknown_claim_and_unknown_placeholders_warn(caplog):
 
 @pytest.mark.gpt2
 def test_every_claim_reproduces_on_gpt2(tmp_path):
-    """Where GPT-2 124M is available (the deploy job), every claim is reproduced."""
+    """Where GPT-2 124M is available (the deploy job), every claim made about it or about the architecture
+    is reproduced. (Claims about GPT-2 at another size are compared too, and shown, but a 124M result
+    that differs from the seed's 1.5B model is a finding, not a failure.)"""
     from .test_model import _gpt2_available
 
     if not _gpt2_available():
@@ -160,7 +162,7 @@ def test_every_claim_reproduces_on_gpt2(tmp_path):
     only = sorted({f for c in CLAIMS for f in c.figures})
     result = figgen.build(model="gpt2", out=tmp_path / "out", cache_dir=None, only=only, progress=False)
     failed = [(c["id"], c["computed_text"], c["status"]) for c in result.manifest["claims"]
-              if c["status"] != "reproduced"]
+              if c["about"] in (GPT2_SMALL, ARCHITECTURE) and c["status"] != "reproduced"]
     assert not failed, failed
 
 
@@ -176,3 +178,13 @@ def test_cli_prints_claims_as_markdown(tmp_path, capsys):
     assert "1 claims: 1 not reproduced." in out and "| a \\| b (`embedding.test`) | 100 | 5 | not reproduced |" in out
     assert main(["claims", str(tmp_path / "missing")]) == 2
     assert "run `figgen build` first" in capsys.readouterr().err
+
+
+def test_family_claims_compare_on_any_gpt2_size():
+    claim = _claim(about=GPT2_FAMILY)
+    xl = {"name": "openai-community/gpt2-xl@abc", "source": "hub", "is_gpt2_small": False}
+    other = {"name": "distilbert/distilgpt2@abc", "source": "hub", "is_gpt2_small": False}
+    assert _evaluate(claim, {"x": 100}, xl)["status"] == "reproduced"
+    assert _evaluate(claim, {"x": 100}, GPT2_INFO)["status"] == "reproduced"
+    assert _evaluate(claim, {"x": 100}, other)["status"] == "other model"
+    assert _evaluate(claim, {"x": 100}, MINI_INFO)["status"] == "other model"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import altair as alt
 import numpy as np
 
+from . import style
+
 
 
 def head_label(layer: int, head: int) -> str:
@@ -41,7 +43,8 @@ def cell_text(base, field: str, fmt: str, ramp: str, domain: tuple[float, float]
     edges = [round(lo + (hi - lo) * i / bins, 6) for i in range(1, bins)]
     return base.mark_text(fontSize=11).encode(
         text=alt.Text(f"{field}:Q", format=fmt),
-        color=alt.Color(f"{field}:Q", scale=alt.Scale(type="threshold", domain=edges, range=f"{ramp}-labels"),
+        color=alt.Color(f"{field}:Q", scale=alt.Scale(type="threshold", domain=edges,
+                                                      range=style.vega_range(f"{ramp}-labels")),
                         legend=None))
 
 

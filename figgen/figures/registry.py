@@ -51,6 +51,7 @@ PAGES = {
     "down-projection": "mlp/down-projection/",
     "unembedding": "output/unembedding/",
     "decoding": "output/decoding/",
+    "logit-lens": "deep-dives/logit-lens/",
 }
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9_-]*$")
 

@@ -71,12 +71,25 @@ def vegalite_spec(chart) -> dict:
             seen[key] = f"{m.group(1)}_{n}"
         return seen[key]
 
-    spec = _printable_strings(json.loads(_AUTO_NAME.sub(rename, text)))
+    spec = _named_ranges(_printable_strings(json.loads(_AUTO_NAME.sub(rename, text))))
     # Each theme's config travels with the spec; the page script passes the one of the palette in use.
     from . import style
 
     spec.setdefault("usermeta", {})["figgen"] = {"themes": {t: style.vega_config(t) for t in style.THEMES}}
     return spec
+
+
+def _named_ranges(obj):
+    """["figgen-range:NAME"] (style.vega_range) → "NAME": a range named in the themes' config."""
+    from .style import _RANGE_TAG
+
+    if isinstance(obj, dict):
+        return {k: (v[0].removeprefix(_RANGE_TAG) if k == "range" and isinstance(v, list) and len(v) == 1
+                    and isinstance(v[0], str) and v[0].startswith(_RANGE_TAG) else _named_ranges(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_named_ranges(v) for v in obj]
+    return obj
 
 
 def themed(spec: dict, theme: str) -> dict:

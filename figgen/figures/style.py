@@ -10,7 +10,7 @@ The standard every figure is drawn to (DESIGN.md, Conventions; checked by tests/
   Side-by-side panels that do not fit are stacked.
 - Text: at least `MIN_FONT_PT` (10 px in the column; `rc` uses 8–9 pt, ≈ 11–12 px). Charts: ≥ 11 px.
 - Colour ramps by meaning, one per kind of value, each with a light and a dark version
-  (`cmap(name, theme)` for matplotlib, the same stops as named Vega ranges): "diverging"
+  (`cmap(name, theme)` for matplotlib, the same stops as named Vega ranges, `vega_range(name)`): "diverging"
   (activations, signed values; its midpoint is the page background's tone in each theme),
   "attention" (weights in [0, 1], green), "magnitude" (lengths and scales, purple), "similarity"
   (cosines, blue). Low values are close to the background in both themes.
@@ -133,8 +133,19 @@ def cmap(name: str, theme: str):
     return LinearSegmentedColormap.from_list(f"figgen-{name}-{theme}", RAMPS[name][theme])
 
 
+_RANGE_TAG = "figgen-range:"
+
+
+def vega_range(name: str) -> list[str]:
+    """A chart scale's `range` naming one of `vega_config`'s ranges ("attention", "magnitude-labels"…):
+    `alt.Scale(range=style.vega_range("attention"))`. Vega resolves named ranges from the config, but
+    altair's schema allows only Vega-Lite's built-in names, so the name travels as a one-item list
+    that `save.vegalite_spec` turns back into the name."""
+    return [_RANGE_TAG + name]
+
+
 def vega_config(theme: str) -> dict:
-    """Vega-Lite config for one theme: the ramps as named ranges (`scale=alt.Scale(range="attention")`;
+    """Vega-Lite config for one theme: the ramps as named ranges (`alt.Scale(range=vega_range("attention"))`;
     "diverging" is also Vega-Lite's default for a scale with domainMid), fonts at ≥ 11 px, theme ink."""
     ink_, muted_ = _INK[theme], _MUTED[theme]
     font = {"labelFontSize": 11, "titleFontSize": 11, "labelColor": ink_, "titleColor": ink_}

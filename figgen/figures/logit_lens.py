@@ -1,0 +1,461 @@
+"""The logit lens (seed 004): every point of the residual stream read as a next-token guess.
+
+Figures on the seed's own kinds of example, each on its own prompts (printed on the page):
+- a passage of ordinary prose: the top-1 grid, the ranks of the final answer, KL(final ‖ point) and
+  KL(input ‖ point), the rank of the input token, and an interactive grid;
+- the copying example ("… when people say plasma"): the lens after each attention and each MLP
+  sublayer, and the rank of " plasma" through the depth;
+- a sentence repeated verbatim: from which depth the lens predicts the repetition.
+The analysis is figgen.analysis.lens; these functions only choose prompts and draw.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from ..analysis import lens as L
+from . import style
+from .grid import position_axes, text_grid
+from .labels import rounded
+from .registry import Figure, figure
+
+PLASMA = "Sometimes, when people say plasma, they mean a state of matter. Other times, when people say plasma"
+# The seed's prose: a segment of the GPT-3 abstract. A model that gets too little of it right (mini
+# never saw such text) is shown on the first candidate from its own domain that it predicts partly right.
+SEED_PROSE = ("Specifically, we train GPT-3, an autoregressive language model with 175 billion parameters, "
+              "10x more than any previous non-sparse language model, and test its performance in the "
+              "few-shot setting.")
+OTHER_PROSE = (
+    "On Monday, the old teacher visited the quiet garden near the lake. The child read the famous book.",
+    "In March, the farmer built the small house on the hill. The happy dog followed the student.",
+    "The baseball player hit a home run, and the team won the game.",
+)
+# Extreme repetition: the seed does not print its text. Two of ours, each four copies: a run of arbitrary
+# words (nothing to predict but the copy) and an ordinary sentence (grammar competes with the copy).
+REPEATS = {"arbitrary words": " ".join(["apple river copper silver thunder pencil."] * 4),
+           "a sentence": " ".join(["The quiet teacher painted the old house near the lake."] * 4)}
+PROMPTS = (SEED_PROSE, *OTHER_PROSE, PLASMA, *REPEATS.values())
+
+N_POS = 10  # positions drawn per grid (the seed drew stretches of 10)
+SEED_PROSE_MIN = 0.25  # the seed's passage is used when the model gets at least this share right
+KL_CAP = 30.0  # nats: the seed capped its KL colour scale at 30
+FINAL_RANK_CAP = 100  # the seed's rank colours bottom out at 100 (final top-1) and 1,000 (input token)
+INPUT_RANK_CAP = 1000
+REPEAT_THRESHOLD = 0.5  # "the lens predicts the repetition": right on at least half the repeated positions
+
+
+# --- what the figures share (memoised per build) -----------------------------------------------------
+
+
+def _accuracy(ctx, prompt: str) -> float:
+    t = ctx.trace_of(prompt)
+    return float((t["logits"][:-1].argmax(-1) == t.tokens[1:]).mean())
+
+
+def _fits(ctx, prompt: str) -> bool:
+    n = len(ctx.tokenizer(prompt, add_special_tokens=False)["input_ids"]) + 1  # + BOS
+    return n <= ctx.dims.n_ctx
+
+
+def prose(ctx) -> dict:
+    """The prose example: the seed's passage if the model gets ≥ SEED_PROSE_MIN of it right, else the
+    first of OTHER_PROSE it gets between 25% and 90% right (or the one closest to half)."""
+    tried = {}
+    if _fits(ctx, SEED_PROSE):
+        tried[SEED_PROSE] = _accuracy(ctx, SEED_PROSE)
+        if tried[SEED_PROSE] >= SEED_PROSE_MIN:
+            return {"prompt": SEED_PROSE, "accuracy": tried[SEED_PROSE], "seed": True, "tried": tried}
+    for p in OTHER_PROSE:
+        tried[p] = _accuracy(ctx, p)
+        if 0.25 <= tried[p] <= 0.9:
+            return {"prompt": p, "accuracy": tried[p], "seed": False, "tried": tried}
+    best = min(OTHER_PROSE, key=lambda p: abs(tried[p] - 0.5))
+    return {"prompt": best, "accuracy": tried[best], "seed": False, "tried": tried}
+
+
+def lens_of(ctx, prompt: str, sublayers: bool = False, track: tuple[int, ...] = ()) -> L.Lens:
+    t = ctx.trace_of(prompt)
+    points = L.stream_points(t, ctx.dims.n_layers, sublayers=sublayers)
+    return L.lens(points, t.tokens, ctx.weights, ctx.model.cfg.layer_norm_epsilon, track=track)
+
+
+def _shown(n_tokens: int) -> np.ndarray:
+    """The last N_POS positions whose next token is known (position 0, the BOS, only if nothing else)."""
+    last = n_tokens - 1  # the final position has no true next token in the prompt
+    return np.arange(max(1 if last > 1 else 0, last - N_POS), last)
+
+
+def _labels(ctx, lens: L.Lens) -> list[str]:
+    n = ctx.dims.n_layers
+    return [s.replace("after layer", "layer") + (" = output" if i == len(lens.labels) - 1 else "")
+            for i, s in enumerate(lens.labels)] if len(lens.labels) == n + 1 else lens.labels
+
+
+def _grid_figure(ctx, lens: L.Lens, prompt: str, values, texts, *, cmap, norm, outline=None,
+                 bar_label: str, extra_rows: float = 0.0):
+    t = ctx.trace_of(prompt)
+    cols = _shown(len(t.tokens))
+    rows = len(lens.labels)
+    fig = MplFigure(figsize=(style.COLUMN_IN, 0.26 * rows + 1.9 + extra_rows), layout="constrained")
+    ax = fig.add_subplot()
+    image = text_grid(ax, values[:, cols], [[texts[r][c] for c in cols] for r in range(rows)], cmap=cmap,
+                      norm=norm, theme=ctx.theme, outline=None if outline is None else outline[:, cols])
+    ax.set_yticks(range(rows), _labels(ctx, lens))
+    final = lens.final_top[cols]
+    position_axes(ax, ctx.token_strs(t.tokens[cols]), ctx.token_strs(t.tokens[cols + 1]),
+                  correct=final == t.tokens[cols + 1])
+    bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
+    bar.outline.set_visible(False)
+    bar.set_label(bar_label)
+    if isinstance(norm, LogNorm):  # plain numbers: mathtext is off, so no 10^k labels
+        ticks = [v for v in (1, 10, 100, 1000) if v <= norm.vmax]
+        bar.set_ticks(ticks, labels=[f"{v:,}" for v in ticks])
+        bar.ax.minorticks_off()
+    return fig, cols
+
+
+def _texts(ctx, ids: np.ndarray) -> list[list[str]]:
+    return [[ctx.token_str(i) for i in row] for row in ids]
+
+
+def _shown_note(cols: np.ndarray, n_tokens: int) -> str:
+    return f"positions {cols[0]}–{cols[-1]} of {n_tokens}"
+
+
+# --- the prose example ---------------------------------------------------------------------------------
+
+
+@figure("logit-lens.top1", section="logit-lens", title="Each layer's top guess",
+        caption="The lens's top guess at each depth (rows) and position (columns).", prompts=PROMPTS)
+def top1(ctx) -> Figure:
+    chosen = ctx.analysis(prose)
+    prompt = chosen["prompt"]
+    lz = ctx.analysis(lens_of, prompt)
+    t = ctx.trace_of(prompt)
+    probs = lz.top_probs[..., 0]
+    same = lz.top_ids[..., 0] == lz.final_top[None, :]
+    fig, cols = _grid_figure(ctx, lz, prompt, probs, _texts(ctx, lz.top_ids[..., 0]),
+                             cmap=style.cmap("magnitude", ctx.theme), norm=Normalize(0, 1), outline=same,
+                             bar_label="probability of the top guess")
+    n = len(t.tokens)
+    correct = lz.final_top[:-1] == t.tokens[1:]
+    # From which layer on does the lens's guess stay the model's final one, position by position?
+    settles = [L.first_point_at(lz.final_rank[:, p]) for p in range(1, n)]
+    settle_layers = [int(lz.layers[i]) for i in settles if i is not None]
+    if chosen["seed"]:
+        why = "the seed's own passage, from the abstract of the GPT-3 paper"
+    elif SEED_PROSE not in chosen["tried"]:
+        why = "a passage of our own: the seed's (from the GPT-3 abstract) does not fit this model's context"
+    else:
+        why = (f"a passage of our own: this model gets only {chosen['tried'][SEED_PROSE]:.0%} of the seed's "
+               f"(from the GPT-3 abstract) right, under the {SEED_PROSE_MIN:.0%} this page asks for")
+    return Figure(
+        data={"prompt": prompt, "seed_passage": chosen["seed"], "why": why, "accuracy": round(chosen["accuracy"], 4),
+              "n_correct": int(correct[1:].sum()), "n_predicted": int(n - 2), "n_tokens": n,
+              "shown_first": int(cols[0]), "shown_last": int(cols[-1]), "n_shown": len(cols),
+              "median_settle_layer": float(np.median(settle_layers)) if settle_layers else None,
+              "accuracy_tried": {k: round(v, 4) for k, v in chosen["tried"].items()}},
+        alt=f"Grid of the lens's top guess for {len(lz.labels)} depths × {len(cols)} positions of the prompt; "
+            f"the model's final guess is right at {int(correct[1:].sum())} of {n - 2} positions",
+        caption=f"The lens's top guess at each depth (rows, from the input embeddings at the top to the model's "
+                f"output at the bottom) and position ({_shown_note(cols, n)}). Colour: the probability the lens "
+                "gives that guess. Outlined: the guess equals the model's final top-1. Bottom: the input token; "
+                "top: the true next token, with * where the model's final guess is right.",
+        mpl=fig,
+    )
+
+
+@figure("logit-lens.ranks", section="logit-lens", title="Where the final answer ranks at each depth",
+        caption="The rank of the model's final top-1 token in the lens at each depth and position.", prompts=PROMPTS)
+def ranks(ctx) -> Figure:
+    prompt = ctx.analysis(prose)["prompt"]
+    lz = ctx.analysis(lens_of, prompt)
+    capped = np.minimum(lz.final_rank, FINAL_RANK_CAP)
+    texts = [[f"{r:,}" if r < 10_000 else f"{r / 1000:.0f}k" for r in row] for row in lz.final_rank]
+    fig, cols = _grid_figure(ctx, lz, prompt, capped.astype(float), texts,
+                             cmap=style.cmap("magnitude", ctx.theme).reversed(), norm=LogNorm(1, FINAL_RANK_CAP),
+                             bar_label=f"rank (log scale, ≥ {FINAL_RANK_CAP} same colour)")
+    real = slice(1, None)  # every position but the BOS
+    median = np.median(lz.final_rank[:, real], axis=1)
+    middle = len(lz.labels) // 2  # the row of layer ⌊L/2⌋ − 1 … the middle of the depth
+    return Figure(
+        data={"median_final_rank": rounded(median), "middle_row": middle, "middle_label": lz.labels[middle],
+              "median_middle": float(median[middle]),
+              "n_rows": len(lz.labels), "top10_share_middle": round(float((lz.final_rank[middle, real] <= 10).mean()), 4)},
+        alt=f"Grid of the rank of the final answer at each depth; the median rank is {median[0]:.0f} at the input, "
+            f"{median[middle]:.0f} at {lz.labels[middle]} and 1 at the output",
+        caption=f"The rank of the model's final top-1 token in the lens (1: it is already the top guess), "
+                f"{_shown_note(cols, len(ctx.trace_of(prompt).tokens))}. Colours on a log scale, ranks of "
+                f"{FINAL_RANK_CAP} and beyond all the lightest, as in the seed.",
+        mpl=fig,
+    )
+
+
+@figure("logit-lens.kl", section="logit-lens", title="How far each depth is from the output, and from the input",
+        caption="KL(final ‖ point) and KL(input ‖ point) at each depth and position.", prompts=PROMPTS)
+def kl(ctx) -> Figure:
+    prompt = ctx.analysis(prose)["prompt"]
+    lz = ctx.analysis(lens_of, prompt)
+    t = ctx.trace_of(prompt)
+    cols = _shown(len(t.tokens))
+    rows = len(lz.labels)
+    cmap = style.cmap("magnitude", ctx.theme).reversed()  # strong colour = close (0 nats), as rank 1 in the ranks
+    norm = Normalize(0, KL_CAP)
+    fig = MplFigure(figsize=(style.COLUMN_IN, 2 * (0.26 * rows + 1.0) + 1.2), layout="constrained")
+    axes = fig.subplots(2, 1)
+    for ax, values, title in [(axes[0], lz.kl_final, "KL(final ‖ point): distance to the model's output"),
+                              (axes[1], lz.kl_input, "KL(input ‖ point): distance to the input row")]:
+        shown = np.minimum(values[:, cols], KL_CAP)
+        texts = [[f"{v:.1f}" for v in row] for row in values[:, cols]]
+        image = text_grid(ax, shown, texts, cmap=cmap, norm=norm, theme=ctx.theme)
+        ax.set_yticks(range(rows), _labels(ctx, lz))
+        ax.set_title(title, loc="left")
+        ax.set_xticks([])
+    position_axes(axes[1], ctx.token_strs(t.tokens[cols]))
+    bar = fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.01)
+    bar.outline.set_visible(False)
+    bar.set_label(f"nats (≥ {KL_CAP:g} same colour)")
+    real = slice(1, None)
+    kf, ki = lz.kl_final[:, real].mean(1), lz.kl_input[:, real].mean(1)
+    return Figure(
+        data={"kl_final_mean": rounded(kf), "kl_input_mean": rounded(ki), "labels": lz.labels,
+              "kl_final_max": round(float(lz.kl_final.max()), 4), "cap": KL_CAP,
+              "first_step": round(float(kf[0] - kf[1]), 4),
+              "largest_later_step": round(float(max(np.diff(-kf)[1:], default=0.0)), 4)},
+        alt=f"Two grids of KL divergences at each depth; the mean KL to the output falls from {kf[0]:.1f} nats at the "
+            f"input to {kf[1]:.1f} after layer 0, while the mean KL to the input rises to {ki[1]:.1f}",
+        caption=f"Top: how far the lens's distribution at each depth is from the model's output, KL(final ‖ point); "
+                f"bottom: how far it is from the input row's distribution, KL(input ‖ point), on the same scale, "
+                f"capped at {KL_CAP:g} nats as in the seed ({_shown_note(cols, len(t.tokens))}). Numbers in the cells "
+                "are the uncapped values.",
+        mpl=fig,
+    )
+
+
+@figure("logit-lens.input-rank", section="logit-lens", title="Where the input token ranks at each depth",
+        caption="The rank of each position's own input token in the lens, at each depth.", prompts=PROMPTS)
+def input_rank(ctx) -> Figure:
+    prompt = ctx.analysis(prose)["prompt"]
+    lz = ctx.analysis(lens_of, prompt)
+    capped = np.minimum(lz.input_rank, INPUT_RANK_CAP).astype(float)
+    texts = [[f"{r:,}" if r < 10_000 else f"{r / 1000:.0f}k" for r in row] for row in lz.input_rank]
+    fig, cols = _grid_figure(ctx, lz, prompt, capped, texts,
+                             cmap=style.cmap("magnitude", ctx.theme).reversed(), norm=LogNorm(1, INPUT_RANK_CAP),
+                             bar_label=f"rank (log scale, ≥ {INPUT_RANK_CAP:,} same colour)")
+    median = np.median(lz.input_rank[:, 1:], axis=1)
+    return Figure(
+        data={"median_input_rank": rounded(median), "labels": lz.labels},
+        alt=f"Grid of the rank of the input token at each depth; median {median[0]:.0f} at the input row, "
+            f"{median[1]:.0f} after layer 0, {median[-1]:.0f} at the output",
+        caption=f"The rank, in the lens, of the token each position reads ({_shown_note(cols, len(ctx.trace_of(prompt).tokens))}). "
+                f"Colours bottom out at rank {INPUT_RANK_CAP:,}, as in the seed's addendum.",
+        mpl=fig,
+    )
+
+
+# --- the copying example --------------------------------------------------------------------------------
+
+
+def _plasma(ctx) -> dict:
+    """The plasma prompt's copy position (the second " say") and " plasma"'s rank at every sub-layer."""
+    t = ctx.trace_of(PLASMA)
+    target = int(t.tokens[-1])  # the prompt ends with the word to be copied
+    lz = ctx.analysis(lens_of, PLASMA, True, (target,))
+    at = len(t.tokens) - 2  # the position that predicts it
+    ranks_ = lz.tracked[target][:, at]
+    first = L.first_point_at(ranks_)
+    return {"lens": lz, "at": at, "target": target, "ranks": ranks_, "first": first}
+
+
+@figure("logit-lens.sublayers", section="logit-lens", title="After attention, after the MLP",
+        caption="The lens after every attention sublayer and every MLP, interleaved, on the copying example.",
+        prompts=(PLASMA,))
+def sublayers(ctx) -> Figure:
+    pl = ctx.analysis(_plasma)
+    lz = pl["lens"]
+    same = lz.top_ids[..., 0] == lz.final_top[None, :]
+    fig, cols = _grid_figure(ctx, lz, PLASMA, lz.top_probs[..., 0], _texts(ctx, lz.top_ids[..., 0]),
+                             cmap=style.cmap("magnitude", ctx.theme), norm=Normalize(0, 1), outline=same,
+                             bar_label="probability of the top guess")
+    # Which kind of sublayer changes the guess? Count the changes of top-1 each makes at the shown positions.
+    top = lz.top_ids[:, cols, 0]
+    changed = top[1:] != top[:-1]  # (n_points − 1, cols): point i+1 changed the guess of point i
+    attn = int(changed[0::2].sum())  # odd points are "after attn l"
+    mlp = int(changed[1::2].sum())
+    return Figure(
+        data={"attn_changes": attn, "mlp_changes": mlp, "n_points": len(lz.labels), "n_shown": len(cols)},
+        alt=f"Grid of the lens's top guess after each attention and each MLP sublayer for {len(cols)} positions; "
+            f"attention sublayers change the guess {attn} times, MLPs {mlp} times",
+        caption=f"The lens's top guess after each attention sublayer and each MLP, interleaved "
+                f"({_shown_note(cols, len(ctx.trace_of(PLASMA).tokens))}); colour, outlines and labels as in the "
+                "first grid.",
+        mpl=fig,
+    )
+
+
+@figure("logit-lens.plasma", section="logit-lens", title="When does “plasma” surface?",
+        caption="The rank of the copied word at the position that must predict it, after every sublayer.",
+        prompts=(PLASMA,))
+def plasma(ctx) -> Figure:
+    pl = ctx.analysis(_plasma)
+    lz, ranks_ = pl["lens"], pl["ranks"]
+    word = ctx.token_str(pl["target"])
+    fig = MplFigure(figsize=(style.COLUMN_IN, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(ranks_))
+    ax.semilogy(x, ranks_, "o-", color=style.OPERATION, markersize=5)
+    ax.invert_yaxis()  # rank 1 at the top
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # plain ranks, no mathtext
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(x, [s.replace("after ", "") for s in lz.labels], rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_ylabel(f"rank of {word}")
+    ax.grid(axis="y", alpha=0.25)
+    first = pl["first"]
+    if first is not None:
+        ax.axvline(first, color=style.muted(ctx.theme), linestyle="--", linewidth=1)
+        ax.annotate(f"top guess from here on", (first, 1), xytext=(6, 4), textcoords="offset points",
+                    color=style.muted(ctx.theme))
+    n_layers = ctx.dims.n_layers
+    first_layer = None if first is None else int(lz.layers[first])
+    return Figure(
+        data={"word": word, "ranks": [int(r) for r in ranks_], "labels": lz.labels, "at": pl["at"],
+              "first_point": first, "first_label": None if first is None else lz.labels[first],
+              "first_layer": first_layer, "n_layers": n_layers, "input_rank": int(ranks_[0]),
+              "final_rank": int(ranks_[-1]),
+              "verdict": (f"is the top guess from {lz.labels[first]} (layer {first_layer} of 0–{n_layers - 1}) on"
+                          if first is not None else "never settles as the top guess"),
+              "depth_share": None if first_layer is None else round((first_layer + 1) / n_layers, 4)},
+        alt=f"Line chart of the rank of {word} at the copy position after each sublayer: {int(ranks_[0])} at the "
+            f"input, {int(ranks_[-1])} at the output"
+            + ("" if first is None else f"; top guess from {lz.labels[first]} on"),
+        caption=f"The rank of {word} in the lens at the position just before it (the second “say”), after the "
+                "input and after every attention sublayer and MLP (log scale, rank 1 at the top).",
+        mpl=fig,
+    )
+
+
+# --- extreme repetition ---------------------------------------------------------------------------------
+
+
+def _repeat_shares(ctx, prompt: str) -> tuple[np.ndarray, int, int]:
+    """(n_points,) share of the repeated positions (2nd copy on) where the lens's top guess is the true
+    next token; the number of such positions; the tokens in one copy."""
+    t = ctx.trace_of(prompt)
+    lz = ctx.analysis(lens_of, prompt, True)
+    copy = len(ctx.tokenizer(prompt[: len(prompt) // 4].strip(), add_special_tokens=False)["input_ids"])
+    pos = np.arange(1 + copy, len(t.tokens) - 1)  # positions inside copies 2–4 whose next token is repeated
+    return (lz.top_ids[:, pos, 0] == t.tokens[pos + 1][None, :]).mean(1), len(pos), copy
+
+
+@figure("logit-lens.repetition", section="logit-lens", title="When is the repetition noticed?",
+        caption="The share of repeated positions where the lens already predicts the repeated text, at each depth.",
+        prompts=tuple(REPEATS.values()))
+def repetition(ctx) -> Figure:
+    fig = MplFigure(figsize=(style.COLUMN_IN, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    data, colours = {}, [style.OPERATION, style.MLP]
+    for (kind, prompt), colour in zip(REPEATS.items(), colours):
+        shares, n_pos, copy = _repeat_shares(ctx, prompt)
+        first = next((i for i, r in enumerate(shares) if r >= REPEAT_THRESHOLD), None)
+        lz = ctx.analysis(lens_of, prompt, True)
+        first_layer = None if first is None else int(lz.layers[first])
+        verdict = (f"reaches {REPEAT_THRESHOLD:.0%} {lz.labels[first]} (layer {first_layer} of "
+                   f"0–{ctx.dims.n_layers - 1})" if first is not None else
+                   f"never reaches {REPEAT_THRESHOLD:.0%} ({shares[-1]:.0%} at the output)")
+        data[kind] = {"shares": rounded(shares), "n_positions": n_pos, "copy_tokens": copy, "verdict": verdict,
+                      "first_label": None if first is None else lz.labels[first], "first_layer": first_layer,
+                      "final_share": round(float(shares[-1]), 4),
+                      "depth_share": None if first_layer is None else round((first_layer + 1) / ctx.dims.n_layers, 4)}
+        ax.plot(np.arange(len(shares)), shares, "o-", color=colour, markersize=5, label=f"{kind} ({n_pos} positions)")
+    labels = ctx.analysis(lens_of, REPEATS["arbitrary words"], True).labels
+    ax.axhline(REPEAT_THRESHOLD, color=style.muted(ctx.theme), linestyle=":", linewidth=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(range(len(labels)), [s.replace("after ", "") for s in labels], rotation=45, ha="right",
+                  rotation_mode="anchor")
+    ax.set_ylabel("share predicted right")
+    ax.grid(axis="y", alpha=0.25)
+    ax.legend(loc="upper left")
+    words, sentence = data["arbitrary words"], data["a sentence"]
+    return Figure(
+        data={"threshold": REPEAT_THRESHOLD, "labels": labels, "n_layers": ctx.dims.n_layers,
+              "words": words, "sentence": sentence, "depth_share": words["depth_share"]},
+        alt=f"Line chart of the share of repeated positions the lens predicts right at each depth, for a run of "
+            f"arbitrary words ({words['final_share']:.0%} at the output) and an ordinary sentence "
+            f"({sentence['final_share']:.0%})",
+        caption="Two texts, each repeated four times: a run of arbitrary words and an ordinary sentence. At the "
+                "positions of the second to fourth copies, the share where the lens's top guess is the true next "
+                f"token, after the input and each sublayer; dotted: the threshold of {REPEAT_THRESHOLD:.0%} used "
+                "in the text.",
+        mpl=fig,
+    )
+
+
+# --- interactive -------------------------------------------------------------------------------------------
+
+METRICS = ["probability of the top guess", "rank of the final answer", "KL to the output", "KL to the input"]
+
+
+@figure("logit-lens.explorer", section="logit-lens", title="The lens, every position",
+        caption="The prose example's lens at every depth and position, with a choice of what the colour shows.",
+        prompts=PROMPTS)
+def explorer(ctx) -> Figure:
+    prompt = ctx.analysis(prose)["prompt"]
+    lz = ctx.analysis(lens_of, prompt)
+    t = ctx.trace_of(prompt)
+    labels = _labels(ctx, lz)
+    rows = []
+    for r, label in enumerate(labels):
+        for p in range(1, len(t.tokens)):
+            top5 = ", ".join(f"{ctx.token_str(i)} {q:.0%}" for i, q in zip(lz.top_ids[r, p], lz.top_probs[r, p]))
+            rows.append({
+                "depth": label, "d": r, "pos": p, "input": f"{p}: {ctx.token_str(t.tokens[p])}",
+                "guess": ctx.token_str(lz.top_ids[r, p, 0]), "top5": top5,
+                "prob": round(float(lz.top_probs[r, p, 0]), 4), "rank": int(lz.final_rank[r, p]),
+                "kl_final": round(float(lz.kl_final[r, p]), 3), "kl_input": round(float(lz.kl_input[r, p]), 3),
+            })
+    n = len(t.tokens) - 1
+    window = min(N_POS, n)
+    metric = alt.param(name="metric", value=METRICS[0],
+                       bind=alt.binding_radio(options=METRICS, name="colour shows "))
+    start = alt.param(name="start", value=max(1, n - window + 1),
+                      bind=alt.binding_range(min=1, max=max(1, n - window + 1), step=1, name="first position "))
+    d = alt.datum
+    # Colour = how settled the cell is, in [0, 1], for the chosen metric: probability as it is; ranks and
+    # KL mapped so that rank 1 and 0 nats are 1, and the seed's caps (100, 30 nats) are 0.
+    strength = alt.expr.if_(
+        metric == METRICS[0], d.prob,
+        alt.expr.if_(metric == METRICS[1], 1 - alt.expr.min(alt.expr.log(d.rank) / np.log(FINAL_RANK_CAP), 1),
+                     1 - alt.expr.min((alt.expr.if_(metric == METRICS[2], d.kl_final, d.kl_input)) / KL_CAP, 1)))
+    base = (alt.Chart(alt.Data(values=rows))
+            .transform_filter((d.pos >= start) & (d.pos < start + window))
+            .transform_calculate(strength=strength)
+            .encode(x=alt.X("input:N", sort=alt.EncodingSortField("pos"), title=None,
+                            axis=alt.Axis(labelAngle=-45, labelLimit=90)),
+                    y=alt.Y("depth:N", sort=labels, title=None)))
+    cells = base.mark_rect().encode(
+        color=alt.Color("strength:Q", scale=alt.Scale(range=style.vega_range("magnitude"), domain=[0, 1]), legend=None),
+        tooltip=[alt.Tooltip("input:N", title="position"), alt.Tooltip("depth:N"), alt.Tooltip("top5:N", title="top 5"),
+                 alt.Tooltip("prob:Q", format=".1%", title="top-1 probability"),
+                 alt.Tooltip("rank:Q", title="rank of final answer"),
+                 alt.Tooltip("kl_final:Q", title="KL to output (nats)"),
+                 alt.Tooltip("kl_input:Q", title="KL to input (nats)")])
+    text = base.mark_text(fontSize=11, limit=58).encode(
+        text="guess:N",
+        color=alt.Color("strength:Q", scale=alt.Scale(type="threshold", domain=[0.1 * i for i in range(1, 10)],
+                                                      range=style.vega_range("magnitude-labels")), legend=None))
+    chart = (cells + text).add_params(metric, start).properties(width=60 * window, height=22 * len(labels))
+    return Figure(
+        data={"n_cells": len(rows), "window": window, "n_positions": n},
+        alt=f"Interactive grid of the lens's top guess at {len(labels)} depths for {n} positions, {window} at a time, "
+            "with a choice of colour: probability, rank of the final answer, KL to the output or to the input; "
+            "tooltips list each cell's five likeliest tokens",
+        caption=f"Every position of the prose example, {window} at a time (slider), at every depth. Each cell shows "
+                "the lens's top guess; its colour is stronger the more settled the cell is by the chosen measure "
+                f"(probability near 1, rank near 1, KL near 0; ranks ≥ {FINAL_RANK_CAP} and KL ≥ {KL_CAP:g} nats "
+                "are the palest). Hover a cell for its five likeliest tokens and every measure.",
+        chart=chart,
+    )
