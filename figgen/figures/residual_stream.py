@@ -108,9 +108,9 @@ def first_position_note(final: np.ndarray, tokens: list[str]) -> tuple[str, list
 _FRACTION = "third"  # 1 / STANDS_OUT in words
 
 
-def _join(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def _join(items: list[str], word: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or with `word` 'or')."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
 def sink_heads(ctx) -> dict:
@@ -251,7 +251,7 @@ def writers(ctx) -> Figure:
                 "final LayerNorm's scale at this position, multiplied by γ and read by the token's unembedding "
                 "column. The final LayerNorm's β adds one term of its own. Shown: the "
                 f"{len(rows)} largest by size of {len(ranked)} terms, which together sum to the logit; colour gives "
-                "the kind of writer" + (f" (no term of the {_join(absent)} is among them)." if absent else "."),
+                "the kind of writer" + (f" (no term of the {_join(absent, 'or')} is among them)." if absent else "."),
         chart=chart,
     )
 
