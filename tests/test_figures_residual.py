@@ -97,15 +97,24 @@ def test_input_embeddings_data(mini_data):
     assert np.allclose(norms["input_norms"], np.linalg.norm(t["blocks.0.hook_resid_pre"], axis=-1), atol=1e-3)
 
 
-def test_residual_stream_data(mini_data):
+def test_residual_stream_data(mini_data, mini_site):
     ctx, data = mini_data
     t, L = ctx.trace, ctx.dims.n_layers
     rn = data["residual-stream.norms"]
     assert rn["n_stages"] == 2 * L + 1 and rn["stages"][-1] == f"L{L - 1} post"
     assert np.allclose(rn["final_norms"], np.linalg.norm(t[f"blocks.{L - 1}.hook_resid_post"], axis=-1), atol=1e-3)
     final = np.asarray(rn["final_norms"])
-    assert rn["first_over_rest"] == pytest.approx(final[0] / final[1:].mean(), rel=1e-3)
-    assert rn["first_stands_out"] == (rn["first_over_rest"] >= 3)
+    assert rn["first_over_median"] == pytest.approx(final[0] / np.median(final[1:]), rel=1e-3)
+    cut = rn["stands_out_threshold"]
+    assert rn["first_stands_out"] == (rn["first_over_median"] >= cut or rn["first_over_median"] <= 1 / cut)
+    # The sentence follows the verdict, and names every other position that passes the same test.
+    assert ("does not stand out" in rn["first_note"]) == (not rn["first_stands_out"])
+    assert len(rn["also_over_threshold"]) == int((final[1:] >= cut * np.median(final[1:])).sum()) \
+        if rn["first_over_median"] >= cut else rn["also_over_threshold"] == []
+    pattern = np.stack([t[f"blocks.{l}.attn.hook_pattern"] for l in range(L)])  # (L, H, q, k)
+    share = pattern[:, :, 1:, 0].mean(-1)
+    assert rn["n_sink_heads"] == int((share >= rn["sink_threshold"]).sum())
+    assert rn["sink_best_share"] == pytest.approx(share.max(), abs=1e-3)
     w = data["residual-stream.writers"]
     assert w["predicted_token"] == ctx.token_str(int(np.argmax(t["logits"][-1])))
     assert w["logit"] == pytest.approx(float(t["logits"][-1].max()), abs=1e-3)
@@ -113,6 +122,13 @@ def test_residual_stream_data(mini_data):
     assert w["ln_scale"] == pytest.approx(float(t["ln_final.hook_scale"][-1, 0]), abs=1e-3)
     values = [v for _, v in w["top"]]
     assert len(values) == 15 and all(abs(a) >= abs(b) - 1e-9 for a, b in zip(values, values[1:]))
+    # The legend lists exactly the kinds that have a bar; the caption names the others.
+    chart = mini_site["residual-stream.writers"]["vl"]
+    legend = [layer for layer in chart["layer"] if "color" in layer.get("encoding", {})][0]
+    domain = legend["encoding"]["color"]["scale"]["domain"]
+    shown = {row["kind"] for row in chart["layer"][0]["data"]["values"]} if "data" in chart["layer"][0] \
+        else {row["kind"] for row in chart["data"]["values"]}
+    assert set(domain) == shown == set(w["kinds_shown"]) and not set(domain) & set(w["kinds_not_shown"])
     assert sum(w["by_kind"].values()) + w["ln_bias"] == pytest.approx(w["logit"], abs=1e-3)
     heads = data["residual-stream.heads"]
     grid = np.asarray(heads["contributions"])
@@ -126,6 +142,11 @@ def test_layernorm_data(mini_data):
     t = ctx.trace
     s = data["layernorm.steps"]
     assert abs(s["mean_normed"]) < 1e-6 and abs(s["std_normed"] - 1) < 1e-3
+    # ε keeps the normalised standard deviation a hair below 1: the gap the page quotes, from ε and the traced scale.
+    x64 = np.asarray(t[f"blocks.{s['layer']}.hook_resid_pre"][-1], np.float64)
+    assert s["std_gap"] == pytest.approx(1 - x64.std() / np.sqrt(x64.var() + s["eps"]), rel=1e-2)
+    assert 0 < s["std_gap"] < 1e-4 and s["std_gap_traced"] == pytest.approx(s["std_gap"], rel=0.1)
+    assert s["gamma_above_1"] + s["gamma_below_1"] <= s["d_model"]
     assert s["max_diff_vs_traced"] < 1e-4 and s["scale_vs_std"] < 1e-3
     x = t[f"blocks.{s['layer']}.hook_resid_pre"][-1]
     assert s["std_before"] == pytest.approx(float(x.std()), abs=1e-3)
@@ -137,3 +158,25 @@ def test_layernorm_data(mini_data):
     assert np.allclose(scales[-1], t["ln_final.hook_scale"][:, 0], atol=1e-3)
     assert np.allclose(scales[1], t["blocks.0.ln2.hook_scale"][:, 0], atol=1e-3)
     assert sc["max_scale"] == pytest.approx(scales.max()) and sc["names"][int(np.argmax(scales.max(1)))] == sc["max_ln"]
+    med = np.median(scales, axis=1)
+    assert sc["depth_ratio"] == pytest.approx(med[-1] / med[0], rel=1e-2)
+    assert sc["grows_with_depth"] == (sc["depth_rank_correlation"] >= sc["grows_rank_threshold"]
+                                      and sc["depth_ratio"] >= sc["grows_ratio_threshold"])
+    assert ("do not clearly grow" in sc["depth_note"]) == (not sc["grows_with_depth"])
+
+
+def test_layernorm_steps_centres_gamma_at_one(mini_site):
+    """γ's strip is coloured around 1 (the identity), the other strips around 0."""
+    import matplotlib
+    from matplotlib.colors import TwoSlopeNorm
+
+    from figgen.figures import style
+    from figgen.figures.registry import load_all
+
+    ctx = mini_site.ctx
+    with matplotlib.rc_context(style.rc("light")):
+        fig = load_all()["layernorm.steps"].func(ctx).mpl
+    strips = [ax for ax in fig.axes if ax.images and ax.get_title(loc="left")]
+    centres = [ax.images[0].norm.vcenter for ax in strips]
+    assert centres == [0.0, 0.0, 1.0, 0.0, 0.0]
+    assert all(isinstance(ax.images[0].norm, TwoSlopeNorm) for ax in strips)

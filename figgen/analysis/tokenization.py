@@ -1,4 +1,5 @@
-"""How the tokenizer builds tokens: byte-level BPE replayed from the tokenizer's own merge ranks."""
+"""How the tokenizer builds tokens: byte-level BPE replayed from the tokenizer's own merge ranks, and the
+text a byte-level piece stands for (GPT-2 stores bytes as printable stand-ins: a space as "Ġ")."""
 
 from __future__ import annotations
 
@@ -19,6 +20,31 @@ class MergeSteps:
     parts: list[list[str]]
     merged: list[tuple[str, str]]
     ranks: list[int]
+
+
+def byte_chars() -> dict[int, str]:
+    """GPT-2's byte → stand-in character map (OpenAI's `bytes_to_unicode`): printable ASCII and Latin-1
+    bytes stand for themselves; the others (space, control bytes, …) move to U+0100 onwards, so the
+    space byte 0x20 is stored as "Ġ" (U+0120)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+_BYTE_OF = {c: b for b, c in byte_chars().items()}
+
+
+def piece_text(piece: str) -> str:
+    """The text a byte-level piece stands for ("Ġtoday" → " today"). A piece that ends inside a
+    multi-byte UTF-8 character shows its loose bytes as \\x.. escapes."""
+    raw = b"".join(bytes([_BYTE_OF[c]]) if c in _BYTE_OF else c.encode() for c in piece)
+    return raw.decode("utf-8", errors="backslashreplace")
 
 
 def merge_ranks(tokenizer) -> dict[tuple[str, str], int]:

@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import altair as alt
+from altair.utils.schemapi import debug_mode
 import numpy as np
 
 from ..analysis.params import allocation
 from ..analysis.vocab import nearest
 from . import style
+from .labels import cell_text
 from .registry import Figure, figure
 from .vector import shown_note, strips
 
 K_NEIGHBOURS = 5
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class _Unchecked:
+    """An altair chart whose Vega-Lite dict skips altair's schema check (build it under
+    `debug_mode(False)`). The site's named ranges (`range="similarity"`, the "<ramp>-labels" ranges of
+    `labels.cell_text`; defined per theme by `style.vega_config`) are valid Vega-Lite, which hands them
+    to Vega, but altair's schema only knows Vega's built-in range names and rejects them."""
+
+    def __init__(self, chart):
+        self.chart = chart
+
+    def to_dict(self, *args, **kwargs) -> dict:
+        return self.chart.to_dict(*args, **{**kwargs, "validate": False})
 
 
 def _labels(ctx) -> list[str]:
-    t = ctx.trace
-    return [f"{s}  ({i})" for s, i in zip(t.display_tokens, t.tokens.tolist())]
+    """'␣today  (336)': each prompt token as the site shows it, with its id (the row of W_E)."""
+    return [f"{s}  ({i})" for s, i in zip(ctx.token_strs(), ctx.trace.tokens.tolist())]
 
 
 @figure("embedding.vectors", section="embedding", title="Token embeddings of the prompt",
@@ -80,22 +96,50 @@ def neighbours(ctx) -> Figure:
         for rank, (i, c) in enumerate(zip(ids, cos), start=1):
             rows.append({"token": src, "rank": rank, "neighbour": ctx.token_str(i),
                          "cosine": round(float(c), 4)})
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        y=alt.Y("token:N", sort=None, title="prompt token"),
-        x=alt.X("rank:O", title="neighbour rank"),
-        tooltip=[alt.Tooltip("token:N"), alt.Tooltip("neighbour:N"), alt.Tooltip("cosine:Q", format=".3f")],
-    )
-    chart = (
-        base.mark_rect().encode(color=alt.Color("cosine:Q", scale=alt.Scale(scheme="blues"), title="cosine"))
-        + base.mark_text(fontSize=11, font="monospace").encode(text="neighbour:N")
-    ).properties(width=110 * K_NEIGHBOURS, height=26 * len(unique))
+    lo = min(r["cosine"] for r in rows) if rows else 0.0
+    domain = (round(min(lo, 0.0), 4), 1.0)  # one fixed scale: a cosine of 1 is the darkest cell
+    with debug_mode(False):  # named Vega ranges: see _Unchecked
+        base = alt.Chart(alt.Data(values=rows)).encode(
+            y=alt.Y("token:N", sort=None, title="prompt token"),
+            x=alt.X("rank:O", title="neighbour rank", axis=alt.Axis(labelAngle=0)),
+            tooltip=[alt.Tooltip("token:N"), alt.Tooltip("neighbour:N"), alt.Tooltip("cosine:Q", format=".3f")],
+        )
+        cells = base.mark_rect().encode(
+            color=alt.Color("cosine:Q", scale=alt.Scale(range="similarity", domain=list(domain)), title="cosine",
+                            legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200)))
+        # Labels in the ink that reads on each cell (the colour follows the cosine, the text is the neighbour).
+        names = cell_text(base, "cosine", ".2f", "similarity", domain).encode(
+            text=alt.Text("neighbour:N"))
+        chart = (cells + names).properties(width=92 * K_NEIGHBOURS, height=26 * len(unique))
     first = next(iter(table.items()))
     return Figure(
-        data={"k": K_NEIGHBOURS, "neighbours": table},
+        data={"k": K_NEIGHBOURS, "neighbours": table, "n_distinct": len(unique), **_day_example(table)},
         alt=f"Table of the {K_NEIGHBOURS} nearest tokens to each of the prompt's {len(unique)} distinct "
             f"tokens; for example {first[0]!r}: " + ", ".join(repr(n) for n, _ in first[1]),
-        chart=chart,
+        chart=_Unchecked(chart),
     )
+
+
+def _is_day(shown: str) -> bool:
+    return shown.lstrip("␣") in DAY_NAMES
+
+
+def _day_example(table: dict[str, list]) -> dict:
+    """A checkable example of "related tokens point the same way": the first day name in the prompt and how
+    many of its nearest neighbours are day names too (a count, so the sentence holds for any model)."""
+    day = next((tok for tok in table if _is_day(tok)), None)
+    if day is None:
+        return {"day_token": None, "day_neighbours": None, "day_note": "The prompt has no day name to test this on."}
+    found = [n for n, _ in table[day] if _is_day(n)]
+    k = len(table[day])
+    if not found:
+        note = f"None of the {k} nearest neighbours of {day} is another day name."
+    elif len(found) == 1:
+        note = f"One of the {k} nearest neighbours of {day} is another day name ({found[0]})."
+    else:
+        listed = ", ".join(found[:-1]) + " and " + found[-1]
+        note = f"{len(found)} of the {k} nearest neighbours of {day} are other day names ({listed})."
+    return {"day_token": day, "day_neighbours": len(found), "day_note": note}
 
 
 def _neighbours(ctx, ids: tuple[int, ...]):

@@ -1,7 +1,7 @@
 """Input embeddings: token embedding + positional embedding, position by position, and their lengths.
 
 Figures: for each position the three strips W_E[t], W_pos[p] and their sum (which is the first
-layer's resid_pre, checked), and a chart of the three vectors' lengths per position.
+layer's resid_pre, recomputed as an internal-consistency check), and a chart of the three vectors' lengths per position.
 """
 
 from __future__ import annotations
@@ -27,13 +27,19 @@ def parts(ctx) -> np.ndarray:
 
 
 def checks(ctx) -> dict:
-    """Recomputations: the traced embeddings are the weight rows, and their sum is resid_pre of layer 0."""
+    """Internal consistency (recomputations from the trace's own vectors, not an independent check): the
+    traced embeddings are the weight rows, and their sum is resid_pre of layer 0."""
     t, W = ctx.trace, ctx.weights
     n = len(t.tokens)
     embed, pos, total = ctx.analysis(parts)
-    return {"max_diff_sum_vs_resid_pre": sig(float(np.abs(total - t["blocks.0.hook_resid_pre"]).max()), 3),
-            "max_diff_embed_vs_W_E": sig(float(np.abs(embed - W["W_E"][t.tokens]).max()), 3),
-            "max_diff_pos_vs_W_pos": sig(float(np.abs(pos - W["W_pos"][:n]).max()), 3)}
+    out = {"max_diff_sum_vs_resid_pre": sig(float(np.abs(total - t["blocks.0.hook_resid_pre"]).max()), 3),
+           "max_diff_embed_vs_W_E": sig(float(np.abs(embed - W["W_E"][t.tokens]).max()), 3),
+           "max_diff_pos_vs_W_pos": sig(float(np.abs(pos - W["W_pos"][:n]).max()), 3)}
+    worst = max(out["max_diff_embed_vs_W_E"], out["max_diff_pos_vs_W_pos"])
+    out["rows_note"] = ("are exactly the rows of W_E and W_pos for the prompt's tokens and positions" if worst == 0
+                        else "match the rows of W_E and W_pos for the prompt's tokens and positions to within "
+                             f"{worst:.1e}")
+    return out
 
 
 @figure("input-embeddings.strips", section="input-embeddings", title="Token + position = input embedding",
@@ -103,7 +109,9 @@ def norms(ctx) -> Figure:
               "pos_norm_first": round(float(pos[0]), 4),
               "mean_pos_norm_later": round(float(pos[later].mean()), 4),
               "mean_pos_over_token": round(float(pos.mean() / max(tok.mean(), 1e-12)), 4),
-              "cosines": rounded(cosine), "mean_abs_cosine": round(float(np.abs(cosine).mean()), 4)},
+              "cosines": rounded(cosine), "mean_abs_cosine": round(float(np.abs(cosine).mean()), 4),
+              # E|cos| of two independent random directions in d dimensions ≈ √(2 / (π d)): the reference value.
+              "random_abs_cosine": round(float(np.sqrt(2 / (np.pi * vecs.shape[-1]))), 4)},
         alt=f"Grouped bar chart of lengths at {n} positions: token embeddings average {tok.mean():.2f}, "
             f"positional embeddings {pos.mean():.2f} (position 0: {pos[0]:.2f}), their sums {inp.mean():.2f}",
         caption="Length (L2 norm) of the token embedding, the positional embedding and the input embedding at each "

@@ -2,21 +2,39 @@
 every LayerNorm at every position.
 
 Figures: the steps on one residual vector (a middle layer's ln1 at the last position), with γ and β as
-strips; a heatmap of hook_scale for every LayerNorm (ln1, ln2 of each layer, ln_final) × position.
+strips (γ on a colour scale centred at 1, the identity, everything else centred at 0); a heatmap of
+hook_scale for every LayerNorm (ln1, ln2 of each layer, ln_final) × position.
 """
 
 from __future__ import annotations
 
 import altair as alt
+from altair.utils.schemapi import debug_mode
 import numpy as np
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure as MplFigure
 
-from . import heads, style
+from . import style
 from .labels import cell_text, rounded, sig, token_labels
 from .registry import Figure, figure
 from .vector import SHOWN, shown_note
 
 LOG_RATIO = 20.0  # a log colour scale when the largest scale is this many times the smallest
+GROWS_RANK = 0.5  # "scales grow with depth": rank correlation of depth and median scale at least this …
+GROWS_RATIO = 1.5  # … and the last LayerNorm's median scale at least this many times the first's
+
+
+class _Unchecked:
+    """An altair chart whose Vega-Lite dict skips altair's schema check (build it under
+    `debug_mode(False)`). The site's named ranges (`range="similarity"`, the "<ramp>-labels" ranges of
+    `labels.cell_text`; defined per theme by `style.vega_config`) are valid Vega-Lite, which hands them
+    to Vega, but altair's schema only knows Vega's built-in range names and rejects them."""
+
+    def __init__(self, chart):
+        self.chart = chart
+
+    def to_dict(self, *args, **kwargs) -> dict:
+        return self.chart.to_dict(*args, **{**kwargs, "validate": False})
 
 
 def example_layer(ctx) -> int:
@@ -37,8 +55,9 @@ def steps(ctx) -> dict:
     gamma, beta = (np.asarray(W[f"blocks.{l}.ln1.{k}"], np.float64) for k in "wb")
     normed = (x - x.mean()) / scale
     out = normed * gamma + beta
+    eps = float(getattr(ctx.model.cfg, "layer_norm_epsilon", 1e-5))
     return {"layer": l, "position": p, "x": x, "scale": scale, "normed": normed, "gamma": gamma, "beta": beta,
-            "out": out, "traced": np.asarray(t[f"blocks.{l}.ln1.hook_normalized"][p], np.float64)}
+            "out": out, "traced": np.asarray(t[f"blocks.{l}.ln1.hook_normalized"][p], np.float64), "eps": eps}
 
 
 def scales(ctx) -> tuple[list[str], np.ndarray]:
@@ -54,6 +73,43 @@ def scales(ctx) -> tuple[list[str], np.ndarray]:
     return names, np.asarray(rows, np.float64)
 
 
+def _centred(values: np.ndarray, centre: float) -> TwoSlopeNorm:
+    """A colour norm centred at `centre`, spanning ± the largest distance from it."""
+    r = float(np.abs(np.asarray(values, np.float64) - centre).max()) or 1.0
+    return TwoSlopeNorm(vcenter=centre, vmin=centre - r, vmax=centre + r)
+
+
+def _strip_panels(panels: list[tuple[str, np.ndarray, TwoSlopeNorm]], *, theme: str, xlabel: str) -> MplFigure:
+    """One strip per (title, values (k,), norm), the column's width, each with a small horizontal colour bar
+    on its right whose three ticks are the norm's low end, centre and high end."""
+    fig = MplFigure(figsize=(style.COLUMN_IN, 0.78 * len(panels) + 0.45), layout="constrained")
+    grid = fig.add_gridspec(len(panels), 2, width_ratios=[5.6, 1.0])
+    cmap = style.cmap("diverging", theme)
+    for i, (title, values, norm) in enumerate(panels):
+        ax = fig.add_subplot(grid[i, 0])
+        k = len(values)
+        image = ax.imshow(np.round(values, 4)[None, :], cmap=cmap, norm=norm, aspect="auto",
+                          interpolation="nearest")
+        ax.set_yticks([])
+        last = i == len(panels) - 1
+        ax.set_xticks([0, k - 1], ["0", str(k - 1)] if last else ["", ""])
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(title, loc="left")
+        if last:
+            ax.set_xlabel(xlabel, color=style.muted(theme))
+        holder = fig.add_subplot(grid[i, 1])
+        holder.axis("off")
+        cax = holder.inset_axes((0.05, 0.5, 0.9, 0.22))
+        ticks = [norm.vmin, norm.vcenter, norm.vmax]
+        bar = fig.colorbar(image, cax=cax, orientation="horizontal", ticks=ticks)
+        bar.outline.set_visible(False)
+        bar.ax.set_xticklabels([f"{v:.3g}".replace("-", "−") for v in ticks])
+        bar.ax.tick_params(length=2)
+    return fig
+
+
 @figure("layernorm.steps", section="layernorm", title="One vector through LayerNorm",
         caption="A residual vector before LayerNorm, after centring and scaling, the learned γ and β, and the "
                 "result.")
@@ -61,44 +117,46 @@ def steps_figure(ctx) -> Figure:
     s = ctx.analysis(steps)
     l, p, d = s["layer"], s["position"], ctx.dims.d_model
     token = ctx.token_str(ctx.trace.tokens[p])
-    panels = [("x", f"1. the input x: layer {l}'s resid_pre at position {p}", style.symmetric_norm(s["x"][:SHOWN])),
-              ("normed", "2. centred and divided by its scale: mean 0, variance 1",
-               style.symmetric_norm(s["normed"][:SHOWN])),
-              ("gamma", "3. γ, the learned per-component scale (ln1.w)", style.symmetric_norm(s["gamma"][:SHOWN])),
-              ("beta", "4. β, the learned per-component shift (ln1.b)", style.symmetric_norm(s["beta"][:SHOWN])),
-              ("out", "5. the output: step 2 × γ + β (what the attention heads read)",
-               style.symmetric_norm(s["out"][:SHOWN]))]
-    fig = MplFigure(figsize=(max(4.0, min(d, SHOWN) * 0.055 + 1.6), 6.4))
-    axes = fig.subplots(len(panels), 1, gridspec_kw={"hspace": 1.3})
-    for ax, (key, title, norm) in zip(axes, panels):
-        image = heads.matrix_panel(ax, s[key][None, :SHOWN], None, norm=norm, theme=ctx.theme, title=title,
-                                   xlabel="", separators=False)
-        heads.colorbar(fig, image, ax)
-    axes[-1].set_xlabel(f"component ({shown_note(d)}; each strip has its own colour scale)",
-                        color=style.muted(ctx.theme), fontsize=8)
-    x, normed = s["x"], s["normed"]
-    data = {"layer": l, "position": p, "token": token, "d_model": d,
+    k = min(d, SHOWN)
+    cut = {key: s[key][:k] for key in ("x", "normed", "gamma", "beta", "out")}
+    panels = [(f"1. the input x: layer {l}'s resid_pre at position {p} ({token})", cut["x"], _centred(cut["x"], 0)),
+              ("2. centred and divided by its scale: mean 0, variance 1", cut["normed"], _centred(cut["normed"], 0)),
+              ("3. γ, the learned per-component scale (ln1.w): centred on 1", cut["gamma"],
+               _centred(cut["gamma"], 1.0)),
+              ("4. β, the learned per-component shift (ln1.b)", cut["beta"], _centred(cut["beta"], 0)),
+              ("5. the output: step 2 × γ + β (what the attention heads read)", cut["out"], _centred(cut["out"], 0))]
+    fig = _strip_panels(panels, theme=ctx.theme, xlabel=f"component ({shown_note(d)})")
+    x, normed, eps = s["x"], s["normed"], s["eps"]
+    # How far below 1 the normalised vector's standard deviation is: ε in the scale makes it
+    # std/√(var + ε) < 1. Computed in float64 from x and ε; the traced scale (float32) gives the same to rounding.
+    gap = float(1.0 - x.std() / np.sqrt(x.var() + eps))
+    gamma = s["gamma"]
+    data = {"layer": l, "position": p, "token": token, "d_model": d, "eps": eps,
             "mean_before": round(float(x.mean()), 4), "std_before": round(float(x.std()), 4),
             "norm_before": round(float(np.linalg.norm(x)), 4), "scale": round(s["scale"], 4),
-            "mean_normed": sig(float(normed.mean()), 3), "std_normed": round(float(normed.std()), 6),
-            "var_normed": round(float(normed.var()), 6),
+            "mean_normed": sig(float(normed.mean()), 3), "std_normed": round(float(normed.std()), 8),
+            "std_gap": sig(gap, 3), "std_gap_traced": sig(float(1.0 - normed.std()), 3),
+            "var_normed": round(float(normed.var()), 8),
             "norm_normed": round(float(np.linalg.norm(normed)), 4), "sqrt_d_model": round(float(np.sqrt(d)), 4),
             "max_diff_vs_traced": sig(float(np.abs(s["out"] - s["traced"]).max()), 3),
             "scale_vs_std": sig(float(abs(s["scale"] - x.std())), 3),
-            "gamma_min": round(float(s["gamma"].min()), 4), "gamma_max": round(float(s["gamma"].max()), 4),
-            "gamma_mean": round(float(s["gamma"].mean()), 4),
+            "gamma_min": round(float(gamma.min()), 4), "gamma_max": round(float(gamma.max()), 4),
+            "gamma_mean": round(float(gamma.mean()), 4),
+            "gamma_above_1": int((gamma > 1).sum()), "gamma_below_1": int((gamma < 1).sum()),
             "beta_min": round(float(s["beta"].min()), 4), "beta_max": round(float(s["beta"].max()), 4),
             "mean_out": round(float(s["out"].mean()), 4), "std_out": round(float(s["out"].std()), 4)}
     return Figure(
         data=data,
         alt=f"Five strips of coloured cells ({shown_note(d)}): layer {l}'s residual input at position {p} "
-            f"({token!r}; mean {data['mean_before']:.3f}, standard deviation {data['std_before']:.3f}), the same "
+            f"({token}; mean {data['mean_before']:.3f}, standard deviation {data['std_before']:.3f}), the same "
             f"vector centred and divided by its scale {data['scale']:.3f} (mean {data['mean_normed']:.1e}, standard "
-            f"deviation {data['std_normed']:.4f}), the γ and β vectors, and the output, which matches the traced "
-            f"ln1 output within {data['max_diff_vs_traced']:.1e}",
-        caption=f"Layer {l}'s first LayerNorm (ln1) at the last position ({p}, {token!r}), step by step: the "
-                "residual vector x; x minus its mean, divided by its scale √(var + ε); the learned γ and β; and the result, "
-                f"(x − mean)/scale · γ + β ({shown_note(d)}; each strip has its own colour scale, centred at 0).",
+            f"deviation 1 − {gap:.1e}), γ (from {data['gamma_min']:.2f} to {data['gamma_max']:.2f}), β, and the "
+            f"output, which matches the traced ln1 output within {data['max_diff_vs_traced']:.1e}",
+        caption=f"Layer {l}'s first LayerNorm (ln1) at the last position ({p}, {token}), step by step: the "
+                "residual vector x; x minus its mean, divided by its scale √(var + ε); the learned γ and β; and the "
+                f"result, (x − mean)/scale · γ + β ({shown_note(d)}). Each strip has its own colour scale: γ's is "
+                "centred at 1 (red amplifies a component, blue damps it), the others' at 0 (red positive, blue "
+                "negative).",
         mpl=fig,
     )
 
@@ -109,29 +167,36 @@ def scales_figure(ctx) -> Figure:
     names, s = ctx.analysis(scales)  # s: (ln, pos)
     labels = token_labels(ctx)
     N, P = s.shape
-    rows = [{"ln": names[i], "order": i, "position": p, "token": labels[p], "scale": round(float(s[i, p]), 4)}
+    lo, hi = max(float(s.min()), 1e-12), float(s.max())
+    log = bool(hi / lo > LOG_RATIO)
+    rows = [{"ln": names[i], "order": i, "position": p, "token": labels[p], "scale": round(float(s[i, p]), 4),
+             "log10": round(float(np.log10(max(s[i, p], 1e-12))), 4)}
             for i in range(N) for p in range(P)]
-    log = bool(s.max() / max(s.min(), 1e-12) > LOG_RATIO)
-    names_param = alt.param(name="position_names", value=labels)
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("position:O", title="position",
-                axis=alt.Axis(labelExpr="position_names[datum.value]", labelAngle=-45, labelLimit=120)),
-        y=alt.Y("ln:N", sort=names, title="LayerNorm"))
-    chart = base.mark_rect().encode(
-        color=alt.Color("scale:Q", title="scale" + (" (log)" if log else ""), legend=alt.Legend(format=".3~g"),
-                        scale=alt.Scale(scheme="purples", type="log" if log else "linear")),
-        tooltip=[alt.Tooltip("ln:N", title="LayerNorm"), alt.Tooltip("token:N", title="position"),
-                 alt.Tooltip("scale:Q", format=".3f")])
-    if P <= 16:
-        # Dark cells: top half of the colour range (in log space when the scale is logarithmic).
-        hi, lo = float(s.max()), max(float(s.min()), 1e-12)
-        mid = float(np.sqrt(hi * lo)) if log else (hi + lo) / 2
-        chart += cell_text(base, "scale", ".1f", f"datum.scale > {mid:.4f}")
-    chart = chart.add_params(names_param).properties(
-        width=max(240, 46 * P), height=max(140, 17 * N), title="LayerNorm scale factor by position")
+    domain = [round(lo, 4), round(hi, 4)]
+    with debug_mode(False):  # named Vega ranges: see _Unchecked
+        names_param = alt.param(name="position_names", value=labels)
+        cell = min(46, max(12, 520 // max(P, 1)))
+        base = alt.Chart(alt.Data(values=rows)).encode(
+            x=alt.X("position:O", title="position",
+                    axis=alt.Axis(labelExpr="position_names[datum.value]", labelAngle=-45, labelLimit=110)),
+            y=alt.Y("ln:N", sort=names, title=None))
+        chart = base.mark_rect().encode(
+            color=alt.Color("scale:Q", title="scale" + (" (log)" if log else ""),
+                            legend=alt.Legend(format=".3~g", orient="bottom", direction="horizontal", gradientLength=200),
+                            scale=alt.Scale(range="magnitude", type="log" if log else "linear", domain=domain)),
+            tooltip=[alt.Tooltip("ln:N", title="LayerNorm"), alt.Tooltip("token:N", title="position"),
+                     alt.Tooltip("scale:Q", format=".3f")])
+        if P <= 16:
+            # Label inks follow the colour: thresholds on log10(scale) when the colour scale is logarithmic.
+            field, dom = ("log10", (round(float(np.log10(lo)), 4), round(float(np.log10(hi)), 4))) if log \
+                else ("scale", tuple(domain))
+            chart += cell_text(base, field, ".1f", "magnitude", dom).encode(text=alt.Text("scale:Q", format=".1f"))
+        chart = chart.add_params(names_param).properties(
+            width=cell * P, height=max(140, 17 * N), title="LayerNorm scale factor by position")
     big = np.unravel_index(np.argmax(s), s.shape)
     small = np.unravel_index(np.argmin(s), s.shape)
     by_pos = s.mean(0)
+    depth = depth_trend(s)
     return Figure(
         data={"names": names, "n_layernorms": N, "scales": rounded(s), "log_scale": log,
               "min_scale": round(float(s.min()), 4), "max_scale": round(float(s.max()), 4),
@@ -141,13 +206,37 @@ def scales_figure(ctx) -> Figure:
               "min_ln": names[small[0]], "min_position": int(small[1]),
               "ratio": round(float(s.max() / max(s.min(), 1e-12)), 4),
               "mean_by_position": rounded(by_pos),
-              "first_over_rest": round(float(by_pos[0] / max(by_pos[1:].mean(), 1e-12)), 4) if P > 1 else 1.0},
+              "first_over_rest": round(float(by_pos[0] / max(by_pos[1:].mean(), 1e-12)), 4) if P > 1 else 1.0,
+              **depth},
         alt=f"Heatmap of {N} LayerNorms by {P} positions giving each scale factor; they range from {s.min():.2f} "
             f"to {s.max():.2f}, the largest at {names[big[0]]}, position {big[1]}",
         caption=f"The scale factor √(var + ε) that each of the {N} LayerNorms (ln1 before attention, ln2 before the "
                 "MLP, in every layer, and ln_final before the unembedding) divides by, at every position. It is the "
-                "residual vector's standard deviation, so it tracks how large the stream is there"
+                "residual vector's standard deviation (up to ε), so it tracks how large the stream is there"
                 + ("; the colour scale is logarithmic." if log else ".") + " Hover a cell for its value.",
-        chart=chart,
+        chart=_Unchecked(chart),
     )
 
+
+def depth_trend(s: np.ndarray) -> dict:
+    """Whether the scales grow with depth: the Spearman rank correlation between a LayerNorm's order and its
+    median scale over positions, and the last LayerNorm's median over the first's. They grow when the
+    correlation is at least GROWS_RANK and the ratio at least GROWS_RATIO; `depth_note` says which."""
+    med = np.median(s, axis=1)  # (ln,)
+    n = len(med)
+    ranks = np.argsort(np.argsort(med)).astype(np.float64)
+    order = np.arange(n, dtype=np.float64)
+    rho = float(np.corrcoef(order, ranks)[0, 1]) if n > 2 else 1.0
+    ratio = float(med[-1] / max(med[0], 1e-12))
+    grows = rho >= GROWS_RANK and ratio >= GROWS_RATIO
+    if grows:
+        note = (f"The scales grow with depth, as the stream itself does: the median over positions rises from "
+                f"{med[0]:.2f} at the first LayerNorm to {med[-1]:.2f} at the last ({ratio:.1f} times), and the rank "
+                f"correlation between depth and median scale is {rho:.2f}.")
+    else:
+        note = (f"The scales do not clearly grow with depth here: the median over positions goes from {med[0]:.2f} at "
+                f"the first LayerNorm to {med[-1]:.2f} at the last ({ratio:.1f} times), and the rank correlation "
+                f"between depth and median scale is {rho:.2f}.")
+    return {"median_by_ln": rounded(med), "depth_rank_correlation": round(rho, 4), "depth_ratio": round(ratio, 4),
+            "grows_with_depth": bool(grows), "grows_rank_threshold": GROWS_RANK,
+            "grows_ratio_threshold": GROWS_RATIO, "depth_note": note}

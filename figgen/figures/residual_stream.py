@@ -9,6 +9,7 @@ The attribution itself is in `figgen.analysis.attribution`.
 from __future__ import annotations
 
 import altair as alt
+from altair.utils.schemapi import debug_mode
 import numpy as np
 
 from ..analysis import attribution
@@ -18,11 +19,25 @@ from .registry import Figure, figure
 
 TOP = 15  # writers shown in the bar chart
 LOG_RATIO = 20.0  # a log axis when the longest vector is this many times the shortest
+STANDS_OUT = 3.0  # the first position "stands out" at ≥ 3× (or ≤ 1/3 of) the other positions' median length
+SINK = 0.5  # a head rests on the first token when it puts at least this share of its attention there
 KIND_NAMES = {"embed": "embeddings", "head": "attention head", "b_O": "attention bias b_O", "mlp": "MLP",
               "ln": "final LayerNorm bias β"}
 KIND_COLOURS = {"embed": style.TOKENIZER, "head": style.ATTENTION, "b_O": style.PARAMETER, "mlp": style.MLP,
                 "ln": style.OPERATION}
 
+
+class _Unchecked:
+    """An altair chart whose Vega-Lite dict skips altair's schema check (build it under
+    `debug_mode(False)`). The site's named ranges (`range="similarity"`, the "<ramp>-labels" ranges of
+    `labels.cell_text`; defined per theme by `style.vega_config`) are valid Vega-Lite, which hands them
+    to Vega, but altair's schema only knows Vega's built-in range names and rejects them."""
+
+    def __init__(self, chart):
+        self.chart = chart
+
+    def to_dict(self, *args, **kwargs) -> dict:
+        return self.chart.to_dict(*args, **{**kwargs, "validate": False})
 
 # --- shared analyses ---------------------------------------------------------------------------------
 
@@ -64,6 +79,64 @@ def _ranked(ctx) -> list[dict]:
     return sorted(rows, key=lambda r: (-round(abs(r["value"]), 6), r["order"]))
 
 
+def first_position_note(final: np.ndarray, tokens: list[str]) -> tuple[str, list[str]]:
+    """Whether the first position's final residual vector stands out, as a sentence, and the other
+    positions that pass the same test. Decided by its length over the median of the other positions'
+    final lengths: STANDS_OUT times or more (or 1/STANDS_OUT or less) stands out."""
+    P = len(final)
+    if P < 2:
+        return "The prompt has a single position, so there is nothing to compare it with.", []
+    median = float(np.median(final[1:]))
+    ratio = float(final[0] / max(median, 1e-12))
+    rule = (f"we say a position stands out when its length is at least {STANDS_OUT:g} times that median, or at "
+            f"most a {_FRACTION} of it")
+    if ratio >= STANDS_OUT:
+        also = [f"position {p} ({tokens[p]})" for p in range(1, P) if final[p] >= STANDS_OUT * median]
+        note = (f"The first position's final vector is {ratio:.1f} times the median length of the other "
+                f"positions' final vectors ({median:.2f}); {rule}, so by this measure it stands out.")
+        if also:
+            note += (f" It is not the only one: {_join(also)} {'is' if len(also) == 1 else 'are'} also at least "
+                     f"{STANDS_OUT:g} times that median.")
+        return note, also
+    if ratio <= 1 / STANDS_OUT:
+        return (f"The first position's final vector is {ratio:.2f} times the median length of the other positions' "
+                f"final vectors ({median:.2f}); {rule}, so by this measure it stands out by being short."), []
+    return (f"The first position's final vector is {ratio:.2f} times the median length of the other positions' "
+            f"final vectors ({median:.2f}); {rule}, so by this measure it does not stand out."), []
+
+
+_FRACTION = "third"  # 1 / STANDS_OUT in words
+
+
+def _join(items: list[str], word: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or with `word` 'or')."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def sink_heads(ctx) -> dict:
+    """How many heads rest their attention on the first token: a head counts when, averaged over the
+    queries after the first (the first query can attend only to itself, so it is left out), at least
+    SINK of its attention goes to position 0."""
+    t, L = ctx.trace, ctx.dims.n_layers
+    pattern = np.stack([t[f"blocks.{l}.attn.hook_pattern"] for l in range(L)]).astype(np.float64)  # (L, H, q, k)
+    n_heads = pattern.shape[0] * pattern.shape[1]
+    if pattern.shape[2] < 2:
+        return {"sink_threshold": SINK, "n_sink_heads": 0, "n_heads_all": n_heads, "sink_best": None,
+                "sink_best_share": None, "sink_note": "The prompt has a single position, so no head has a choice."}
+    share = pattern[:, :, 1:, 0].mean(-1)  # (L, H) mean attention on position 0 from queries 1..
+    k = int((share >= SINK).sum())
+    best = np.unravel_index(np.argmax(share), share.shape)
+    if k:
+        note = (f"{k} of this model's {n_heads} heads {'puts' if k == 1 else 'put'}, on average over the queries after "
+                f"the first, at least {SINK:.0%} of {'its' if k == 1 else 'their'} attention on the first token (the "
+                "first query is left out because it can only attend to itself).")
+    else:
+        note = (f"No head of this model puts, on average over the queries after the first, {SINK:.0%} or more of "
+                f"its attention on the first token; the most is {share[best]:.0%}, by head {best[1]} of layer {best[0]}.")
+    return {"sink_threshold": SINK, "n_sink_heads": k, "n_heads_all": n_heads, "sink_best": head_label(*best),
+            "sink_best_share": round(float(share[best]), 4), "sink_note": note}
+
+
 # --- figures -----------------------------------------------------------------------------------------
 
 
@@ -95,27 +168,22 @@ def norms(ctx) -> Figure:
     )
     final = n[-1]
     rest = final[1:] if P > 1 else final
-    ratio = float(final[0] / max(rest.mean(), 1e-12))
+    median = float(np.median(rest))
+    ratio = float(final[0] / max(median, 1e-12))
     growth = float(rest.mean() / max(n[0, 1:].mean() if P > 1 else n[0].mean(), 1e-12))
-    if P < 2:
-        note = "The prompt has a single position, so there is nothing to compare it with."
-    elif ratio >= 3:
-        note = (f"The first position stands out: its final residual vector is {ratio:.1f} times as long as "
-                "the average of the other positions.")
-    elif ratio <= 1 / 3:
-        note = (f"The first position stands out by being short: its final residual vector is {1 / ratio:.1f} "
-                "times shorter than the average of the other positions.")
-    else:
-        note = (f"No position stands out here: the first position's final residual vector is {ratio:.2f} times "
-                "the average length of the others.")
+    note, also = first_position_note(final, ctx.token_strs())
+    sink = ctx.analysis(sink_heads)
     return Figure(
         data={"stages": names, "norms": rounded(n.T), "n_stages": S, "log_scale": log,
-              "final_norms": rounded(final), "first_over_rest": round(ratio, 4), "first_stands_out": ratio >= 3,
-              "first_note": note, "growth_rest": round(growth, 4),
+              "final_norms": rounded(final), "first_over_median": round(ratio, 4),
+              "rest_median_norm": round(median, 4), "stands_out_threshold": STANDS_OUT,
+              "first_stands_out": bool(P > 1 and (ratio >= STANDS_OUT or ratio <= 1 / STANDS_OUT)),
+              "also_over_threshold": also, "first_note": note, "growth_rest": round(growth, 4), **sink,
               "input_mean_norm": round(float(n[0].mean()), 4), "final_mean_norm": round(float(final.mean()), 4),
               "final_rest_mean_norm": round(float(rest.mean()), 4)},
         alt=f"Line chart, one line per position ({P}), of the residual vector's length at {S} stages from the "
-            f"first layer's input to the last layer's output. {note} The other positions grow {growth:.1f}-fold.",
+            f"first layer's input to the last layer's output. {note} The other positions grow {growth:.1f}-fold "
+            "on average.",
         caption="Length of each position's residual vector at every stage: the input of each layer (pre), after its "
                 "attention sublayer has added its output (mid), and after the last MLP (post)."
                 + (" The vertical axis is logarithmic because the lengths span a wide range." if log else "")
@@ -135,13 +203,16 @@ def writers(ctx) -> Figure:
     shown = sorted(top, key=lambda r: (-r["value"], r["order"]))  # positive at the top, negative at the bottom
     rows = [{"label": r["label"], "kind": KIND_NAMES[r["kind"]], "value": round(r["value"], 4), "rank": i}
             for i, r in enumerate(shown)]
-    kinds = [KIND_NAMES[k] for k in KIND_COLOURS]
+    # The legend lists only the kinds that have a bar; the others are named in the caption.
+    present = [k for k in KIND_COLOURS if any(r["kind"] == k for r in top)]
+    absent = [KIND_NAMES[k] for k in KIND_COLOURS if k not in present]
+    kinds = [KIND_NAMES[k] for k in present]
     base = alt.Chart(alt.Data(values=rows)).encode(
         y=alt.Y("label:N", sort=[r["label"] for r in rows], title=None),
         x=alt.X("value:Q", title="direct contribution to the logit"))
     chart = (
         base.mark_bar().encode(
-            color=alt.Color("kind:N", title="writer", scale=alt.Scale(domain=kinds, range=list(KIND_COLOURS.values()))),
+            color=alt.Color("kind:N", title="writer", scale=alt.Scale(domain=kinds, range=[KIND_COLOURS[k] for k in present])),
             tooltip=[alt.Tooltip("label:N", title="writer"), alt.Tooltip("kind:N"),
                      alt.Tooltip("value:Q", format="+.3f", title="contribution")])
         + alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(color=style.RESIDUAL).encode(x="x:Q")
@@ -160,6 +231,7 @@ def writers(ctx) -> Figure:
             "ln_scale": round(attr.scale, 4), "ln_bias": round(attr.ln_bias, 4), "n_writers": len(w.labels),
             "n_heads_total": int((kinds_arr == "head").sum()), "by_kind": by_kind,
             "top": [[r["label"], round(r["value"], 4)] for r in top],
+            "kinds_shown": kinds, "kinds_not_shown": absent,
             "n_top": len(top), "n_terms": len(ranked),
             "top_positive": pos_top[0]["label"] if pos_top else "none",
             "top_positive_value": round(pos_top[0]["value"], 4) if pos_top else 0.0,
@@ -178,7 +250,8 @@ def writers(ctx) -> Figure:
                 "contribution to that token's logit: what it wrote into the residual stream, centred, divided by the "
                 "final LayerNorm's scale at this position, multiplied by γ and read by the token's unembedding "
                 "column. The final LayerNorm's β adds one term of its own. Shown: the "
-                f"{len(rows)} largest by size of {len(ranked)} terms, which together sum to the logit.",
+                f"{len(rows)} largest by size of {len(ranked)} terms, which together sum to the logit; colour gives "
+                "the kind of writer" + (f" (no term of the {_join(absent, 'or')} is among them)." if absent else "."),
         chart=chart,
     )
 
@@ -192,19 +265,22 @@ def heads_figure(ctx) -> Figure:
     grid = np.zeros((L, H))
     is_head = np.asarray(w.kinds) == "head"
     grid[w.layers[is_head], w.heads[is_head]] = c[is_head]  # (layer, head)
-    m = max(float(np.abs(grid).max()), 1e-9)
+    m = round(max(float(np.abs(grid).max()), 1e-4), 4)
     rows = [{"layer": l, "head": h, "label": head_label(l, h), "value": round(float(grid[l, h]), 4)}
             for l in range(L) for h in range(H)]
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
-    chart = base.mark_rect().encode(
-        color=alt.Color("value:Q", title="contribution",
-                        scale=alt.Scale(scheme="redblue", reverse=True, domain=[-round(m, 4), round(m, 4)])),
-        tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("value:Q", format="+.3f", title="contribution")])
-    if H <= 16:
-        chart += cell_text(base, "value", "+.1f", f"abs(datum.value) > {0.6 * m:.4f}")
-    chart = chart.properties(width=max(200, 40 * H), height=max(120, 26 * L),
-                             title=f"Direct contributions to the logit of {ctx.token_str(a['token'])!r}, per head")
+    with debug_mode(False):  # named Vega ranges: see _Unchecked
+        base = alt.Chart(alt.Data(values=rows)).encode(
+            x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
+        chart = base.mark_rect().encode(
+            color=alt.Color("value:Q", title="contribution",
+                            scale=alt.Scale(range="diverging", domain=[-m, m], domainMid=0),
+                            legend=alt.Legend(format="+.1f")),
+            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("value:Q", format="+.3f", title="contribution")])
+        if H <= 16:
+            chart += cell_text(base, "value", "+.1f", "diverging", (-m, m))
+        chart = chart.properties(width=max(260, 44 * H), height=max(140, 30 * L),
+                                 title=alt.Title("Direct contribution of each head",
+                                                 subtitle=f"to the logit of {ctx.token_str(a['token'])!r}, last position"))
     best = np.unravel_index(np.argmax(grid), grid.shape)
     worst = np.unravel_index(np.argmin(grid), grid.shape)
     layer_sums = grid.sum(1)
@@ -220,5 +296,5 @@ def heads_figure(ctx) -> Figure:
             f"({grid[worst]:+.2f}), all heads together {grid.sum():+.2f}",
         caption=f"All {L * H} heads' direct contributions to the logit of {ctx.token_str(a['token'])!r} at the last "
                 "position: red pushes the prediction up, blue down. Hover a cell for its value.",
-        chart=chart,
+        chart=_Unchecked(chart),
     )

@@ -1,67 +1,96 @@
-"""Tokenizer: the prompt as tokens, and the BPE merges that build one of its words."""
+"""Tokenizer: the prompt as tokens, and the BPE merges that build one of its words.
+
+Both figures draw tokens as boxes laid out in inches on a canvas at most `style.COLUMN_IN` wide, so
+their text keeps its size in the content column; a row of boxes that would not fit wraps. Tokens
+and pieces are shown as the site shows every token (`ctx.token_strs`, ␣ for a space), never in the
+tokenizer's own byte-level spelling ("Ġ").
+"""
 
 from __future__ import annotations
 
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.patches import FancyBboxPatch
 
-from ..analysis.tokenization import most_merged_word
+from ..analysis.tokenization import most_merged_word, piece_text
+from ..context import token_display
 from . import style
 from .registry import Figure, figure
 
-BOX_W, BOX_H, GAP = 1.0, 0.62, 0.12
+TEXT_PT, SUB_PT = 9.0, 8.0  # a token's string and the id under it (≈ 12 and 10.7 px in the column)
+CHAR_IN = 0.6 * TEXT_PT / 72 + 0.004  # DejaVu Sans Mono advances 0.6 em per character
+PAD_IN, MIN_BOX_IN = 0.16, 0.36  # a box's inner padding and its narrowest width
+GAP_IN = 0.07  # between boxes
+ROW_GAP_IN = 0.12  # between rows of boxes
+LABEL_IN = 0.85  # room for the rank label right of a merge row
 
 
-def _box(ax, x: float, y: float, w: float, text: str, sub: str | None, *, fill: str, theme: str, bold=False):
-    ax.add_patch(FancyBboxPatch((x, y), w, BOX_H, boxstyle="round,pad=0,rounding_size=0.08",
-                                facecolor=fill, edgecolor=style.ink(theme), linewidth=0.8))
-    ax.text(x + w / 2, y + BOX_H * (0.62 if sub else 0.5), text, ha="center", va="center",
-            fontsize=10, fontfamily="DejaVu Sans Mono", fontweight="bold" if bold else "normal",
-            color="#111111")
-    if sub:
-        ax.text(x + w / 2, y + BOX_H * 0.22, sub, ha="center", va="center", fontsize=7, color="#333333")
+def _box_width(text: str) -> float:
+    return max(MIN_BOX_IN, CHAR_IN * len(text) + PAD_IN)
 
 
-def _width(text: str) -> float:
-    return max(BOX_W, 0.16 * len(text) + 0.3)
-
-
-def _row(ax, y: float, items: list[tuple[str, str | None]], *, fill, theme, highlight=()) -> float:
-    x = 0.0
-    for i, (text, sub) in enumerate(items):
-        w = _width(text)
-        _box(ax, x, y, w, text, sub, fill=style.OPERATION if i in highlight else fill, theme=theme,
-             bold=i in highlight)
-        x += w + GAP
-    return x
+def _wrap(widths: list[float], room: float) -> list[list[int]]:
+    """Indices of boxes per line: as many as fit in `room` inches, at least one per line."""
+    lines, line, used = [], [], 0.0
+    for i, w in enumerate(widths):
+        if line and used + w > room:
+            lines.append(line)
+            line, used = [], 0.0
+        line.append(i)
+        used += w + GAP_IN
+    return lines + [line] if line else lines
 
 
 def _canvas(width: float, height: float) -> tuple[MplFigure, object]:
-    fig = MplFigure(figsize=(min(max(width * 0.62, 3.0), 14.0), max(height * 0.62, 1.0)))
+    """A figure `width` × `height` inches whose data coordinates are inches (y up)."""
+    fig = MplFigure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-0.1, width + 0.1)
-    ax.set_ylim(-0.1, height + 0.1)
-    ax.set_aspect("equal")
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
     ax.axis("off")
     return fig, ax
 
 
+def _box(ax, x: float, y: float, w: float, h: float, text: str, sub: str | None, *, fill: str, theme: str,
+         bold: bool = False) -> None:
+    ink = style.label_colour(fill)  # black or white, whichever reads on the fill (≥ 4.5:1)
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=0.05", facecolor=fill,
+                                edgecolor=style.ink(theme), linewidth=0.6))
+    ax.text(x + w / 2, y + h * (0.66 if sub else 0.5), text, ha="center", va="center", fontsize=TEXT_PT,
+            fontfamily="DejaVu Sans Mono", fontweight="bold" if bold else "normal", color=ink)
+    if sub:
+        ax.text(x + w / 2, y + h * 0.25, sub, ha="center", va="center", fontsize=SUB_PT, color=ink)
+
+
+def plural(n: int, word: str) -> str:
+    """'one token', '3 tokens'."""
+    return f"one {word}" if n == 1 else f"{n} {word}s"
+
+
 @figure("tokenizer.tokens", section="tokenizer", title="The prompt as tokens",
-        caption="Each box is one token of the prompt: its string as the tokenizer stores it (Ġ marks "
-                "a leading space) above its id, the row of the embedding matrix it selects. The first "
-                "token, <|endoftext|>, is prepended so that every prompt starts from the same place.")
+        caption="Each box is one token of the prompt: its string (␣ marks a space) above its id, the row of "
+                "the embedding matrix it selects. The first token, <|endoftext|>, is prepended so that every "
+                "prompt starts from the same place.")
 def tokens(ctx) -> Figure:
     t = ctx.trace
-    items = [(s, str(i)) for s, i in zip(t.display_tokens, t.tokens.tolist())]
-    width = sum(_width(s) + GAP for s, _ in items)
-    fig, ax = _canvas(width, BOX_H)
-    _row(ax, 0, items, fill=style.TOKENIZER, theme=ctx.theme)
-    words = [s for s in t.str_tokens[1 if t.prepend_bos else 0:]]
+    shown, ids = ctx.token_strs(), t.tokens.tolist()
+    widths = [max(_box_width(s), _box_width(str(i))) for s, i in zip(shown, ids)]
+    room = style.COLUMN_IN - 0.05
+    lines = _wrap(widths, room)
+    h = 0.5
+    height = len(lines) * (h + ROW_GAP_IN)
+    width = room if len(lines) > 1 else sum(widths[i] + GAP_IN for i in lines[0])
+    fig, ax = _canvas(width + 0.02, height)
+    for r, line in enumerate(lines):
+        x, y = 0.01, height - (r + 1) * (h + ROW_GAP_IN) + ROW_GAP_IN / 2
+        for i in line:
+            _box(ax, x, y, widths[i], h, shown[i], str(ids[i]), fill=style.TOKENIZER, theme=ctx.theme)
+            x += widths[i] + GAP_IN
+    n_prompt = len(ids) - (1 if t.prepend_bos else 0)
     return Figure(
-        data={"n_tokens": len(t.tokens), "n_prompt_tokens": len(words), "prepend_bos": t.prepend_bos,
-              "tokens": t.display_tokens, "ids": t.tokens.tolist(), "d_vocab": ctx.dims.d_vocab},
-        alt=f"The prompt split into {len(t.tokens)} tokens: "
-            + ", ".join(f"{s} (id {i})" for s, i in zip(t.display_tokens, t.tokens.tolist())),
+        data={"n_tokens": len(ids), "n_prompt_tokens": n_prompt, "prepend_bos": t.prepend_bos,
+              "tokens": shown, "ids": ids, "d_vocab": ctx.dims.d_vocab},
+        alt=f"The prompt split into {plural(len(ids), 'token')}: "
+            + ", ".join(f"{s} (id {i})" for s, i in zip(shown, ids)),
         mpl=fig,
     )
 
@@ -72,26 +101,42 @@ def tokens(ctx) -> Figure:
                 "box is the piece just formed, and its rank is on the right.")
 def merges(ctx) -> Figure:
     steps = most_merged_word(ctx.tokenizer, ctx.prompt)
-    rows = len(steps.parts)
-    width = max(sum(_width(p) + GAP for p in parts) for parts in steps.parts) + 2.2
-    fig, ax = _canvas(width, rows * (BOX_H + 0.25))
-    for r, parts in enumerate(steps.parts):
-        y = (rows - 1 - r) * (BOX_H + 0.25)
-        highlight = ()
-        if r > 0:  # the piece formed by the merge that led to this row
-            joined = "".join(steps.merged[r - 1])
-            before = steps.parts[r - 1]
-            # Its index: where this row first differs from the previous one.
-            idx = next((i for i, (a, b) in enumerate(zip(parts, before)) if a != b), len(parts) - 1)
-            highlight = (idx,) if parts[idx] == joined else ()
-        end = _row(ax, y, [(p, None) for p in parts], fill=style.TOKENIZER, theme=ctx.theme, highlight=highlight)
+    show = [[token_display(piece_text(p)) for p in parts] for parts in steps.parts]  # as the site shows text
+    h = 0.34
+    rows = len(show)
+    row_widths = [sum(_box_width(p) + GAP_IN for p in parts) for parts in show]
+    width = min(max(row_widths) + LABEL_IN, style.COLUMN_IN)
+    height = rows * (h + ROW_GAP_IN)
+    fig, ax = _canvas(width, height)
+    for r, parts in enumerate(show):
+        y = height - (r + 1) * (h + ROW_GAP_IN) + ROW_GAP_IN / 2
+        formed = None
+        if r > 0:  # the piece formed by the merge that led to this row: where it first differs from the last
+            before, joined = steps.parts[r - 1], "".join(steps.merged[r - 1])
+            idx = next((i for i, (a, b) in enumerate(zip(steps.parts[r], before)) if a != b), len(parts) - 1)
+            formed = idx if steps.parts[r][idx] == joined else None
+        x = 0.01
+        for i, p in enumerate(parts):
+            w = _box_width(p)
+            _box(ax, x, y, w, h, p, None, fill=style.OPERATION if i == formed else style.TOKENIZER,
+                 theme=ctx.theme, bold=i == formed)
+            x += w + GAP_IN
         label = "bytes" if r == 0 else f"rank {steps.ranks[r - 1]:,}"
-        ax.text(end + 0.1, y + BOX_H / 2, label, va="center", fontsize=8, color=style.muted(ctx.theme))
-    final = steps.parts[-1]
+        ax.text(x + 0.03, y + h / 2, label, va="center", fontsize=SUB_PT, color=style.muted(ctx.theme))
+    final = show[-1]
+    word = token_display(piece_text(steps.word))
+    result = plural(len(final), "token")
+    # The replay is compared with the tokenizer's own split of the same word.
+    own = ctx.tokenizer.convert_ids_to_tokens(ctx.tokenizer(piece_text(steps.word), add_special_tokens=False)["input_ids"])
+    same = own == steps.parts[-1]
     return Figure(
-        data={"word": steps.word, "n_merges": len(steps.merged), "n_bytes": len(steps.parts[0]),
-              "pieces": final, "ranks": steps.ranks},
-        alt=f"The word {steps.word!r} built from {len(steps.parts[0])} byte-level characters in "
-            f"{len(steps.merged)} merges, ending as {len(final)} token(s): {', '.join(final)}",
+        data={"word": word, "n_merges": len(steps.merged), "n_bytes": len(steps.parts[0]),
+              "pieces": final, "n_pieces": len(final), "result": result, "ranks": steps.ranks,
+              "merges_text": plural(len(steps.merged), "merge"), "replay_matches": same,
+              "replay_note": ("the same split the tokenizer itself makes" if same else
+                              "a different split from the tokenizer's own ("
+                              + ", ".join(token_display(piece_text(t)) for t in own) + ")")},
+        alt=f"The word {word} built from {len(steps.parts[0])} bytes in {plural(len(steps.merged), 'merge')}, "
+            f"ending as {result}: {', '.join(final)}",
         mpl=fig,
     )
