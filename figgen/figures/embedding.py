@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import altair as alt
-from altair.utils.schemapi import debug_mode
 import numpy as np
 
 from ..analysis.params import allocation
@@ -15,19 +14,6 @@ from .vector import shown_note, strips
 
 K_NEIGHBOURS = 5
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-class _Unchecked:
-    """An altair chart whose Vega-Lite dict skips altair's schema check (build it under
-    `debug_mode(False)`). The site's named ranges (`range="similarity"`, the "<ramp>-labels" ranges of
-    `labels.cell_text`; defined per theme by `style.vega_config`) are valid Vega-Lite, which hands them
-    to Vega, but altair's schema only knows Vega's built-in range names and rejects them."""
-
-    def __init__(self, chart):
-        self.chart = chart
-
-    def to_dict(self, *args, **kwargs) -> dict:
-        return self.chart.to_dict(*args, **{**kwargs, "validate": False})
 
 
 def _labels(ctx) -> list[str]:
@@ -98,25 +84,24 @@ def neighbours(ctx) -> Figure:
                          "cosine": round(float(c), 4)})
     lo = min(r["cosine"] for r in rows) if rows else 0.0
     domain = (round(min(lo, 0.0), 4), 1.0)  # one fixed scale: a cosine of 1 is the darkest cell
-    with debug_mode(False):  # named Vega ranges: see _Unchecked
-        base = alt.Chart(alt.Data(values=rows)).encode(
-            y=alt.Y("token:N", sort=None, title="prompt token"),
-            x=alt.X("rank:O", title="neighbour rank", axis=alt.Axis(labelAngle=0)),
-            tooltip=[alt.Tooltip("token:N"), alt.Tooltip("neighbour:N"), alt.Tooltip("cosine:Q", format=".3f")],
-        )
-        cells = base.mark_rect().encode(
-            color=alt.Color("cosine:Q", scale=alt.Scale(range="similarity", domain=list(domain)), title="cosine",
-                            legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200)))
-        # Labels in the ink that reads on each cell (the colour follows the cosine, the text is the neighbour).
-        names = cell_text(base, "cosine", ".2f", "similarity", domain).encode(
-            text=alt.Text("neighbour:N"))
-        chart = (cells + names).properties(width=92 * K_NEIGHBOURS, height=26 * len(unique))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("token:N", sort=None, title="prompt token"),
+        x=alt.X("rank:O", title="neighbour rank", axis=alt.Axis(labelAngle=0)),
+        tooltip=[alt.Tooltip("token:N"), alt.Tooltip("neighbour:N"), alt.Tooltip("cosine:Q", format=".3f")],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("cosine:Q", scale=alt.Scale(range=style.vega_range("similarity"), domain=list(domain)), title="cosine",
+                        legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200)))
+    # Labels in the ink that reads on each cell (the colour follows the cosine, the text is the neighbour).
+    names = cell_text(base, "cosine", ".2f", "similarity", domain).encode(
+        text=alt.Text("neighbour:N"))
+    chart = (cells + names).properties(width=92 * K_NEIGHBOURS, height=26 * len(unique))
     first = next(iter(table.items()))
     return Figure(
         data={"k": K_NEIGHBOURS, "neighbours": table, "n_distinct": len(unique), **_day_example(table)},
         alt=f"Table of the {K_NEIGHBOURS} nearest tokens to each of the prompt's {len(unique)} distinct "
             f"tokens; for example {first[0]!r}: " + ", ".join(repr(n) for n, _ in first[1]),
-        chart=_Unchecked(chart),
+        chart=chart,
     )
 
 

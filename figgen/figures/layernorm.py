@@ -9,7 +9,6 @@ hook_scale for every LayerNorm (ln1, ln2 of each layer, ln_final) × position.
 from __future__ import annotations
 
 import altair as alt
-from altair.utils.schemapi import debug_mode
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure as MplFigure
@@ -22,19 +21,6 @@ from .vector import SHOWN, shown_note
 LOG_RATIO = 20.0  # a log colour scale when the largest scale is this many times the smallest
 GROWS_RANK = 0.5  # "scales grow with depth": rank correlation of depth and median scale at least this …
 GROWS_RATIO = 1.5  # … and the last LayerNorm's median scale at least this many times the first's
-
-
-class _Unchecked:
-    """An altair chart whose Vega-Lite dict skips altair's schema check (build it under
-    `debug_mode(False)`). The site's named ranges (`range="similarity"`, the "<ramp>-labels" ranges of
-    `labels.cell_text`; defined per theme by `style.vega_config`) are valid Vega-Lite, which hands them
-    to Vega, but altair's schema only knows Vega's built-in range names and rejects them."""
-
-    def __init__(self, chart):
-        self.chart = chart
-
-    def to_dict(self, *args, **kwargs) -> dict:
-        return self.chart.to_dict(*args, **{**kwargs, "validate": False})
 
 
 def example_layer(ctx) -> int:
@@ -173,26 +159,25 @@ def scales_figure(ctx) -> Figure:
              "log10": round(float(np.log10(max(s[i, p], 1e-12))), 4)}
             for i in range(N) for p in range(P)]
     domain = [round(lo, 4), round(hi, 4)]
-    with debug_mode(False):  # named Vega ranges: see _Unchecked
-        names_param = alt.param(name="position_names", value=labels)
-        cell = min(46, max(12, 520 // max(P, 1)))
-        base = alt.Chart(alt.Data(values=rows)).encode(
-            x=alt.X("position:O", title="position",
-                    axis=alt.Axis(labelExpr="position_names[datum.value]", labelAngle=-45, labelLimit=110)),
-            y=alt.Y("ln:N", sort=names, title=None))
-        chart = base.mark_rect().encode(
-            color=alt.Color("scale:Q", title="scale" + (" (log)" if log else ""),
-                            legend=alt.Legend(format=".3~g", orient="bottom", direction="horizontal", gradientLength=200),
-                            scale=alt.Scale(range="magnitude", type="log" if log else "linear", domain=domain)),
-            tooltip=[alt.Tooltip("ln:N", title="LayerNorm"), alt.Tooltip("token:N", title="position"),
-                     alt.Tooltip("scale:Q", format=".3f")])
-        if P <= 16:
-            # Label inks follow the colour: thresholds on log10(scale) when the colour scale is logarithmic.
-            field, dom = ("log10", (round(float(np.log10(lo)), 4), round(float(np.log10(hi)), 4))) if log \
-                else ("scale", tuple(domain))
-            chart += cell_text(base, field, ".1f", "magnitude", dom).encode(text=alt.Text("scale:Q", format=".1f"))
-        chart = chart.add_params(names_param).properties(
-            width=cell * P, height=max(140, 17 * N), title="LayerNorm scale factor by position")
+    names_param = alt.param(name="position_names", value=labels)
+    cell = min(46, max(12, 520 // max(P, 1)))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("position:O", title="position",
+                axis=alt.Axis(labelExpr="position_names[datum.value]", labelAngle=-45, labelLimit=110)),
+        y=alt.Y("ln:N", sort=names, title=None))
+    chart = base.mark_rect().encode(
+        color=alt.Color("scale:Q", title="scale" + (" (log)" if log else ""),
+                        legend=alt.Legend(format=".3~g", orient="bottom", direction="horizontal", gradientLength=200),
+                        scale=alt.Scale(range=style.vega_range("magnitude"), type="log" if log else "linear", domain=domain)),
+        tooltip=[alt.Tooltip("ln:N", title="LayerNorm"), alt.Tooltip("token:N", title="position"),
+                 alt.Tooltip("scale:Q", format=".3f")])
+    if P <= 16:
+        # Label inks follow the colour: thresholds on log10(scale) when the colour scale is logarithmic.
+        field, dom = ("log10", (round(float(np.log10(lo)), 4), round(float(np.log10(hi)), 4))) if log \
+            else ("scale", tuple(domain))
+        chart += cell_text(base, field, ".1f", "magnitude", dom).encode(text=alt.Text("scale:Q", format=".1f"))
+    chart = chart.add_params(names_param).properties(
+        width=cell * P, height=max(140, 17 * N), title="LayerNorm scale factor by position")
     big = np.unravel_index(np.argmax(s), s.shape)
     small = np.unravel_index(np.argmin(s), s.shape)
     by_pos = s.mean(0)
@@ -214,7 +199,7 @@ def scales_figure(ctx) -> Figure:
                 "MLP, in every layer, and ln_final before the unembedding) divides by, at every position. It is the "
                 "residual vector's standard deviation (up to ε), so it tracks how large the stream is there"
                 + ("; the colour scale is logarithmic." if log else ".") + " Hover a cell for its value.",
-        chart=_Unchecked(chart),
+        chart=chart,
     )
 
 

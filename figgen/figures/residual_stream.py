@@ -9,7 +9,6 @@ The attribution itself is in `figgen.analysis.attribution`.
 from __future__ import annotations
 
 import altair as alt
-from altair.utils.schemapi import debug_mode
 import numpy as np
 
 from ..analysis import attribution
@@ -26,18 +25,6 @@ KIND_NAMES = {"embed": "embeddings", "head": "attention head", "b_O": "attention
 KIND_COLOURS = {"embed": style.TOKENIZER, "head": style.ATTENTION, "b_O": style.PARAMETER, "mlp": style.MLP,
                 "ln": style.OPERATION}
 
-
-class _Unchecked:
-    """An altair chart whose Vega-Lite dict skips altair's schema check (build it under
-    `debug_mode(False)`). The site's named ranges (`range="similarity"`, the "<ramp>-labels" ranges of
-    `labels.cell_text`; defined per theme by `style.vega_config`) are valid Vega-Lite, which hands them
-    to Vega, but altair's schema only knows Vega's built-in range names and rejects them."""
-
-    def __init__(self, chart):
-        self.chart = chart
-
-    def to_dict(self, *args, **kwargs) -> dict:
-        return self.chart.to_dict(*args, **{**kwargs, "validate": False})
 
 # --- shared analyses ---------------------------------------------------------------------------------
 
@@ -268,19 +255,18 @@ def heads_figure(ctx) -> Figure:
     m = round(max(float(np.abs(grid).max()), 1e-4), 4)
     rows = [{"layer": l, "head": h, "label": head_label(l, h), "value": round(float(grid[l, h]), 4)}
             for l in range(L) for h in range(H)]
-    with debug_mode(False):  # named Vega ranges: see _Unchecked
-        base = alt.Chart(alt.Data(values=rows)).encode(
-            x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
-        chart = base.mark_rect().encode(
-            color=alt.Color("value:Q", title="contribution",
-                            scale=alt.Scale(range="diverging", domain=[-m, m], domainMid=0),
-                            legend=alt.Legend(format="+.1f")),
-            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("value:Q", format="+.3f", title="contribution")])
-        if H <= 16:
-            chart += cell_text(base, "value", "+.1f", "diverging", (-m, m))
-        chart = chart.properties(width=max(260, 44 * H), height=max(140, 30 * L),
-                                 title=alt.Title("Direct contribution of each head",
-                                                 subtitle=f"to the logit of {ctx.token_str(a['token'])!r}, last position"))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
+    chart = base.mark_rect().encode(
+        color=alt.Color("value:Q", title="contribution",
+                        scale=alt.Scale(range=style.vega_range("diverging"), domain=[-m, m], domainMid=0),
+                        legend=alt.Legend(format="+.1f")),
+        tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("value:Q", format="+.3f", title="contribution")])
+    if H <= 16:
+        chart += cell_text(base, "value", "+.1f", "diverging", (-m, m))
+    chart = chart.properties(width=max(260, 44 * H), height=max(140, 30 * L),
+                             title=alt.Title("Direct contribution of each head",
+                                             subtitle=f"to the logit of {ctx.token_str(a['token'])!r}, last position"))
     best = np.unravel_index(np.argmax(grid), grid.shape)
     worst = np.unravel_index(np.argmin(grid), grid.shape)
     layer_sums = grid.sum(1)
@@ -296,5 +282,5 @@ def heads_figure(ctx) -> Figure:
             f"({grid[worst]:+.2f}), all heads together {grid.sum():+.2f}",
         caption=f"All {L * H} heads' direct contributions to the logit of {ctx.token_str(a['token'])!r} at the last "
                 "position: red pushes the prediction up, blue down. Hover a cell for its value.",
-        chart=_Unchecked(chart),
+        chart=chart,
     )
