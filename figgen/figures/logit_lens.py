@@ -443,11 +443,11 @@ def explorer(ctx) -> Figure:
                  alt.Tooltip("rank:Q", title="rank of final answer"),
                  alt.Tooltip("kl_final:Q", title="KL to output (nats)"),
                  alt.Tooltip("kl_input:Q", title="KL to input (nats)")])
-    text = base.mark_text(fontSize=11, limit=58).encode(
+    text = base.mark_text(fontSize=11, limit=54).encode(
         text="guess:N",
         color=alt.Color("strength:Q", scale=alt.Scale(type="threshold", domain=[0.1 * i for i in range(1, 10)],
                                                       range=style.vega_range("magnitude-labels")), legend=None))
-    chart = (cells + text).add_params(metric, start).properties(width=60 * window, height=22 * len(labels))
+    chart = (cells + text).add_params(metric, start).properties(width=56 * window, height=22 * len(labels))
     return Figure(
         data={"n_cells": len(rows), "window": window, "n_positions": n},
         alt=f"Interactive grid of the lens's top guess at {len(labels)} depths for {n} positions, {window} at a time, "
