@@ -68,3 +68,39 @@ class Setting:
 
 def settings(logits: np.ndarray, grid: list[tuple[float, int | None, float]]) -> list[Setting]:
     return [Setting(t, k, p, sampling_distribution(logits, t, k, p)) for t, k, p in grid]
+
+
+def nucleus_size(logits: np.ndarray, top_p: float, temperature: float = 1.0) -> int:
+    """How many tokens top-p sampling at `top_p` (temperature T, no top-k) can draw from."""
+    return int((sampling_distribution(logits, temperature, None, top_p) > 0).sum())
+
+
+@dataclass(frozen=True)
+class PromptChoice:
+    """Which of several candidate prompts leaves the model least sure of its next token.
+
+    prompts: (n,) the candidates; entropies: (n,) float64, entropy in nats of each next-token
+    distribution at T = 1; index: the candidate with the highest entropy (ties: the first)."""
+
+    prompts: tuple[str, ...]
+    entropies: np.ndarray
+    index: int
+
+    @property
+    def prompt(self) -> str:
+        return self.prompts[self.index]
+
+    @property
+    def entropy(self) -> float:
+        return float(self.entropies[self.index])
+
+
+def most_uncertain(prompts, logits: np.ndarray) -> PromptChoice:
+    """The candidate whose next-token distribution has the highest entropy.
+
+    prompts: n strings; logits: (n, d_vocab), each prompt's next-token logits."""
+    logits = np.asarray(logits, np.float64)
+    if logits.ndim != 2 or len(logits) != len(prompts) or not len(prompts):
+        raise ValueError("need one row of next-token logits per prompt, and at least one prompt")
+    h = np.array([entropy(softmax(row)) for row in logits])
+    return PromptChoice(tuple(prompts), h, int(np.argmax(h)))

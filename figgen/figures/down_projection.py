@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import numpy as np
 
 from ..analysis.circuits import top_tokens
+from . import style
 from .labels import rounded
 from .mlp_focus import focus
 from .registry import Figure, figure
@@ -43,24 +46,34 @@ def neurons(ctx) -> Figure:
                       "promotes": promoted})
         rows.append({"neuron": f"L{f['layer']}N{n}", "length": rounded(norms[n]), "activation": rounded(post[n]),
                      "promotes": " · ".join(promoted)})
-    base = alt.Chart(alt.Data(values=rows)).encode(y=alt.Y("neuron:N", sort=None, title=None))
-    chart = (base.mark_bar(color="#377eb8").encode(
-        x=alt.X("length:Q", title="length of activation × output row"),
-        tooltip=["neuron:N", alt.Tooltip("activation:Q", format=".3f"), alt.Tooltip("length:Q", format=".3f"),
-                 alt.Tooltip("promotes:N", title="promotes")])
-        .properties(width=260)
-        | base.mark_text(align="left", fontSize=11).encode(text="promotes:N", x=alt.value(6))
-        .properties(width=320, title="tokens its output row promotes")).resolve_scale(y="shared")
+    # The promoted tokens are the right-hand axis's labels (axis text follows the theme in the static
+    # figures and in the browser); both axes share one band scale, so each row lines up with its bar.
+    promoted = json.dumps({r["neuron"]: r["promotes"] for r in rows}, ensure_ascii=False)
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("neuron:N", sort=None, title=None, scale=alt.Scale(paddingInner=0.25)))
+    chart = alt.layer(
+        base.mark_bar(color=style.MLP).encode(
+            x=alt.X("length:Q", title="length of activation × output row"),
+            tooltip=["neuron:N", alt.Tooltip("activation:Q", format=".3f"), alt.Tooltip("length:Q", format=".3f"),
+                     alt.Tooltip("promotes:N", title="promotes")]),
+        base.mark_tick(opacity=0).encode(
+            x=alt.value(0),
+            y=alt.Y("neuron:N", sort=None, title=None,
+                    axis=alt.Axis(orient="right", labelExpr=f"{promoted}[datum.value]",
+                                  labelLimit=400, ticks=False, domain=False))),
+    ).resolve_axis(y="independent").properties(
+        width=200, height=24 * len(rows),
+        title=alt.Title(f"Right: the {K} tokens each neuron's output row promotes most", anchor="start"))
     share = float(norms[order].sum() / max(norms.sum(), 1e-12))
     return Figure(
         data={"layer": f["layer"], "position": f["position"], "token": f["token"], "top": table,
               "max_diff": float(f"{err:.3g}"), "top_share": round(share, 4), "d_mlp": len(post),
-              "n_active": int((post > 0.1).sum())},
+              "n_active": int((post > 0.1).sum()), "k": TOP, "k_tokens": K},
         alt=f"Bar chart of the {TOP} neurons of layer {f['layer']} whose output is longest at the final position, "
             f"each with the {K} tokens its output row promotes; the first, neuron {table[0]['neuron']}, promotes "
             + ", ".join(repr(s) for s in table[0]["promotes"]),
-        caption=f"Layer {f['layer']}, final position ({f['token']!r}): the {TOP} neurons whose activation × output "
-                f"row is longest, and the {K} tokens each output row pushes up through W_U (hover a bar for "
-                "the numbers).",
+        caption=f"Layer {f['layer']}, final position ({f['token']}): the {TOP} neurons whose activation × output "
+                f"row is longest (L{f['layer']}N{table[0]['neuron']} is neuron {table[0]['neuron']}), and on the right the {K} tokens each output row "
+                "pushes up most through W_U (hover a bar for the numbers).",
         chart=chart,
     )

@@ -61,7 +61,7 @@ def curve(ctx) -> Figure:
     xs = np.linspace(-6, 0, 60001)
     gmin = float(gelu_tanh(xs).min())
 
-    fig = MplFigure(figsize=(6.4, 5.2), layout="constrained")
+    fig = MplFigure(figsize=(style.COLUMN_IN - 0.15, 5.6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     top.plot(x, np.round(gelu_tanh(x), 4), color=style.OPERATION, linewidth=2, label="GELU, tanh approximation (GPT-2)")
     top.plot(x, np.round(gelu_erf(x), 4), color=style.ink(ctx.theme), linewidth=1, linestyle="--",
@@ -71,34 +71,46 @@ def curve(ctx) -> Figure:
                 label=f"layer {f['layer']}, final position ({len(sample)} of {len(pre)} neurons)")
     top.set_xlim(lo, hi)
     top.set_ylabel("GELU(h)")
-    top.legend(fontsize=8, frameon=False, loc="upper left")
+    top.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1), ncols=1, borderaxespad=0.2)
     style_axes(top, ctx.theme)
-    if full_lo < lo or full_hi > hi:
-        inset = top.inset_axes([0.1, 0.3, 0.34, 0.32])  # the empty upper left, under the legend
+    has_inset = full_lo < lo or full_hi > hi
+    if has_inset:
+        inset = top.inset_axes([0.08, 0.42, 0.4, 0.45])  # the empty upper left
+        inset.set_facecolor(style.background(ctx.theme))  # opaque: the main grid does not show through
         inset.plot(x_full, np.round(gelu_tanh(x_full), 4), color=style.OPERATION, linewidth=1.2)
         inset.scatter(sample, np.round(gelu_tanh(sample), 4), s=4, color=style.MLP, zorder=3)
         inset.add_patch(Rectangle((lo, float(gelu_tanh(lo))), hi - lo, float(gelu_tanh(hi) - gelu_tanh(lo)),
                                   fill=False, linewidth=0.8, linestyle=":", edgecolor=style.ink(ctx.theme)))
-        inset.set_title(f"full range {full_lo:.1f} to {full_hi:.1f}", fontsize=7)
-        inset.tick_params(labelsize=6)
+        inset.set_title(f"all values: {full_lo:.1f} to {full_hi:.1f}".replace("-", "−"))
+        inset.locator_params(nbins=4)
         style_axes(inset, ctx.theme)
     bins = np.linspace(lo, hi, 81)
     counts, _ = np.histogram(pre_all, bins=bins)
     bottom.bar(np.round(bins[:-1], 4), counts, width=np.diff(bins), align="edge", color=style.MLP, alpha=0.7)
     bottom.set_xlabel("pre-activation h" + (f" ({outside:,} of {pre_all.size:,} values lie outside this range)"
                                             if outside else ""))
-    bottom.set_ylabel("count (all layers\nand positions)", fontsize=8)
+    bottom.set_ylabel("count (all layers\nand positions)")
     style_axes(bottom, ctx.theme)
     frac_neg = float((pre_all < 0).mean())
     return Figure(
-        data={"max_diff": float(f"{err:.3g}"), "frac_negative": round(frac_neg, 4), "gelu_min": round(gmin, 4),
+        data={"max_diff": float(f"{err:.3g}"), "frac_negative": round(frac_neg, 4),
+              # "Most" means more than half of all the pre-activations of this prompt.
+              "negative_verdict": ("so most of the neurons are nearly silent at any one position" if frac_neg > 0.5
+                                   else "so most of the neurons pass on a positive value at any one position"), "gelu_min": round(gmin, 4),
               "gelu_argmin": round(float(xs[np.argmin(gelu_tanh(xs))]), 4), "pre_min": round(float(pre_all.min()), 4),
               "pre_max": round(float(pre_all.max()), 4), "layer": f["layer"], "n_values": int(pre_all.size),
               "max_tanh_vs_erf": round(float(np.abs(gelu_tanh(x_full) - gelu_erf(x_full)).max()), 5),
               "zoom_lo": lo, "zoom_hi": hi, "n_outside": outside,
-              "share_inside": round(1 - outside / pre_all.size, 4)},
-        alt=f"The GELU curve from {lo:.1f} to {hi:.1f} (an inset shows the full range {full_lo:.1f} to {full_hi:.1f}), with layer {f['layer']}'s pre-activations at the final "
+              "share_inside": round(1 - outside / pre_all.size, 4), "has_inset": has_inset,
+              "range_note": (f"; the inset shows all of them, the {outside:,} outside included" if has_inset
+                             else ", which is all of them")},
+        alt=f"The GELU curve from {lo:.1f} to {hi:.1f}"
+            + (f" (an inset shows the full range {full_lo:.1f} to {full_hi:.1f})" if has_inset else "") + f", with layer {f['layer']}'s pre-activations at the final "
             f"position as dots on it, and a histogram of all {pre_all.size} pre-activations below: "
             f"{frac_neg:.0%} are negative, where GELU is close to 0 (its minimum is {gmin:.3f})",
+        caption=f"The GELU curve GPT-2 uses (tanh approximation) and the exact GELU, with layer {f['layer']}'s "
+                f"pre-activations at the final position as dots on the curve; below, how all {pre_all.size:,} "
+                "pre-activations of this prompt (every layer and position) are distributed"
+                + (", and an inset with the full range." if has_inset else "."),
         mpl=fig,
     )
