@@ -32,7 +32,7 @@ def strips(vectors: np.ndarray, labels: list[str], *, theme: str, title: str | N
     k = min(d, max_components)
     shown = vectors[:, :k]
     norm = norm or style.symmetric_norm(shown)
-    fig = MplFigure(figsize=(style.COLUMN_IN, 0.3 * n + 0.8), layout="constrained")
+    fig = MplFigure(figsize=(style.COLUMN_IN - 0.15, 0.3 * n + 0.8), layout="constrained")  # tight bbox adds ~0.1 in
     ax = fig.add_subplot()
     image = ax.imshow(shown, cmap=style.cmap("diverging", theme), norm=norm, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(n), labels)
