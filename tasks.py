@@ -46,7 +46,9 @@ def ensure_venv() -> None:
 
 
 def run(cmd: list[str]) -> int:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # NO_MKDOCS_2_WARNING: Material's documented switch for its end-of-life banner, printed when the
+    # theme is imported (before any plugin could intervene) on every mkdocs and mike build.
+    env = {"NO_MKDOCS_2_WARNING": "1", **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 

@@ -20,14 +20,18 @@ from .figures.save import atomic_write
 REGISTRY = "https://registry.npmjs.org"
 
 #: name → (version, sha512 integrity, {file inside the tarball ("package/…") or folder/: site path})
+#: Vega 6.2.0, Vega-Lite 6.4.1 and vega-embed 7.0.2 are what vl-convert 1.9.0 bundles (it draws the
+#: static fallbacks), so a chart and its fallback come from the same code. Not vega 6.3.0: its build
+#: files report version 5.33.1, and vega-embed then warns on every chart that the v6 spec Vega-Lite
+#: compiles needs a newer Vega (tests/test_assets.py checks the version the build reports).
 PACKAGES: dict[str, tuple[str, str, dict[str, str]]] = {
-    "vega": ("6.3.0", "sha512-L/ykPslBI5QiElzs7jD01c/0EP2yzJ0SdQ3WLZkgBsmykNkhfilWLAa24RzDx67rilNLdeBCJVCmogi40xJ6yA==",
+    "vega": ("6.2.0", "sha512-BIwalIcEGysJdQDjeVUmMWB3e50jPDNAMfLJscjEvpunU9bSt7X1OYnQxkg3uBwuRRI4nWfFZO9uIW910nLeGw==",
              {"package/build/vega.min.js": "assets/vendor/vega/vega.min.js",
               "package/LICENSE": "assets/vendor/vega/LICENSE"}),
     "vega-lite": ("6.4.1", "sha512-KO3ybHNouRK4A0al/+2fN9UqgTEfxrd/ntGLY933Hg5UOYotDVQdshR3zn7OfXwQ7uj0W96Vfa5R+QxO8am3IQ==",
                   {"package/build/vega-lite.min.js": "assets/vendor/vega-lite/vega-lite.min.js",
                    "package/LICENSE": "assets/vendor/vega-lite/LICENSE"}),
-    "vega-embed": ("7.0.0", "sha512-vPOVQmQuxWsrMeJKeJzRtAf3L4YM1wvtgh2TA/l/KqvmaXTT2rvYHqyQN1kthPHM8ujv5kX0V1gX1XM4ZDmz9g==",
+    "vega-embed": ("7.0.2", "sha512-ZHQPWSs9mUTGJPZ5yQVhHV+OLDCoTIjR//De93vG6igZX1MQCVo03ePWlfWCUAnPV1IsKfeJLqA3K/Qd11bAFQ==",
                    {"package/build/vega-embed.min.js": "assets/vendor/vega-embed/vega-embed.min.js",
                     "package/LICENSE": "assets/vendor/vega-embed/LICENSE"}),
     "katex": ("0.19.1", "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/YeOy15lDgRhKvr5614uRrEfA==",

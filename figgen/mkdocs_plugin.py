@@ -36,6 +36,8 @@ from .errors import FiggenError
 log = logging.getLogger("mkdocs.plugins.figgen")
 
 SITE_DIR = "figgen"  # generated files appear under this folder of the site
+SOCIAL_CARD = f"{SITE_DIR}/social-card.png"  # og:image (figgen/social.py)
+SOCIAL_SIZE = [1200, 630]  # = figgen.social.SIZE (not imported here: PIL loads only when a card is made)
 PLACEHOLDER = re.compile(r"\{\{\s*(figure|data|model|claim)\s+([^\s}]+)(?:\s+([^\s}:]+))?(?:\s+(:[^}]*?))?\s*\}\}")
 CLAIMS_TABLE = re.compile(r"\{\{\s*claims\s*\}\}")
 KINDS = ("figure", "data", "model", "claim", "claims")
@@ -75,6 +77,9 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         if docs == self.cache_dir or docs in self.cache_dir.parents:
             raise PluginError("figgen: cache_dir must be outside docs_dir (mkdocs serve would rebuild forever)")
         model = os.environ.get("FIGGEN_MODEL") or self.config.model
+        _version_selector_only_under_mike(config)
+        _notebook_kernels_over_ipc(config)
+        self.social: Path | None = None
         if not self.config.enabled:
             config.extra["figgen"] = {"model": "", "model_note": "", "prompt": self.config.prompt}
             return config
@@ -88,11 +93,9 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         info = self.manifest["model"]
         log.info(f"figgen: {len(result.computed)} figures computed, {len(result.cached)} from cache "
                  f"({info['name']})")
-        # The site's social image (og:image): the first figure that saved a PNG (the poster).
-        image = next((f"{SITE_DIR}/{f}" for e in self.manifest["figures"] for f in e["files"]
-                      if f.endswith(".png")), "")
+        image = self._social_card()
         config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
-                                  "prompt": self.manifest["prompt"], "image": image}
+                                  "prompt": self.manifest["prompt"], "image": image, "image_size": SOCIAL_SIZE}
         if not info.get("is_gpt2_small"):  # <meta name="description"> names the model actually traced
             config.site_description = description(info)
         self._share_model_with_notebooks(model, config)
@@ -122,10 +125,28 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         server.watch(str(Path(__file__).resolve().parent))
         return server
 
+    def _social_card(self) -> str:
+        """The site's social image (og:image), as a site path ('' without one): a 1200 × 630 card cut
+        from the top of the first figure that saved a PNG (the poster), cached by that PNG's bytes."""
+        png = next((self.out / f for e in self.manifest["figures"] for f in e["files"]
+                    if f.endswith(".png")), None)
+        if png is None:
+            return ""
+        from .figures.save import atomic_write
+        from .social import social_card
+
+        data = png.read_bytes()
+        self.social = self.cache_dir / "social" / f"card-{hashlib.sha256(data).hexdigest()[:16]}.png"
+        if not self.social.is_file():
+            atomic_write(self.social, social_card(data))
+        return SOCIAL_CARD
+
     def on_files(self, files: Files, config) -> Files:
         if not self.config.enabled:
             return files
         generated = {f"{SITE_DIR}/manifest.json": self.out / "manifest.json"}
+        if self.social is not None:
+            generated[SOCIAL_CARD] = self.social
         for entry in self.manifest["figures"]:
             for fname in entry["files"]:  # paths relative to the manifest's folder
                 generated[f"{SITE_DIR}/{fname}"] = self.out / fname
@@ -176,6 +197,49 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         markdown = CLAIMS_TABLE.sub(lambda m: claims_table(self.manifest.get("claims", []), page.url), markdown)
         markdown = PLACEHOLDER.sub(replace, markdown)
         return ANY_PLACEHOLDER.sub(unknown, markdown)
+
+    def on_post_page(self, output: str, page, config) -> str:
+        if page.file.src_uri.endswith(".ipynb"):  # mkdocs-jupyter inlines ~575 KB of JupyterLab CSS
+            from .notebook_css import drop_unused_notebook_css
+
+            return drop_unused_notebook_css(output)
+        return output
+
+
+def _version_selector_only_under_mike(config) -> None:
+    """Material's version selector (extra.version, provider mike) fetches ../versions.json, which
+    only a site published with mike has: any other build (mkdocs build/serve, the tests) would
+    request it on every page and get a 404. mike builds with MIKE_DOCS_VERSION set."""
+    version = config.extra.get("version")
+    if isinstance(version, dict) and version.get("provider") == "mike" and not os.environ.get("MIKE_DOCS_VERSION"):
+        del config.extra["version"]
+
+
+_KERNEL_DIR: list[str] = []  # this process's private folder for kernel sockets (made once)
+
+
+def _notebook_kernels_over_ipc(config) -> None:
+    """Executed notebooks talk to their kernel over Unix sockets in a private folder, not TCP.
+
+    Over TCP, ipykernel warns on every build that its traffic is unencrypted (it is, on loopback).
+    IPC is the remedy it names: the sockets live in a 0700 temp folder of this process. The setting
+    reaches mkdocs-jupyter's nbconvert through a config file on JUPYTER_CONFIG_PATH (nbconvert reads
+    it; the kernel manager takes `transport` and an absolute `ip`, the socket path prefix)."""
+    if os.name != "posix" or config.plugins.get("mkdocs-jupyter") is None:
+        return
+    if not _KERNEL_DIR:
+        import atexit
+        import json
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="figgen-kernel-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        settings = {"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}}
+        Path(folder, "jupyter_nbconvert_config.json").write_text(json.dumps(settings))
+        _KERNEL_DIR.append(folder)
+        paths = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+        os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([folder, *paths])
 
 
 def model_note(info: dict) -> str:

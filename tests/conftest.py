@@ -112,3 +112,42 @@ def mini_site(mini):
     from figgen.context import Context
 
     return Rendered(Context.from_model(mini, DEFAULT_PROMPT))
+
+
+# --- the real site, built once per session (tests/test_site.py inspects its HTML, tests/test_browser.py
+# opens it in Chromium) -----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def site_server():
+    """A local server for the built site. Its port is bound first, so the site can be built with
+    its own address as site_url (instant navigation needs it); it answers once started."""
+    from .chromium import SiteServer
+
+    server = SiteServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory, site_server):
+    """A copy of the site's sources (mkdocs.yml, docs/, overrides/, includes/) sharing the repo's cache."""
+    from .sitetools import ROOT, copy_project
+
+    if not (ROOT / "mkdocs.yml").is_file():
+        pytest.skip("no mkdocs.yml yet")
+    return copy_project(tmp_path_factory.mktemp("project"), site_url=site_server.url)
+
+
+@pytest.fixture(scope="session")
+def site_build(project, tmp_path_factory):
+    """The site built once with mini (--strict): (site folder, the build's CompletedProcess)."""
+    from .sitetools import mkdocs_build
+
+    out = tmp_path_factory.mktemp("site")
+    proc = mkdocs_build(project, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+@pytest.fixture(scope="session")
+def site(site_build):
+    return site_build[0]

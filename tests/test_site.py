@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .sitetools import ROOT, mkdocs_build
+
 pytestmark = pytest.mark.skipif(not (ROOT / "mkdocs.yml").is_file(), reason="no mkdocs.yml yet")
 
 
@@ -44,36 +43,7 @@ class Refs(HTMLParser):
         self.text.append(data)
 
 
-def mkdocs_build(src: Path, dest: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(src / "mkdocs.yml"), "-d", str(dest)],
-        cwd=src, env={**os.environ, "FIGGEN_MODEL": "mini", **(env or {})},
-        capture_output=True, text=True, timeout=900,
-    )
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A copy of the site's sources sharing the repo's figure cache (so later builds are cache hits)."""
-    dest = tmp_path_factory.mktemp("project")
-    for name in ["mkdocs.yml", "docs", "overrides", "includes"]:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        elif src.is_file():
-            shutil.copy(src, dest / name)
-    cache = ROOT / ".cache"
-    cache.mkdir(exist_ok=True)
-    (dest / ".cache").symlink_to(cache)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def site(project, tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    proc = mkdocs_build(project, out)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+# The site itself is built once per session: fixtures `project`, `site_build` and `site` in conftest.py.
 
 
 def pages(site: Path):
@@ -217,3 +187,86 @@ def test_claims_page_lists_every_claim_with_its_status(site):
     for c in manifest["claims"]:
         assert f'id="claim-{c["id"]}"' in page and c["status"] in page
         assert c["status"] != "not computed"
+
+
+def test_heavy_libraries_are_not_in_the_html(site):
+    """Vega and KaTeX are loaded by javascripts/figgen.js on the pages that need them, not by every
+    page's HTML (tests/test_browser.py checks which pages end up loading them)."""
+    for page in pages(site):
+        refs = Refs()
+        refs.feed(page.read_text(encoding="utf-8"))
+        vendored = [r for r in refs.resources if "assets/vendor/" in r]
+        assert not vendored, f"{page.relative_to(site)} loads {vendored} up front"
+    loader = (site / "javascripts" / "figgen.js").read_text(encoding="utf-8")
+    for path in ["vega/vega.min.js", "vega-lite/vega-lite.min.js", "vega-embed/vega-embed.min.js",
+                 "katex/katex.min.js", "katex/katex.min.css", "katex/contrib/auto-render.min.js"]:
+        assert f'"{path}"' in loader, path  # what the loader asks for …
+        assert (site / "assets" / "vendor" / path).is_file(), path  # … is in the site
+
+
+def test_no_version_selector_outside_mike(site):
+    """Material's version selector fetches ../versions.json, which only a mike deployment has."""
+    import json
+
+    for page in pages(site):
+        m = re.search(r'<script id="__config" type="application/json">(.*?)</script>',
+                      page.read_text(encoding="utf-8"), re.S)
+        assert m and json.loads(m.group(1)).get("version") is None, page.relative_to(site)
+
+
+def test_social_card(site):
+    """og:image is a 1200 × 630 card (the top of the poster), absolute when site_url is set."""
+    from PIL import Image
+
+    text = (site / "index.html").read_text(encoding="utf-8")
+    m = re.search(r'<meta property="og:image" content="([^"]+)">', text)
+    assert m, "no og:image"
+    assert m.group(1).startswith("http://127.0.0.1:") and m.group(1).endswith("/figgen/social-card.png")
+    with Image.open(site / "figgen" / "social-card.png") as card:
+        assert card.size == (1200, 630) and card.format == "PNG"
+
+
+def test_build_output_is_quiet(site_build):
+    """Only figgen's progress and real warnings: no Material end-of-life banner (NO_MKDOCS_2_WARNING,
+    which tasks.py sets), no Jupyter kernel TCP warning (kernels run over IPC), no WARNING at all."""
+    _, proc = site_build
+    out = proc.stdout + proc.stderr
+    assert "end of life" not in out and "Zensical" not in out
+    assert "without encryption" not in out
+    assert "WARNING" not in out, out[-2000:]
+    assert "figgen: " in out  # its progress line is still there
+
+
+def test_tasks_silence_materials_banner(monkeypatch):
+    import tasks
+
+    seen = {}
+    monkeypatch.delenv("NO_MKDOCS_2_WARNING", raising=False)
+    done = type("Done", (), {"returncode": 0})
+    monkeypatch.setattr(tasks.subprocess, "run", lambda cmd, cwd, env: seen.update(env) or done)
+    assert tasks.run(["true"]) == 0 and seen["NO_MKDOCS_2_WARNING"] == "1"
+
+
+def test_notebook_kernel_runs_over_ipc_without_warning(tmp_path):
+    """Executing a notebook the way mkdocs-jupyter does, after the plugin's kernel setting: no TCP
+    warning from ipykernel, and the cell still runs."""
+    import json
+    import subprocess
+    import sys
+
+    nb = tmp_path / "n.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "id": "a",
+                                         "metadata": {}, "outputs": [], "source": "print(6 * 7)"}],
+                              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}},
+                              "nbformat": 4, "nbformat_minor": 5}))
+    code = ("import types; from figgen.mkdocs_plugin import _notebook_kernels_over_ipc; "
+            "_notebook_kernels_over_ipc(types.SimpleNamespace(plugins={'mkdocs-jupyter': object()})); "
+            "from mkdocs_jupyter import convert; "
+            f"print('42' in convert.nb2html({str(nb)!r}, execute=True, allow_errors=False))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("True")
+    assert "without encryption" not in proc.stderr, proc.stderr[-2000:]
+    assert not list(tmp_path.glob("kernel*"))  # no socket files left in the working folder

@@ -1,0 +1,149 @@
+"""The built site in a real browser: Debian's headless Chromium, driven over the DevTools protocol.
+
+Every page is opened from a local server (the session's site, built once with mini; conftest.py)
+and must render without a JavaScript exception, console error or warning, failed request or
+4xx; with every chart drawn (an SVG or canvas in each `.figgen-vega`), all math typeset and no
+`.katex-error`; with no request leaving 127.0.0.1; and loading Vega and KaTeX only where the page
+has a chart or math. Then the whole site is walked by clicking "Next" (Material's instant
+navigation, no reload), and every page reached that way must render as well.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .chromium import RENDERED, Browser, find_chromium, site_pages
+
+pytest.importorskip("websocket", reason="websocket-client is a dev dependency (pip install -e .[dev])")
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None,
+    reason="no Chromium: `apt-get install chromium` (.ci/run installs it) to run the browser tests")
+
+#: What a page shows once its scripts have run (evaluated in the page).
+FACTS = """(() => {
+  const all = (s) => [...document.querySelectorAll(s)];
+  return {
+    charts: all('.figgen-vega').length,
+    drawn: all('.figgen-vega')
+      .filter((el) => el.querySelector('.figgen-vega-chart svg, .figgen-vega-chart canvas')).length,
+    math: all('.arithmatex').length,
+    typeset: all('.arithmatex').filter((el) => el.querySelector('.katex')).length,
+    katex_errors: all('.katex-error').length,
+    katex_styled: all('.katex').every((el) => getComputedStyle(el).fontFamily.includes('KaTeX')),
+    scheme: document.body.getAttribute('data-md-color-scheme'),
+  };
+})()"""
+
+
+@pytest.fixture(scope="module")
+def base(site, site_server) -> str:
+    return site_server.start(site)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def loads(site, base, browser) -> dict:
+    """page → (facts, visit) for a fresh load of every page."""
+    out = {}
+    for page in site_pages(site):
+        browser.goto(base + page)
+        browser.wait_for(RENDERED, timeout=30, until_error=True)
+        browser.settle()
+        out[page] = (browser.evaluate(FACTS), browser.visit())
+    return out
+
+
+def rendering_problems(facts: dict) -> list[str]:
+    problems = []
+    if facts["drawn"] < facts["charts"]:
+        problems.append(f"{facts['charts'] - facts['drawn']} of {facts['charts']} charts not drawn")
+    if facts["typeset"] < facts["math"]:
+        problems.append(f"{facts['math'] - facts['typeset']} of {facts['math']} math elements not typeset")
+    if facts["katex_errors"]:
+        problems.append(f"{facts['katex_errors']} KaTeX errors")
+    if not facts["katex_styled"]:
+        problems.append("math without KaTeX's stylesheet")
+    return problems
+
+
+def test_every_page_loads_without_errors(loads):
+    failures = {page: visit.errors() for page, (_, visit) in loads.items() if visit.errors()}
+    assert not failures, failures
+
+
+def test_every_chart_and_formula_renders(loads):
+    failures = {page: rendering_problems(facts) for page, (facts, _) in loads.items() if rendering_problems(facts)}
+    assert not failures, failures
+    assert sum(f["charts"] for f, _ in loads.values()) > 0 and sum(f["math"] for f, _ in loads.values()) > 0
+
+
+def test_no_request_leaves_the_site(loads, base):
+    outside = {page: [r.url for r in visit.requests if not r.url.startswith(base)]
+               for page, (_, visit) in loads.items()}
+    assert not any(outside.values()), {p: u for p, u in outside.items() if u}
+
+
+def test_libraries_load_only_where_needed(loads):
+    """Vega only on pages with a chart, KaTeX only on pages with math; never twice on a page."""
+    for page, (facts, visit) in loads.items():
+        urls = [r.url for r in visit.requests]
+        vega = [u for u in urls if "/assets/vendor/vega" in u]
+        katex = [u for u in urls if "/assets/vendor/katex/" in u and u.endswith(".js")]
+        assert bool(vega) == bool(facts["charts"]), (page, facts, vega)
+        assert bool(katex) == bool(facts["math"]), (page, facts, katex)
+        twice = {u for u in vega + katex if urls.count(u) > 1}
+        assert not twice, (page, twice)
+    assert not any("/assets/vendor/" in r.url for r in loads[""][1].requests), "the Introduction needs neither"
+
+
+def test_instant_navigation_renders_every_page(site, base, browser):
+    """From the Introduction, click "Next" to the last page: each page arrives without a reload
+    (a marker set on the first page survives) and draws its charts and math."""
+    expected = site_pages(site)
+    browser.goto(base)
+    assert browser.wait_for(RENDERED)
+    browser.evaluate("window.__figgenNoReload = true")
+    reached, failures = [""], {}
+    while browser.evaluate("!!document.querySelector('a.md-footer__link--next')"):
+        before = browser.evaluate("location.pathname")
+        browser.evaluate("document.querySelector('article').__figgenOld = true")
+        browser.mark()
+        browser.evaluate("document.querySelector('a.md-footer__link--next').click()")
+        # The address changes on click; the content when the next page has arrived and replaced it.
+        assert browser.wait_for("!document.querySelector('article').__figgenOld"), f"stuck after {before}"
+        path = browser.evaluate("location.pathname").removeprefix("/")
+        browser.wait_for(RENDERED, timeout=30, until_error=True)
+        browser.settle()
+        problems = browser.visit().errors() + rendering_problems(browser.evaluate(FACTS))
+        if not browser.evaluate("window.__figgenNoReload === true"):
+            problems.append("the page was reloaded (instant navigation did not take the click)")
+        if problems:
+            failures[path] = problems
+        reached.append(path)
+    assert not failures, failures
+    assert sorted(reached) == expected, "the Next links do not walk every page once"
+
+
+def test_palette_toggle_redraws_charts(base, browser):
+    """Switching the palette redraws every chart (vega-embed's dark theme in slate), without errors."""
+    toggle = "document.querySelector('form[data-md-component=palette] label:not([hidden])').click()"
+    browser.goto(base + "output/decoding/")
+    assert browser.wait_for(RENDERED)
+    scheme = browser.evaluate(FACTS)["scheme"]
+    browser.evaluate("document.querySelectorAll('.figgen-vega-chart').forEach((el) => (el.__figgenOld = true))")
+    browser.mark()
+    browser.evaluate(toggle)
+    assert browser.wait_for(f"document.body.getAttribute('data-md-color-scheme') !== {scheme!r}")
+    redrawn = ("[...document.querySelectorAll('.figgen-vega')].every((el) => {"
+               " const c = el.querySelector('.figgen-vega-chart');"
+               " return c && !c.__figgenOld && c.querySelector('svg'); })")
+    assert browser.wait_for(redrawn), "charts not redrawn after the palette switch"
+    browser.settle()
+    assert not rendering_problems(browser.evaluate(FACTS))
+    assert not browser.visit().errors()
+    browser.evaluate(toggle)  # back, for any later test
