@@ -65,7 +65,9 @@
           actions: false,
           renderer: "svg",
           theme: dark() ? "dark" : undefined,
-          config: { background: null },
+          // The palette's config (named colour ranges, fonts, ink) travels in the spec (figgen's save.py).
+          config: Object.assign({ background: null },
+                                ((spec.usermeta || {}).figgen || {}).themes?.[dark() ? "dark" : "light"]),
         });
         if (run !== generation) {
           result.view.finalize();
