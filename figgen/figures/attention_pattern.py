@@ -104,7 +104,7 @@ def all_heads(ctx) -> Figure:
         for h in range(H):
             cells = heads.masked(pats[l, h, :n, :n], allowed)
             mosaic[l * step:l * step + n, h * step:h * step + n] = cmap(heads.WEIGHT_NORM(cells))
-    size = min(1.1, (heads.WIDTH_IN - 1.3) / H)  # inches per head: the column's width at most
+    size = min(1.1, (heads.WIDTH_IN - 1.5) / H)  # inches per head: the column's width at most
     fig = MplFigure(figsize=(H * size + 1.3, L * size + 0.5), layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(np.round(mosaic[: L * step - (step - n), : H * step - (step - n)], 4), interpolation="nearest")
@@ -127,9 +127,9 @@ def all_heads(ctx) -> Figure:
             f"their attention to the first column",
         caption=f"All {L * H} heads: layer down, head across (L{L - 1}H{H - 1} is head {H - 1} of layer {L - 1}, "
                 "counting from 0). Each small grid is one head's pattern over the prompt (query down, key across, "
-                "as in the chart above; hatched: masked). A dark left column means the head rests on the first "
-                "token, a dark diagonal that each position looks at itself, a dark line just below the diagonal "
-                "that it looks at the previous token." + heads.positions_note(n_all),
+                "as in the chart above; hatched: masked). A strongly coloured left column means the head rests on "
+                "the first token, a strongly coloured diagonal that each position looks at itself, a line just "
+                "below the diagonal that it looks at the previous token." + heads.positions_note(n_all),
         mpl=fig,
     )
 
@@ -174,6 +174,7 @@ def bos(ctx) -> Figure:
             "least_head": head_label(*least), "least_share": round(float(share[least]), 4),
             "sink_threshold": threshold, "n_over_half": n_sink, "sink_heads": sinks, "sink_verdict": verdict,
             "n_total": L * H, "first_token": first, "v_first_ratio": round(v_ratio, 4),
+            "v_first_compare": "shorter than" if v_ratio < 1 else "not shorter than",
             "row_sum_max_dev": sig(attention.row_sum_deviation(pats), 3),
             "above_diagonal_max": float(attention.above_diagonal_max(pats))}
     return Figure(
@@ -182,8 +183,7 @@ def bos(ctx) -> Figure:
             f"({first!r}); highest {data['most_head']} ({data['most_share']:.0%}), lowest {data['least_head']} "
             f"({data['least_share']:.0%}), {n_sink} of {L * H} heads above one half",
         caption=f"For every head: the share of attention that goes to the first position ({first!r}), averaged "
-                "over the queries after it (the first query has nowhere else to look). Darker: the head rests "
-                "there more.",
+                "over the queries after it (the first query has nowhere else to look).",
         chart=heads.ThemedChart(chart),
     )
 

@@ -137,7 +137,7 @@ def w_o(ctx) -> Figure:
     ax.set_ylabel(f"rows: {H} slices of d_head = {e}")
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.outline.set_visible(False)
-    bar.set_label("weight (99th percentile of |W_O| at the ends)")
+    bar.set_label("weight")
     slice_norms = np.linalg.norm(W_O.reshape(H, -1), axis=-1)  # (head,) Frobenius norm of each slice
     pooled_note = f" Shown averaged over blocks of {br} rows × {bc} columns." if br * bc > 1 else ""
     return Figure(

@@ -2,7 +2,7 @@
 
 Figures: a copying score for every head (the sign balance of its token-space OV circuit's
 eigenvalues, computed through a d_head × d_head matrix instead of the vocabulary-sized one), the
-eigenvalues of the most and least copying heads, the most copying head's W_OV and its rank, and the
+eigenvalues of the heads with the highest and lowest scores, the highest-scoring head's W_OV and its rank, and the
 tokens its OV circuit promotes for each token of the prompt.
 """
 
@@ -44,7 +44,7 @@ def _extremes(cp: circuits.Copying) -> tuple[tuple[int, int], tuple[int, int]]:
     return cp.best, worst
 
 
-@figure("ov-circuit.copying", section="ov-circuit", title="Which heads copy",
+@figure("ov-circuit.copying", section="ov-circuit", title="The copying score of every head",
         caption="Copying score of every head: the sum of its token-space OV circuit's eigenvalues divided by the "
                 "sum of their absolute values (+1: all positive, the head copies; −1: all negative).")
 def copying_figure(ctx) -> Figure:
@@ -78,8 +78,8 @@ def copying_figure(ctx) -> Figure:
 
 
 @figure("ov-circuit.eigenvalues", section="ov-circuit", title="Eigenvalues of two OV circuits",
-        caption="The eigenvalues of the token-space OV circuit of the most and the least copying head in the "
-                "complex plane, pink with positive, blue with negative real part. Angles are exact; distances "
+        caption="The eigenvalues of the token-space OV circuit of the heads with the highest and the lowest copying "
+                "score in the complex plane, pink with positive, blue with negative real part. Angles are exact; distances "
                 "from the centre are logarithmic: the edge is the largest magnitude, each ring a factor of 10 "
                 "smaller.")
 def eigenvalues(ctx) -> Figure:
@@ -120,7 +120,7 @@ def eigenvalues(ctx) -> Figure:
     )
 
 
-@figure("ov-circuit.matrix", section="ov-circuit", title="The most copying head's OV circuit and its rank",
+@figure("ov-circuit.matrix", section="ov-circuit", title="The highest-scoring head's OV circuit and its rank",
         caption="Left: W_OV = W_V W_O of the head with the highest copying score. Right: its singular values; "
                 "only the first d_head can be nonzero.")
 def matrix(ctx) -> Figure:
@@ -139,14 +139,15 @@ def matrix(ctx) -> Figure:
             f"{spec.rank} are nonzero (d_head = {e}), the rest are {data['sigma_after']:.1e} or smaller",
         caption=f"Left: W_OV = W_V W_O of {label}, the head with the highest copying score ({d}×{d}"
                 + (f", averaged over blocks of {block}×{block}" if block > 1 else "")
-                + f"). Right: its singular values; only the first d_head = {e} can be nonzero.",
+                + f"; colours clipped at the 99th percentile of |W_OV|). Right: its singular values; only the first "
+                f"d_head = {e} can be nonzero.",
         mpl=fig,
     )
 
 
-@figure("ov-circuit.top-tokens", section="ov-circuit", title="What the most copying head writes",
-        caption="For each token of the prompt: the tokens whose logits the most copying head's OV circuit raises "
-                "most when it attends to that token.")
+@figure("ov-circuit.top-tokens", section="ov-circuit", title="What the highest-scoring head writes",
+        caption="For each token of the prompt: the tokens whose logits the OV circuit of the head with the highest "
+                "copying score raises most when it attends to that token.")
 def top_tokens(ctx) -> Figure:
     l, h = ctx.analysis(copying).best
     unique = list(dict.fromkeys(ctx.trace.tokens.tolist()))

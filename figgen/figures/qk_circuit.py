@@ -70,7 +70,9 @@ def head_data(ctx, layer: int | None = None) -> dict:
                    f"threshold of {threshold:.0%}. The best candidate, {label}, puts {score:.0%} of a query's "
                    f"attention on the previous token on average; the key it attends to most is position {top} "
                    f"({top_token!r}, {on_keys[top]:.0%} of a query's attention on average)")
-    return {"head": label, "layer": l, "head_index": h, "prev_token_score": round(score, 4),
+    short = (f"{score:.0%}, above the {threshold:.0%} threshold: a previous-token head" if score > threshold else
+             f"{score:.0%}, below the {threshold:.0%} threshold: not a previous-token head")
+    return {"head": label, "layer": l, "head_index": h, "prev_token_score": round(score, 4), "short_verdict": short,
             "prev_token_threshold": threshold, "is_previous_token_head": score > threshold,
             "n_previous_token_heads": n_pass, "top_key_position": top, "top_key_token": top_token,
             "top_key_share": round(float(on_keys[top]), 4), "verdict": verdict,

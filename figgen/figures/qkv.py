@@ -123,8 +123,9 @@ def vectors(ctx) -> Figure:
         alt=f"Three blocks of strips for head {ex['head']}: its query, key and value vectors, one strip of "
             f"{d_head} cells per position for the prompt's {n} positions. Recomputing them from the "
             f"normalized residual stream matches the forward pass to {max(head_diff.values()):.1e}",
-        caption=f"The query, key and value vectors of {heads.example_caption(ex)} at each position: the normalized "
-                f"residual stream x at that position times W_Q, W_K or W_V of the head, plus the bias (one row per "
-                f"token, {d_head} components each; each block has its own colour scale)." + heads.positions_note(n),
+        caption=f"At each position, the query, key and value vectors of {heads.example_caption(ex)}: the "
+                f"normalized residual stream x at that position times W_Q, W_K or W_V of the head, plus the bias "
+                f"(one row per token, {d_head} components each; each block has its own colour scale)."
+                + heads.positions_note(n),
         mpl=fig,
     )
