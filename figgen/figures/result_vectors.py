@@ -59,7 +59,7 @@ def weighted_sum(ctx) -> Figure:
     for i, w in enumerate(np.round(a[:n_shown], 2)):  # the weight at the end of its bar (inside long bars)
         inside = w > 0.55
         bars.text(w - 0.03 if inside else w + 0.03, i, f"{w:.2f}", va="center", ha="left" if inside else "right",
-                  fontsize=style.MIN_FONT_PT, color=inside_ink if inside else style.muted(ctx.theme))
+                  fontsize=8, color=inside_ink if inside else style.muted(ctx.theme))
     image = heads.matrix_panel(top, v[:n_shown], None, norm=norm, theme=ctx.theme,
                                title=f"value vectors v of {ex['head']}, one per position", xlabel="",
                                cmap=diverging, separators=n_shown <= 16)
