@@ -11,7 +11,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from figgen.analysis import attention
 from figgen.context import Context
-from figgen.figures import heads
+from figgen.figures import heads, style
 from figgen.figures.save import vegalite_svg
 
 from .figtools import NASTY, assert_well_formed, render, specs_of
@@ -102,14 +102,15 @@ def test_packed_rows_and_flat_pattern():
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])
-def test_hatch_covers_exactly_the_masked_cells(n):
+@pytest.mark.parametrize("origin", [(0, 0), (12, 6)])
+def test_hatch_covers_exactly_the_masked_cells(n, origin):
     fig = MplFigure()
     ax = fig.add_subplot()
-    heads.hatch_future(ax, n, "light")
+    heads.hatch_future(ax, n, "light", origin=origin)
     if n < 2:
         return
     path = ax.patches[0].get_path()
-    centres = [(k, q) for q in range(n) for k in range(n)]  # imshow: x = key, y = query
+    centres = [(k + origin[0], q + origin[1]) for q in range(n) for k in range(n)]  # imshow: x = key, y = query
     inside = path.contains_points(centres).reshape(n, n)
     assert np.array_equal(inside, ~attention.causal_mask(n))
 
@@ -120,8 +121,15 @@ def test_annotation_colour_follows_the_cell():
         ax = MplFigure().add_subplot()
         heads.annotate_cells(ax, np.array([[0.0, 1.0]]), ".1f", heads.WEIGHT_NORM, heads.weight_cmap(theme))
         colours[theme] = [t.get_color() for t in ax.texts]
-    # Light theme: weight 0 is white → dark text, weight 1 dark green → white text; the dark theme inverts both.
-    assert colours == {"light": ["#1f2328", "#ffffff"], "dark": ["#ffffff", "#1f2328"]}
+    # Light theme: weight 0 is near white → black text, weight 1 dark green → white text; the dark theme's ramp
+    # runs the other way (dark at 0, light green at 1), so it inverts both.
+    assert colours == {"light": ["#000000", "#ffffff"], "dark": ["#ffffff", "#000000"]}
+    for theme in ("light", "dark"):
+        cmap = heads.weight_cmap(theme)
+        for x in np.linspace(0, 1, 11):
+            ax = MplFigure().add_subplot()
+            heads.annotate_cells(ax, np.array([[x]]), ".1f", heads.WEIGHT_NORM, cmap)
+            assert style.contrast(ax.texts[0].get_color(), cmap(x)) >= 4.5, (theme, x)
 
 
 # --- figures on real traces ---------------------------------------------------------------------------
@@ -231,10 +239,91 @@ def test_attention_head_summary(site):
     ctx, out = site
     d = out["attention-head.layer"]["figure"].data
     L, H = ctx.dims.n_layers, ctx.dims.n_heads
-    assert np.array(d["bos_share"]).shape == np.array(d["max_off_first"]).shape == (L, H)
+    assert np.array(d["bos_share"]).shape == np.array(d["max_elsewhere"]).shape == (L, H)
     p0 = ctx.trace["blocks.0.attn.hook_pattern"]
-    assert d["layer0_sharpest_weight"] == pytest.approx(p0[:, 1:, 1:].max(), abs=1e-4)
+    n = p0.shape[-1]
+    # "A single token other than the first": an earlier key, not the query itself (keys 1 ≤ k < q).
+    elsewhere = max(p0[:, q, 1:q].max() for q in range(2, n))
+    assert d["layer0_sharpest_weight"] == pytest.approx(elsewhere, abs=1e-4)
     assert d["n_heads_total"] == L * H
+    pats = np.stack([ctx.trace[f"blocks.{l}.attn.hook_pattern"] for l in range(L)])
+    assert d["n_heads_sharp"] == int((attention.max_elsewhere(pats) > d["sharp_threshold"]).sum())
+    assert d["n_heads_mostly_bos"] == int((pats[:, :, 1:, 0].mean(-1) > d["sink_threshold"]).sum())
+
+
+def test_head_kinds_follow_their_thresholds(site):
+    """The all-heads and bos figures name kinds of heads only when a score passes its threshold."""
+    ctx, out = site
+    k = out["attention-pattern.all-heads"]["figure"].data
+    L = ctx.dims.n_layers
+    pats = np.stack([ctx.trace[f"blocks.{l}.attn.hook_pattern"] for l in range(L)]).astype(np.float64)
+    n = pats.shape[-1]
+    prev = pats[:, :, np.arange(2, n), np.arange(1, n - 1)].mean(-1)  # queries 2 … n−1
+    assert k["best_prev_score"] == pytest.approx(prev.max(), abs=1e-4)
+    assert k["n_prev"] == int((prev > k["prev_threshold"]).sum()) and k["has_prev"] == (k["n_prev"] > 0)
+    if not k["has_prev"]:
+        assert k["prev_verdict"].startswith("no head of this model passes it") and k["best_prev_head"] in k["prev_verdict"]
+    b = out["attention-pattern.bos"]["figure"].data
+    share = np.array(b["bos_share"])
+    assert b["n_over_half"] == int((share > b["sink_threshold"]).sum()) == len(b["sink_heads"]) == k["n_sink"]
+    assert ("no head passes it" in b["sink_verdict"]) == (b["n_over_half"] == 0)
+
+
+def test_charts_use_the_named_ramps_and_draw_the_mask(site):
+    """One colour convention for attention (the "attention" range, static and interactive), one drawing for
+    the causal mask (`heads.mask_fill` in charts, `heads.hatch_future` in matplotlib figures)."""
+    import json
+
+    _, out = site
+    for fid in ("attention-head.layer", "attention-pattern.explorer", "attention-pattern.bos"):
+        text = json.dumps({k: v for k, v in out[fid]["vl"].items() if k != "usermeta"})
+        assert '"scheme"' not in text, fid
+        assert '"range": "attention"' in text, fid
+        labels = '"range": "magnitude"' if fid == "attention-head.layer" else '"range": "attention-labels"'
+        assert labels in text, fid
+    for fid in ("attention-head.layer", "attention-pattern.explorer"):
+        assert json.dumps(heads.mask_fill(), sort_keys=True) in json.dumps(out[fid]["vl"], sort_keys=True), fid
+    assert "<linearGradient" in out["attention-pattern.explorer"]["vl.svg"]  # drawn in the static fallback too
+    for fid in ("causal-attention.scores", "attention-pattern.all-heads"):
+        assert heads.MASK_INK.lstrip("#") in out[fid]["light"].lower(), fid
+
+
+def test_themed_chart_validates():
+    """Charts built with the site's named ranges are validated as a whole: a real mistake still fails."""
+    import altair as alt
+    from jsonschema import ValidationError
+
+    with heads.named_ranges():
+        good = alt.Chart(alt.Data(values=[{"v": 0.5}])).mark_rect().encode(
+            color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1])))
+        bad = alt.Chart(alt.Data(values=[{"v": 0.5}])).mark_rect().encode(
+            color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1], type="no-such-type")))
+    spec = heads.ThemedChart(good).to_dict()
+    assert spec["encoding"]["color"]["scale"]["range"] == "attention"
+    with pytest.raises(ValidationError):
+        heads.ThemedChart(bad).to_dict()
+
+
+def test_head_scores_on_hand_built_patterns():
+    n = 5
+    prev = np.zeros((n, n))
+    prev[0, 0] = 1
+    prev[np.arange(1, n), np.arange(n - 1)] = 1  # each query on the token just before it
+    own = np.eye(n)  # each query on itself
+    rest = np.zeros((n, n))
+    rest[:, 0] = 1  # every query on the first token
+    p = np.stack([prev, own, rest])  # (head 3, query, key)
+    assert attention.previous_share(p).tolist() == [1.0, 0.0, 0.0]
+    assert attention.self_share(p).tolist() == [0.0, 1.0, 0.0]
+    assert attention.bos_share(p).tolist() == [0.25, 0.0, 1.0]  # query 1's previous token is the first
+    # On itself is not "elsewhere"; the first token is not either.
+    assert attention.max_elsewhere(p).tolist() == [1.0, 0.0, 0.0]
+    assert attention.max_off_first(p).tolist() == [1.0, 1.0, 0.0]
+    assert attention.max_self(p).tolist() == [0.0, 1.0, 0.0]
+    assert attention.mean_on_keys(rest).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    b = attention.best_head(attention.previous_share(p)[None] * 0.4, 0.5)  # (layer 1, head 3), best 0.4
+    assert (b.layer, b.head, b.passes, b.n_passing) == (0, 0, False, 0) and b.score == pytest.approx(0.4)
+    assert attention.best_head(np.array([[0.2, 0.9], [0.7, 0.1]]), 0.5).n_passing == 2
 
 
 def _with_param(spec: dict, **values) -> dict:

@@ -207,6 +207,28 @@ def test_qk_scaling_invariance_on_mini(mini_data):
     assert np.isclose(prev[s["layer"], s["head_index"]], prev.max())
 
 
+def test_qk_head_is_named_by_what_it_is(mini_data):
+    """"Previous-token head" only above the threshold; otherwise the page's verdict says the model has none
+    and names the best candidate and the key it attends to most."""
+    ctx, data = mini_data
+    m = data["qk-circuit.matrix"]
+    assert m["head"] == data["qk-circuit.scaling"]["head"]
+    assert m["is_previous_token_head"] == (m["prev_token_score"] > m["prev_token_threshold"])
+    pattern = ctx.trace[f"blocks.{m['layer']}.attn.hook_pattern"][m["head_index"]]
+    n = pattern.shape[-1]
+    on_keys = pattern[2:].mean(0)  # mean attention per key over queries 2 … n−1
+    assert m["top_key_position"] == int(np.argmax(on_keys)) and m["top_key_share"] == pytest.approx(on_keys.max(), abs=1e-4)
+    if m["is_previous_token_head"]:
+        assert "is a previous-token head" in m["verdict"] and m["role"] == "the previous-token head"
+    else:
+        assert m["verdict"].startswith("This model has no previous-token head") and m["head"] in m["verdict"]
+        assert "previous-token head" not in m["role"].replace("previous-token score", "")
+        assert m["n_previous_token_heads"] == 0
+    pos = data["qk-circuit.positional"]
+    assert pos["layer"] == 0 and pos["verdict"].startswith(("Layer 0 has no", pos["head"]))
+    assert np.isclose(n, len(ctx.trace.tokens))
+
+
 def test_circuit_ranks_on_mini(mini_data):
     ctx, data = mini_data
     for fid in ("qk-circuit.matrix", "ov-circuit.matrix"):

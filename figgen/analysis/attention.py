@@ -88,13 +88,92 @@ def bos_share(pattern: np.ndarray) -> np.ndarray:
 
 
 def max_off_first(pattern: np.ndarray) -> np.ndarray:
-    """pattern (..., query_pos, key_pos) → (...) largest weight any query ≥ 1 puts on a key ≥ 1.
+    """pattern (..., query_pos, key_pos) → (...) largest weight any query ≥ 1 puts on a key ≥ 1
+    (the query's own position included).
 
     Near 1: the head looks sharply at some token other than the first; near 0: it rests on the first."""
     n = pattern.shape[-1]
     if n < 2:
         return np.zeros(pattern.shape[:-2])
     return pattern[..., 1:, 1:].max(axis=(-2, -1))
+
+
+def max_elsewhere(pattern: np.ndarray) -> np.ndarray:
+    """pattern (..., query_pos, key_pos) → (...) largest weight any query puts on one earlier key that is
+    neither the first position nor the query itself (keys 1 ≤ k < q; 0 for prompts under 3 tokens).
+
+    Near 1: the head moves information from one particular other token to some query."""
+    n = pattern.shape[-1]
+    if n < 3:
+        return np.zeros(pattern.shape[:-2])
+    between = np.tril(np.ones((n, n), dtype=bool), -1)  # key < query
+    between[:, 0] = False  # not the first position
+    return np.where(between, pattern, 0.0).max(axis=(-2, -1))
+
+
+def max_self(pattern: np.ndarray) -> np.ndarray:
+    """pattern (..., query_pos, key_pos) → (...) largest weight any query ≥ 1 puts on its own position."""
+    n = pattern.shape[-1]
+    if n < 2:
+        return np.zeros(pattern.shape[:-2])
+    q = np.arange(1, n)
+    return pattern[..., q, q].max(-1)
+
+
+def self_share(pattern: np.ndarray) -> np.ndarray:
+    """pattern (..., query_pos, key_pos) → (...) mean attention a query puts on its own position, queries ≥ 1."""
+    q = _queries(pattern.shape[-1])
+    return pattern[..., q, q].mean(-1)
+
+
+def previous_share(pattern: np.ndarray) -> np.ndarray:
+    """pattern (..., query_pos, key_pos) → (...) mean attention a query puts on the position just before it.
+
+    Over the queries from position 2 on: position 1's previous position is the first token, where many
+    heads rest their attention for other reasons (`bos_share`), so it would count resting as looking back.
+    Prompts of 2 tokens use query 1; a 1-token prompt gives 0."""
+    n = pattern.shape[-1]
+    q = np.arange(2 if n > 2 else 1, n)
+    if len(q) == 0:
+        return np.zeros(pattern.shape[:-2])
+    return pattern[..., q, q - 1].mean(-1)
+
+
+def mean_on_keys(pattern: np.ndarray, start: int = 2) -> np.ndarray:
+    """pattern (..., query_pos, key_pos) → (..., key_pos) mean attention each key gets from the queries
+    from position `start` on (masked weights count as 0); all queries if the prompt is shorter."""
+    n = pattern.shape[-1]
+    q = np.arange(start if n > start else 0, n)
+    return pattern[..., q, :].mean(-2)
+
+
+# Thresholds that name a head's behaviour in the prose (DESIGN.md: qualitative words follow the data).
+PREVIOUS_TOKEN_THRESHOLD = 0.5  # previous_share above it: a previous-token head
+SINK_THRESHOLD = 0.5  # bos_share above it: the head rests on the first token (an attention sink)
+SHARP_THRESHOLD = 0.5  # max_elsewhere above it: some query reads mostly one other earlier token
+
+
+@dataclass(frozen=True)
+class Best:
+    """The head with the highest score (ties: lowest layer, then head) and whether it passes `threshold`.
+
+    layer, head: the head; score: its score; threshold: the bar; passes: score > threshold;
+    n_passing: how many heads pass."""
+
+    layer: int
+    head: int
+    score: float
+    threshold: float
+    passes: bool
+    n_passing: int
+
+
+def best_head(scores: np.ndarray, threshold: float) -> Best:
+    """scores (n_layers, n_heads) → the `Best` head and how many heads score above `threshold`."""
+    scores = np.asarray(scores, np.float64)
+    layer, head = (int(i) for i in np.unravel_index(np.argmax(scores), scores.shape))
+    s = float(scores[layer, head])
+    return Best(layer, head, s, threshold, s > threshold, int((scores > threshold).sum()))
 
 
 @dataclass(frozen=True)
@@ -128,16 +207,25 @@ class HeadSummary:
     """Per layer and head (all arrays (n_layers, n_heads)).
 
     bos_share: mean attention on the first position, queries ≥ 1.
-    max_off_first: largest weight on any other key (queries ≥ 1).
+    max_off_first: largest weight on any other key, the query's own position included (queries ≥ 1).
+    max_elsewhere: largest weight on one earlier key other than the first and the query itself.
+    max_self: largest weight a query ≥ 1 puts on itself.
+    previous_share: mean attention on the previous position, queries ≥ 2.
+    self_share: mean attention on the query's own position, queries ≥ 1.
     mean_z_norm: mean length of the head's result vectors z over positions.
     """
 
     bos_share: np.ndarray
     max_off_first: np.ndarray
+    max_elsewhere: np.ndarray
+    max_self: np.ndarray
+    previous_share: np.ndarray
+    self_share: np.ndarray
     mean_z_norm: np.ndarray
 
 
 def summarize(patterns: np.ndarray, z: np.ndarray) -> HeadSummary:
     """patterns (layer, head, query_pos, key_pos), z (layer, pos, head, d_head) → `HeadSummary`."""
-    return HeadSummary(bos_share(patterns), max_off_first(patterns),
+    return HeadSummary(bos_share(patterns), max_off_first(patterns), max_elsewhere(patterns), max_self(patterns),
+                       previous_share(patterns), self_share(patterns),
                        np.linalg.norm(np.asarray(z, np.float64), axis=-1).mean(1))

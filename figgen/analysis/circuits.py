@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .attention import previous_share
+
 CHUNK = 8192  # vocabulary columns per block in `top_tokens`: bounds the temporary at n × CHUNK floats
 
 
@@ -151,13 +153,9 @@ def previous_token_scores(pattern: np.ndarray) -> np.ndarray:
     """pattern (head, query_pos, key_pos) → (head,) mean attention to the previous position.
 
     Queries from position 2 on (position 1's previous token is the first token, usually BOS,
-    where many heads park their attention for other reasons); all queries ≥ 1 for shorter prompts."""
-    n = pattern.shape[-1]
-    start = 2 if n > 2 else 1
-    q = np.arange(start, n)
-    if len(q) == 0:
-        return np.zeros(pattern.shape[0])
-    return pattern[:, q, q - 1].mean(-1)
+    where many heads park their attention for other reasons); all queries ≥ 1 for shorter prompts.
+    The same measure as `attention.previous_share`."""
+    return previous_share(pattern)
 
 
 def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Attention patterns: any head's pattern (layer and head sliders), all heads as small multiples, and how
-much attention each head puts on the first position; checks that every row sums to 1."""
+much attention each head puts on the first position; the internal-consistency test that every row sums to 1."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import attention
-from . import heads
+from . import heads, style
 from .labels import cell_text, head_label, rounded, sig, token_labels
 from .registry import Figure, figure
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
 
 
 @figure("attention-pattern.explorer", section="attention-pattern", title="Any head's attention pattern",
@@ -22,39 +26,65 @@ def explorer(ctx) -> Figure:
     n = heads.shown_positions(n_all)
     ex = ctx.analysis(heads.focus_data)
     rows = heads.packed_rows({"pattern": heads.flat_pattern(ctx.analysis(heads.patterns), n)}, n)
-    layer = alt.param(name="layer", value=ex["layer"],
-                      bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
-    head = alt.param(name="head", value=ex["head_index"],
-                     bind=alt.binding_range(min=0, max=H - 1, step=1, name="head "))
-    names = heads.names_param("tokens", token_labels(ctx)[:n])
-    base = (heads.unpack(alt.Chart(alt.Data(values=rows))
-                         .transform_filter((alt.datum.l == layer) & (alt.datum.h == head)), n)
-            .transform_calculate(query="tokens[datum.r]", key="tokens[datum.x]")
-            .encode(x=alt.X("x:O", title="key (position looked at)",
-                            axis=alt.Axis(labelExpr=heads.label_expr("tokens"), labelAngle=-45, ticks=False)),
-                    y=alt.Y("r:O", title="query (position looking)",
-                            axis=alt.Axis(labelExpr=heads.label_expr("tokens"), ticks=False))))
     cell = max(12, min(34, 300 // n))
-    chart = base.mark_rect().encode(
-        color=alt.Color("v:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="weight"),
-        tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"), alt.Tooltip("v:Q", format=".3f", title="weight")])
-    if n <= 16:  # weights written in the cells while they are big enough to hold them
-        chart += cell_text(base, "v", ".2f", "datum.v > 0.5")
-    chart = chart.add_params(layer, head, names).properties(
-        width=cell * n, height=cell * n,
-        title=alt.Title(alt.ExprRef(expr="'Attention pattern of L' + layer + 'H' + head"),
-                        subtitle="pick the layer and head with the sliders below the chart"))
+    with heads.named_ranges():
+        layer = alt.param(name="layer", value=ex["layer"],
+                          bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
+        head = alt.param(name="head", value=ex["head_index"],
+                         bind=alt.binding_range(min=0, max=H - 1, step=1, name="head "))
+        names = heads.names_param("tokens", token_labels(ctx)[:n])
+        base = (heads.unpack(alt.Chart(alt.Data(values=rows))
+                             .transform_filter((alt.datum.l == layer) & (alt.datum.h == head)), n)
+                .transform_calculate(query="tokens[datum.r]", key="tokens[datum.x]")
+                .encode(x=alt.X("x:O", title="key (position looked at)", scale=alt.Scale(domain=list(range(n))),
+                                axis=alt.Axis(labelExpr=heads.label_expr("tokens"), labelAngle=-45, ticks=False)),
+                        y=alt.Y("r:O", title="query (position looking)", scale=alt.Scale(domain=list(range(n))),
+                                axis=alt.Axis(labelExpr=heads.label_expr("tokens"), ticks=False))))
+        cells = base.transform_filter(heads.pattern_filter(n))
+        chart = cells.mark_rect().encode(
+            color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1]), title="weight"),
+            tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"), alt.Tooltip("v:Q", format=".3f", title="weight")])
+        chart += base.transform_filter(heads.mask_filter(n)).mark_rect(fill=heads.mask_fill())
+        if n <= 16:  # weights written in the cells while they are big enough to hold them
+            chart += cell_text(cells, "v", ".2f", "attention", (0.0, 1.0))
+        chart = chart.add_params(layer, head, names).properties(
+            width=cell * n, height=cell * n,
+            title=alt.Title(alt.ExprRef(expr="'Attention pattern of L' + layer + 'H' + head"),
+                            subtitle="pick the layer and head with the sliders below the chart"))
     p = ctx.analysis(heads.patterns)[ex["layer"], ex["head_index"]]
     return Figure(
         data={**ex, "n_positions": n_all, "n_layers": L, "n_heads": H},
         alt=f"Heatmap of one head's attention pattern, query tokens down, key tokens across, with the weight in "
             f"each cell; sliders choose any of the {L * H} heads. Shown first: {ex['head']}, whose last row puts "
             f"{p[-1, ex['key_position']]:.0%} on {ex['key_token']!r}",
-        caption=f"The attention pattern of the head picked with the sliders; it opens on {heads.focus_note(ex)}. "
-                "Each row is one query position and sums to 1; the empty upper triangle is the causal mask. "
+        caption=f"The attention pattern of the head picked with the sliders; it opens on {heads.example_caption(ex)}. "
+                "Each row is one query position and sums to 1; the hatched upper triangle is the causal mask. "
                 "Hover a cell for its query token, key token and weight." + heads.positions_note(n_all),
-        chart=chart,
+        chart=heads.ThemedChart(chart),
     )
+
+
+def kinds(ctx) -> dict:
+    """Which heads show each shape of the all-heads figure on this prompt, by a score and a threshold
+    (`attention.SINK_THRESHOLD`, `PREVIOUS_TOKEN_THRESHOLD`): counts, the best candidate and a verdict."""
+    s = ctx.analysis(heads.summary)
+    out = {}
+    for name, scores, threshold, kind in (
+            ("sink", s.bos_share, attention.SINK_THRESHOLD, "rests on the first token"),
+            ("self", s.self_share, attention.SINK_THRESHOLD, "attends to its own position"),
+            ("prev", s.previous_share, attention.PREVIOUS_TOKEN_THRESHOLD, "is a previous-token head")):
+        b = attention.best_head(scores, threshold)
+        label = head_label(b.layer, b.head)
+        if b.passes:
+            verdict = (f"{b.n_passing} of the {scores.size} heads pass it; the highest score is {label}'s, "
+                       f"{b.score:.0%}")
+        else:
+            verdict = (f"no head of this model passes it on this prompt; the best candidate is {label}, "
+                       f"with {b.score:.0%}")
+        out.update({f"{name}_threshold": threshold, f"n_{name}": b.n_passing, f"best_{name}_head": label,
+                    f"best_{name}_score": round(b.score, 4), f"has_{name}": b.passes,
+                    f"{name}_verdict": verdict})
+    return out
 
 
 @figure("attention-pattern.all-heads", section="attention-pattern", title="Every head's pattern at once",
@@ -74,29 +104,32 @@ def all_heads(ctx) -> Figure:
         for h in range(H):
             cells = heads.masked(pats[l, h, :n, :n], allowed)
             mosaic[l * step:l * step + n, h * step:h * step + n] = cmap(heads.WEIGHT_NORM(cells))
-    size = 0.6 if H > 6 else 0.9  # inches per head
-    fig = MplFigure(figsize=(H * size + 1.4, L * size + 0.5))
+    size = min(1.1, (heads.WIDTH_IN - 1.5) / H)  # inches per head: the column's width at most
+    fig = MplFigure(figsize=(H * size + 1.3, L * size + 0.5), layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(np.round(mosaic[: L * step - (step - n), : H * step - (step - n)], 4), interpolation="nearest")
+    for l in range(L):
+        for h in range(H):
+            heads.hatch_future(ax, n, ctx.theme, label=False, origin=(h * step, l * step))
     centre = (n - 1) / 2
-    ax.set_xticks([h * step + centre for h in range(H)], [f"H{h}" for h in range(H)], fontsize=8)
-    ax.set_yticks([l * step + centre for l in range(L)], [f"L{l}" for l in range(L)], fontsize=8)
+    ax.set_xticks([h * step + centre for h in range(H)], [f"H{h}" for h in range(H)])
+    ax.set_yticks([l * step + centre for l in range(L)], [f"L{l}" for l in range(L)])
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
     heads.colorbar(fig, ScalarMappable(heads.WEIGHT_NORM, cmap), ax, "attention weight")
-    bos = ctx.analysis(heads.summary).bos_share
+    k = ctx.analysis(kinds)
     return Figure(
-        data={"n_layers": L, "n_heads": H, "n_total": L * H, "n_positions": n_all,
-              "n_mostly_bos": int((bos > 0.5).sum())},
+        data={"n_layers": L, "n_heads": H, "n_total": L * H, "n_positions": n_all, **k},
         alt=f"A grid of {L * H} small triangular heatmaps, {L} layers down by {H} heads across, each the attention "
-            f"pattern of one head over the prompt's {n} positions; {int((bos > 0.5).sum())} heads send most of "
-            "their attention to the first column",
-        caption=f"All {L * H} heads: layer down, head across. Each small grid is one head's pattern over the prompt "
-                "(query down, key across, as in the chart above; grey: masked). A strong green left column means "
-                "the head rests on the first token, a green diagonal that each position looks at itself, a green "
-                "line just below the diagonal that it looks at the previous token." + heads.positions_note(n_all),
+            f"pattern of one head over the prompt's {n} positions; {k['n_sink']} heads send more than half of "
+            f"their attention to the first column",
+        caption=f"All {L * H} heads: layer down, head across (L{L - 1}H{H - 1} is head {H - 1} of layer {L - 1}, "
+                "counting from 0). Each small grid is one head's pattern over the prompt (query down, key across, "
+                "as in the chart above; hatched: masked). A strongly coloured left column means the head rests on "
+                "the first token, a strongly coloured diagonal that each position looks at itself, a line just "
+                "below the diagonal that it looks at the previous token." + heads.positions_note(n_all),
         mpl=fig,
     )
 
@@ -109,15 +142,16 @@ def bos(ctx) -> Figure:
     share = ctx.analysis(heads.summary).bos_share  # (layer, head)
     rows = [{"layer": l, "head": h, "label": head_label(l, h), "share": round(float(share[l, h]), 4)}
             for l in range(L) for h in range(H)]
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
-    chart = (
-        base.mark_rect().encode(
-            color=alt.Color("share:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="on first"),
-            tooltip=[alt.Tooltip("label:N", title="head"),
-                     alt.Tooltip("share:Q", format=".1%", title="on first token")])
-        + cell_text(base, "share", ".0%", "datum.share > 0.5")
-    ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
+    with heads.named_ranges():
+        base = alt.Chart(alt.Data(values=rows)).encode(
+            x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
+        chart = (
+            base.mark_rect().encode(
+                color=alt.Color("share:Q", scale=alt.Scale(range="attention", domain=[0, 1]), title="on first"),
+                tooltip=[alt.Tooltip("label:N", title="head"),
+                         alt.Tooltip("share:Q", format=".1%", title="on first token")])
+            + cell_text(base, "share", ".0%", "attention", (0.0, 1.0))
+        ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
     most = np.unravel_index(np.argmax(share), share.shape)
     least = np.unravel_index(np.argmin(share), share.shape)
     first = ctx.token_str(ctx.trace.tokens[0])
@@ -125,21 +159,37 @@ def bos(ctx) -> Figure:
     v_norms = np.stack([np.linalg.norm(ctx.trace[f"blocks.{l}.attn.hook_v"], axis=-1)
                         for l in range(L)])  # (layer, pos, head)
     v_ratio = float(v_norms[:, 0].mean() / v_norms[:, 1:].mean()) if v_norms.shape[1] > 1 else 1.0
+    threshold = attention.SINK_THRESHOLD
+    n_sink = int((share > threshold).sum())
+    sinks = [head_label(l, h) for l in range(L) for h in range(H) if share[l, h] > threshold]
+    if n_sink:
+        verdict = (f"{n_sink} of the {L * H} heads pass it ({_list(sinks)}): for them the first token is an "
+                   f"attention sink on this prompt")
+    else:
+        verdict = (f"no head passes it, so on this prompt this model has no attention sink by this measure; "
+                   f"the highest share is {head_label(*most)}'s, {share[most]:.0%}")
     data = {"bos_share": rounded(share), "mean_share": round(float(share.mean()), 4),
             "layer_mean_share": rounded(share.mean(1)),
             "most_head": head_label(*most), "most_share": round(float(share[most]), 4),
             "least_head": head_label(*least), "least_share": round(float(share[least]), 4),
-            "n_over_half": int((share > 0.5).sum()), "n_total": L * H, "first_token": first,
-            "v_first_ratio": round(v_ratio, 4),
+            "sink_threshold": threshold, "n_over_half": n_sink, "sink_heads": sinks, "sink_verdict": verdict,
+            "n_total": L * H, "first_token": first, "v_first_ratio": round(v_ratio, 4),
+            "v_first_compare": "shorter than" if v_ratio < 1 else "not shorter than",
             "row_sum_max_dev": sig(attention.row_sum_deviation(pats), 3),
             "above_diagonal_max": float(attention.above_diagonal_max(pats))}
     return Figure(
         data=data,
         alt=f"Heatmap of {L} layers by {H} heads giving each head's mean attention on the first token "
             f"({first!r}); highest {data['most_head']} ({data['most_share']:.0%}), lowest {data['least_head']} "
-            f"({data['least_share']:.0%}), {data['n_over_half']} of {L * H} heads above one half",
+            f"({data['least_share']:.0%}), {n_sink} of {L * H} heads above one half",
         caption=f"For every head: the share of attention that goes to the first position ({first!r}), averaged "
-                "over the queries after it (the first query has nowhere else to look). Darker: the head rests "
-                "there more.",
-        chart=chart,
+                "over the queries after it (the first query has nowhere else to look).",
+        chart=heads.ThemedChart(chart),
     )
+
+
+def _list(names: list[str], most: int = 8) -> str:
+    """'L0H1, L1H2 and L3H0' (the first `most`, then 'and N more')."""
+    if len(names) > most:
+        return ", ".join(names[:most]) + f" and {len(names) - most} more"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,9 +1,9 @@
 """Causal attention: one head's scaled scores q·k/√d_head before the softmax, with the causal mask drawn,
-next to the pattern the softmax makes of them; checks that the trace's scores are q·kᵀ/√d_head."""
+next to the pattern the softmax makes of them; recomputes the trace's scores as q·kᵀ/√d_head (internal
+consistency)."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
@@ -49,24 +49,29 @@ def scores_figure(ctx) -> Figure:
     shown = heads.masked(traced[:m, :m], allowed[:m, :m])
     shown_p = heads.masked(pattern[:m, :m], allowed[:m, :m])
     score_norm = style.symmetric_norm(finite)
-    score_cmap = matplotlib.colormaps[style.DIVERGING].with_extremes(bad=(0, 0, 0, 0))  # masked: hatch only
 
-    side = max(4.2, 0.42 * m + 1.8)
-    fig = MplFigure(figsize=(2 * side + 1.2, side))
-    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.6})
-    panels = [(shown, score_cmap, score_norm, "scores q·k/√d_head (before softmax)", ".1f", "score"),
-              (shown_p, heads.weight_cmap(ctx.theme), heads.WEIGHT_NORM, "softmax of each row: the pattern", ".2f",
+    # Side by side in the column: the grids share the query axis (token labels on the left one only) and
+    # their colour bars lie underneath.
+    fig = MplFigure(figsize=(heads.WIDTH_IN, 0.27 * m + 3.0), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    panels = [(shown, heads.diverging_cmap(ctx.theme), score_norm, "scores q·k/√d_head", ".1f",
+               "score (before the softmax)"),
+              (shown_p, heads.weight_cmap(ctx.theme), heads.WEIGHT_NORM, "softmax of each row", ".2f",
                "attention weight")]
-    for ax, (img, cmap, norm, title, fmt, what) in zip(axes, panels):
+    for i, (ax, (img, cmap, norm, title, fmt, what)) in enumerate(zip(axes, panels)):
         image = ax.imshow(img, cmap=cmap, norm=norm, interpolation="nearest")
         heads.hatch_future(ax, m, ctx.theme)
-        heads.grid_labels(ax, labels, xlabel="key (position it looks at)", ylabel="query (position looking)")
+        heads.grid_labels(ax, labels, xlabel="key", ylabel="query" if i == 0 else "")
+        if i:
+            ax.tick_params(labelleft=False)
         if m <= ANNOTATE_MAX:
             heads.annotate_cells(ax, img, fmt, norm, cmap)
-        ax.set_title(f"{ex['head']}: {title}", loc="left", fontsize=10)
+        ax.set_title(f"{ex['head']}: {title}", loc="left")
         for spine in ax.spines.values():
             spine.set_visible(False)
-        heads.colorbar(fig, image, ax, what)
+        bar = fig.colorbar(image, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02, aspect=25)
+        bar.outline.set_visible(False)
+        bar.set_label(what)
 
     last = n - 1
     top = int(np.argmax(traced[last, : last + 1]))
@@ -86,9 +91,9 @@ def scores_figure(ctx) -> Figure:
             f"scores, from {data['score_min']:.2f} to {data['score_max']:.2f} on and below the diagonal; the "
             f"{data['n_masked']} cells above it are hatched and marked masked. Right: the softmax of each row, "
             f"where those cells get weight 0",
-        caption=f"Left: the scores of {heads.focus_note(ex)}, q·k/√d_head for every query (row) and key (column), "
-                f"before the softmax. Hatched cells are keys after the query: the causal mask sets them to −∞. "
-                f"Right: the softmax of each row, the attention pattern; masked cells get exactly 0."
+        caption=f"Left: the scores of {heads.example_caption(ex)}, q·k/√d_head for every query (row) and key "
+                f"(column), before the softmax. Hatched cells are keys after the query: the causal mask sets them "
+                f"to −∞. Right: the softmax of each row, the attention pattern; masked cells get exactly 0."
                 + heads.positions_note(n),
         mpl=fig,
     )

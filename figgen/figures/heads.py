@@ -6,9 +6,11 @@ grids and packed altair data.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import altair as alt
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap, Normalize, to_rgba
+from matplotlib.colors import Normalize
 from matplotlib.patches import Polygon
 
 from ..analysis import attention
@@ -17,6 +19,9 @@ from . import style
 from .labels import head_label, sig
 
 MAX_POS = 32  # positions drawn in attention grids; longer prompts show their first MAX_POS tokens
+# Figure width for the column: the SVG is saved with a tight bounding box, which adds about 0.1 in on each
+# side of a constrained layout, so draw a little narrower than style.COLUMN_IN to stay within 690 px.
+WIDTH_IN = style.COLUMN_IN - 0.2
 
 
 # --- what several figures share (memoised per build through ctx.analysis) ----------------------------
@@ -51,11 +56,9 @@ def focus_data(ctx) -> dict:
             "key_position": f.key, "key_token": ctx.token_str(t.tokens[f.key]), "key_weight": round(f.weight, 4)}
 
 
-def focus_note(d: dict) -> str:
-    """'L0H1, the head whose last query puts the most attention (77%) on one earlier token ("Monday")'."""
-    return (f"{d['head']}, the head whose last query ({d['query_token']!r}) puts the most attention on a single "
-            f"earlier token other than the first: {d['key_weight']:.0%} on {d['key_token']!r} at position "
-            f"{d['key_position']}")
+def example_caption(d: dict) -> str:
+    """A caption's short name for the example head (the page's prose defines it once)."""
+    return f"{d['head']}, the example head"
 
 
 def check(a: np.ndarray, b: np.ndarray) -> float:
@@ -84,12 +87,18 @@ def positions_note(n: int) -> str:
 # --- matplotlib helpers ------------------------------------------------------------------------------
 
 
+MASK_INK = "#8c8c8c"  # the causal mask's hatch lines: one grey that reads on both page backgrounds
+
+
 def weight_cmap(theme: str):
-    """Attention weights 0 → 1: from the page background to the attention green, so weight 0 fades
-    into the page in both themes. Masked cells (NaN) get a faint grey of their own."""
-    top = {"light": "#1a7a2e", "dark": "#8fe388"}[theme]
-    cmap = LinearSegmentedColormap.from_list(f"attention-{theme}", [style.background(theme), style.ATTENTION, top])
-    return cmap.with_extremes(bad=to_rgba(style.muted(theme), 0.3))
+    """Attention weights 0 → 1: the "attention" ramp of `theme` (weight 0 looks like the page). Masked cells
+    (NaN) stay transparent: `hatch_future` draws the mask."""
+    return style.cmap("attention", theme).with_extremes(bad=(0, 0, 0, 0))
+
+
+def diverging_cmap(theme: str):
+    """Signed values (scores): the "diverging" ramp of `theme`, masked cells (NaN) transparent."""
+    return style.cmap("diverging", theme).with_extremes(bad=(0, 0, 0, 0))
 
 
 def masked(m: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -97,16 +106,20 @@ def masked(m: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, np.round(np.where(mask, m, 0.0), 4), np.nan)
 
 
-def hatch_future(ax, n: int, theme: str, label: bool = True) -> None:
-    """Hatch the cells above the diagonal of an n × n imshow grid (key > query: masked) and label them."""
+def hatch_future(ax, n: int, theme: str, label: bool = True, origin: tuple[float, float] = (0.0, 0.0)) -> None:
+    """Hatch the cells above the diagonal of an n × n imshow grid (key > query: masked) and label them.
+
+    The one drawing of the causal mask in every figure (grey diagonal lines on the page background; the
+    charts draw the same with `mask_fill`). origin: the grid's first cell centre, for grids in a mosaic."""
+    x0, y0 = origin
     # Staircase around every cell (q, k) with k > q, in imshow's cell-centred coordinates.
     pts = [(0.5, -0.5), (n - 0.5, -0.5), (n - 0.5, n - 1.5)]
     for q in range(n - 2, -1, -1):
         pts += [(q + 0.5, q + 0.5), (q + 0.5, q - 0.5)]  # bottom-left, then top-left of row q's masked run
-    ax.add_patch(Polygon(pts, closed=True, facecolor="none", hatch="///", edgecolor=style.muted(theme),
-                         linewidth=0))
+    ax.add_patch(Polygon([(x + x0, y + y0) for x, y in pts], closed=True, facecolor="none", hatch="///",
+                         edgecolor=MASK_INK, linewidth=0))
     if label and n >= 3:
-        ax.text(n - 1, 0, "masked\n(−∞)" if n >= 5 else "masked", ha="right", va="top", fontsize=8,
+        ax.text(x0 + n - 1, y0, "masked" if n < 5 else "masked\n(−∞)", ha="right", va="top", fontsize=8,
                 color=style.muted(theme), bbox={"facecolor": style.background(theme), "edgecolor": "none", "pad": 1})
 
 
@@ -122,13 +135,11 @@ def grid_labels(ax, labels: list[str], *, max_ticks: int = 24, xlabel="key", yla
 
 
 def annotate_cells(ax, m: np.ndarray, fmt: str, norm, cmap) -> None:
-    """Write each finite cell's value, near-black on light cell colours and white on dark ones."""
+    """Write each finite cell's value in black or white, whichever contrasts more with its colour."""
     for (i, j), v in np.ndenumerate(m):
         if np.isfinite(v):
-            r, g, b, _ = cmap(float(norm(v)))
-            light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5  # relative luminance (sRGB, approximate)
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7,
-                    color="#1f2328" if light else "#ffffff")
+            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=style.MIN_FONT_PT,
+                    color=style.label_colour(cmap(float(norm(v)))))
 
 
 def matrix_panel(ax, m: np.ndarray, row_labels: list[str] | None, *, norm, theme: str, title: str,
@@ -158,9 +169,8 @@ def matrix_panel(ax, m: np.ndarray, row_labels: list[str] | None, *, norm, theme
 def colorbar(fig, image, ax, label: str | None = None):
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.outline.set_visible(False)
-    bar.ax.tick_params(labelsize=7)
     if label:
-        bar.set_label(label, fontsize=8)
+        bar.set_label(label)
     return bar
 
 
@@ -195,12 +205,87 @@ def flat_pattern(p: np.ndarray, n: int) -> np.ndarray:
 def unpack(chart, n: int):
     """The Vega-Lite side of `packed_rows`: one datum per cell with i (0-based index into "v"), a row r and
     a column x. The first n·n cells (a pattern) fill rows 0…n−1 (query) by columns 0…n−1 (key); any
-    later cells are per-position values, n per row, in rows n+1, n+2, … (row n stays empty: a gap)."""
+    later cells are per-position values, n per row, in rows n+1, n+2, … (row n stays empty: a gap).
+    Masked cells keep v = null: layers filter with `PATTERN`, `MASK` or `AFTER_PATTERN`."""
     return (chart.transform_flatten(["v"])
             .transform_window(i="row_number()", groupby=["l", "h"])
             .transform_calculate(i="datum.i - 1")
-            .transform_filter("isValid(datum.v)")
             .transform_calculate(r=f"floor(datum.i / {n}) + (datum.i < {n * n} ? 0 : 1)", x=f"datum.i % {n}"))
+
+
+def pattern_filter(n: int) -> str:
+    """Vega expression: an unpacked datum is a pattern cell a query may attend to."""
+    return f"datum.i < {n * n} && isValid(datum.v)"
+
+
+def mask_filter(n: int) -> str:
+    """Vega expression: an unpacked datum is a masked pattern cell (key after query)."""
+    return f"datum.i < {n * n} && datum.x > datum.r"
+
+
+def mask_fill(stripes: int = 4, width: float = 0.16) -> dict:
+    """The causal mask in a chart: a Vega gradient that draws `stripes` grey diagonal lines across each
+    masked cell (each `width` of the stripe period), as `hatch_future`'s hatch does in matplotlib figures."""
+    clear, stops = "rgba(0,0,0,0)", [{"offset": 0, "color": "rgba(0,0,0,0)"}]
+    for i in range(stripes):
+        centre = (i + 0.5) / stripes
+        lo, hi = round(centre - width / 2 / stripes, 4), round(centre + width / 2 / stripes, 4)
+        stops += [{"offset": lo, "color": clear}, {"offset": lo, "color": MASK_INK},
+                  {"offset": hi, "color": MASK_INK}, {"offset": hi, "color": clear}]
+    stops.append({"offset": 1, "color": clear})
+    # Along the diagonal from the top left: the lines run "/" as the hatch does, and with an even number of
+    # stripes they continue from one cell into the next.
+    return {"gradient": "linear", "x1": 0, "y1": 0, "x2": 1, "y2": 1, "stops": stops}
+
+
+# Named Vega ranges (`style.vega_config`: "attention", "magnitude", … and "<ramp>-labels") are not in the
+# enum altair 6 validates a scale's `range` against, so charts that use them are built without altair's
+# eager validation (`named_ranges()`) and validated as a whole by `ThemedChart.to_dict` instead, with the
+# named ranges swapped for a built-in one. (Belongs with labels.cell_text in shared code.)
+NAMED_RANGES = frozenset(list(style.RAMPS) + [f"{name}-labels" for name in style.RAMPS])
+
+
+@contextmanager
+def named_ranges():
+    """Build a chart whose scales use the site's named ranges (alt.Scale(range="attention"), labels.cell_text)."""
+    from altair.utils.schemapi import debug_mode
+
+    with debug_mode(False):
+        yield
+
+
+class ThemedChart:
+    """An altair chart built inside `named_ranges()`: `to_dict` validates it against the Vega-Lite schema
+    (named ranges count as valid) and returns its spec. `Figure.chart` accepts it like a chart."""
+
+    def __init__(self, chart):
+        self.chart = chart
+
+    def to_dict(self) -> dict:
+        from altair.utils.schemapi import validate_jsonschema
+        from altair.vegalite.v6.schema.core import load_schema
+
+        spec = self.chart.to_dict(validate=False)
+        validate_jsonschema(_builtin_ranges(spec), load_schema())
+        return spec
+
+
+def _builtin_ranges(obj):
+    if isinstance(obj, dict):
+        return {k: ("ramp" if k == "range" and isinstance(v, str) and v in NAMED_RANGES else _builtin_ranges(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_builtin_ranges(v) for v in obj]
+    return obj
+
+
+def label_ink(field: str, ramp: str, domain: tuple[float, float], bins: int = 10):
+    """The label colour encoding of `labels.cell_text` on its own (black or white by cell), for labels whose
+    text is another field than the coloured value (e.g. a token on a cell coloured by its logit)."""
+    lo, hi = domain
+    edges = [round(lo + (hi - lo) * i / bins, 6) for i in range(1, bins)]
+    return alt.Color(f"{field}:Q", scale=alt.Scale(type="threshold", domain=edges, range=f"{ramp}-labels"),
+                     legend=None)
 
 
 def names_param(name: str, labels: list[str]):

@@ -30,17 +30,19 @@ def pool(m: np.ndarray, max_rows: int, max_cols: int) -> tuple[np.ndarray, int, 
 
 def matrix_and_spectrum(m: np.ndarray, spec: circuits.Spectrum, d_head: int, *, theme: str, name: str,
                         xlabel: str, ylabel: str) -> tuple[MplFigure, int]:
-    """Left: the (d_model, d_model) matrix `m` as a heatmap (block-averaged to ≤ MAX_PIXELS per side).
-    Right: its singular values on a log scale with d_head marked. Returns the figure and block size."""
+    """Left: the (d_model, d_model) matrix `m` as a heatmap (block-averaged to ≤ MAX_PIXELS per side; colours
+    clipped at the 99th percentile of |m|). Right: its singular values on a log scale with d_head marked.
+    Drawn the column's width. Returns the figure and block size."""
     pooled, block, _ = pool(m, MAX_PIXELS, MAX_PIXELS)
     d = len(m)
-    fig = MplFigure(figsize=(10.0, 4.2))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.05, 1.0], "wspace": 0.5})
-    image = left.imshow(np.round(pooled, 4), cmap=style.DIVERGING, norm=style.symmetric_norm(pooled, 0.99),
-                        interpolation="nearest", extent=(-0.5, d - 0.5, d - 0.5, -0.5))
+    fig = MplFigure(figsize=(style.COLUMN_IN - 0.2, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1.0]})
+    image = left.imshow(np.round(pooled, 4), cmap=style.cmap("diverging", theme),
+                        norm=style.symmetric_norm(pooled, 0.99), interpolation="nearest",
+                        extent=(-0.5, d - 0.5, d - 0.5, -0.5))
     left.set_xlabel(xlabel)
     left.set_ylabel(ylabel)
-    left.set_title(name + (f" (blocks of {block}×{block} averaged)" if block > 1 else ""), loc="left", fontsize=10)
+    left.set_title(name + (f"\n(blocks of {block}×{block} averaged)" if block > 1 else ""), loc="left")
     bar = fig.colorbar(image, ax=left, fraction=0.046, pad=0.03)
     bar.outline.set_visible(False)
 
@@ -55,12 +57,12 @@ def matrix_and_spectrum(m: np.ndarray, spec: circuits.Spectrum, d_head: int, *, 
                    label="zero up to rounding")
     right.axvline(d_head + 0.5, color=style.OPERATION, linestyle="--", linewidth=1)
     right.annotate(f"d_head = {d_head}", (d_head + 0.5, 1.0), xycoords=right.get_xaxis_transform(),
-                   xytext=(4, -4), textcoords="offset points", color=style.OPERATION, fontsize=8, va="top")
+                   xytext=(4, -4), textcoords="offset points", color=style.OPERATION, va="top")
     right.yaxis.set_major_formatter(FuncFormatter(power_of_ten))  # mathtext is off: no $10^{k}$
     right.set_xlabel("singular value index")
     right.set_ylabel("singular value")
-    right.set_title(f"its {len(s)} singular values: rank {spec.rank}", loc="left", fontsize=10)
-    right.legend(fontsize=8, loc="center right")
+    right.set_title(f"its {len(s)} singular values:\nrank {spec.rank}", loc="left")
+    right.legend(loc="center right")
     return fig, block
 
 

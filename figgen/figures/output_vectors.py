@@ -2,7 +2,7 @@
 
 Figures: one layer's per-head output vectors at the final position next to their sum; the lengths of
 every head's output (layer × head, a position slider); W_O as a stack of per-head slices; and the
-computed check that the per-head sum equals the usual concatenate-then-project implementation.
+per-head sum recomputed next to the usual concatenate-then-project implementation (internal consistency).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import circuits
-from . import style
+from . import heads, style
 from .heatmap import pool
 from .labels import cell_text, head_label, rounded, sig, token_labels
 from .registry import Figure, figure
@@ -75,24 +75,27 @@ def norms(ctx) -> Figure:
     rows = [{"layer": l, "head": h, "position": p, "token": labels[p], "label": head_label(l, h),
              "norm": round(float(n[l, p, h]), 4)}
             for l in range(L) for p in range(n.shape[1]) for h in range(H)]
-    position = alt.param(name="position", value=last,
-                         bind=alt.binding_range(min=0, max=last, step=1, name="position "))
-    # The position labels travel as a param's JSON value (data, never spliced into the expression).
-    names = alt.param(name="position_names", value=labels)
-    base = (alt.Chart(alt.Data(values=rows))
-            .transform_filter(alt.datum.position == position)
-            .transform_joinaggregate(max_norm="max(norm)")
-            .encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer")))
-    chart = (
-        base.mark_rect().encode(
-            color=alt.Color("norm:Q", scale=alt.Scale(scheme="greens"), title="length"),
-            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("token:N", title="position"),
-                     alt.Tooltip("norm:Q", format=".3f", title="length")])
-        + cell_text(base, "norm", ".1f", "datum.norm > 0.55 * datum.max_norm")
-    )
-    title = alt.Title(alt.ExprRef(expr="'Output vector length per head at position ' + position_names[position]"),
-                      subtitle="pick the position with the slider below the chart")
-    chart = chart.add_params(position, names).properties(width=max(200, 34 * H), height=max(120, 26 * L), title=title)
+    top = float(n.max())  # one colour scale for every position: the slider compares like with like
+    with heads.named_ranges():
+        position = alt.param(name="position", value=last,
+                             bind=alt.binding_range(min=0, max=last, step=1, name="position "))
+        # The position labels travel as a param's JSON value (data, never spliced into the expression).
+        names = alt.param(name="position_names", value=labels)
+        base = (alt.Chart(alt.Data(values=rows))
+                .transform_filter(alt.datum.position == position)
+                .encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
+                        y=alt.Y("layer:O", title="layer")))
+        chart = (
+            base.mark_rect().encode(
+                color=alt.Color("norm:Q", scale=alt.Scale(range="magnitude", domain=[0, top]), title="length"),
+                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("token:N", title="position"),
+                         alt.Tooltip("norm:Q", format=".3f", title="length")])
+            + cell_text(base, "norm", ".1f", "magnitude", (0.0, top))
+        )
+        title = alt.Title(alt.ExprRef(expr="'Output vector length per head at position ' + position_names[position]"),
+                          subtitle="pick the position with the slider below the chart")
+        chart = chart.add_params(position, names).properties(width=max(200, 34 * H), height=max(120, 26 * L),
+                                                             title=title)
     final = n[:, last]  # (layer, head)
     big = np.unravel_index(np.argmax(final), final.shape)
     small = np.unravel_index(np.argmin(final), final.shape)
@@ -105,7 +108,9 @@ def norms(ctx) -> Figure:
         alt=f"Heatmap of the lengths of all {L * H} heads' output vectors ({L} layers × {H} heads) at position "
             f"{last}; the longest is {head_label(*big)}'s ({final[big]:.2f}), the shortest {head_label(*small)}'s "
             f"({final[small]:.2f}); a slider selects another position",
-        chart=chart,
+        caption="Length of every head's output vector at one position (slider; the last position by default), "
+                "layer by head, on one colour scale for all positions.",
+        chart=heads.ThemedChart(chart),
     )
 
 
@@ -120,17 +125,19 @@ def w_o(ctx) -> Figure:
     while e % block:  # a block of rows must not mix two heads
         block += 1
     pooled, br, bc = pool(stacked, H * e // block, MAX_ROWS)
-    fig = MplFigure(figsize=(7.2, 4.8))
+    fig = MplFigure(figsize=(heads.WIDTH_IN, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    image = ax.imshow(np.round(pooled, 4), cmap=style.DIVERGING, norm=style.symmetric_norm(pooled, 0.99),
+    image = ax.imshow(np.round(pooled, 4), cmap=style.cmap("diverging", ctx.theme),
+                      norm=style.symmetric_norm(pooled, 0.99),
                       aspect="auto", interpolation="nearest", extent=(-0.5, d - 0.5, H * e - 0.5, -0.5))
     for h in range(1, H):
         ax.axhline(h * e - 0.5, color=style.ink(ctx.theme), linewidth=0.8)
-    ax.set_yticks([h * e + e / 2 - 0.5 for h in range(H)], [head_label(LAYER, h) for h in range(H)], fontsize=8)
+    ax.set_yticks([h * e + e / 2 - 0.5 for h in range(H)], [head_label(LAYER, h) for h in range(H)])
     ax.set_xlabel("d_model component (the residual stream)")
     ax.set_ylabel(f"rows: {H} slices of d_head = {e}")
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.outline.set_visible(False)
+    bar.set_label("weight")
     slice_norms = np.linalg.norm(W_O.reshape(H, -1), axis=-1)  # (head,) Frobenius norm of each slice
     pooled_note = f" Shown averaged over blocks of {br} rows × {bc} columns." if br * bc > 1 else ""
     return Figure(
@@ -139,7 +146,8 @@ def w_o(ctx) -> Figure:
         alt=f"Heatmap of layer {LAYER}'s W_O, {H * e} rows by {d} columns, split by lines into {H} slices of "
             f"{e} rows, one per head",
         caption=f"Layer {LAYER}'s output matrix W_O, ({H} heads · {e}) × {d}: head h owns rows h·{e} to "
-                f"(h+1)·{e} − 1 and multiplies only its own result vector.{pooled_note}",
+                f"(h+1)·{e} − 1 and multiplies only its own result vector. The colour scale is clipped at the 99th "
+                f"percentile of |W_O|.{pooled_note}",
         mpl=fig,
     )
 

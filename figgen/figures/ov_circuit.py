@@ -2,7 +2,7 @@
 
 Figures: a copying score for every head (the sign balance of its token-space OV circuit's
 eigenvalues, computed through a d_head × d_head matrix instead of the vocabulary-sized one), the
-eigenvalues of the most and least copying heads, the most copying head's W_OV and its rank, and the
+eigenvalues of the heads with the highest and lowest scores, the highest-scoring head's W_OV and its rank, and the
 tokens its OV circuit promotes for each token of the prompt.
 """
 
@@ -14,7 +14,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.patches import Circle
 
 from ..analysis import circuits
-from . import style
+from . import heads, style
 from .heatmap import matrix_and_spectrum, spectrum_data
 from .labels import SUPERSCRIPT, cell_text, head_label, rounded
 from .registry import Figure, figure
@@ -44,7 +44,7 @@ def _extremes(cp: circuits.Copying) -> tuple[tuple[int, int], tuple[int, int]]:
     return cp.best, worst
 
 
-@figure("ov-circuit.copying", section="ov-circuit", title="Which heads copy",
+@figure("ov-circuit.copying", section="ov-circuit", title="The copying score of every head",
         caption="Copying score of every head: the sum of its token-space OV circuit's eigenvalues divided by the "
                 "sum of their absolute values (+1: all positive, the head copies; −1: all negative).")
 def copying_figure(ctx) -> Figure:
@@ -53,15 +53,16 @@ def copying_figure(ctx) -> Figure:
     best, worst = _extremes(cp)
     rows = [{"layer": l, "head": h, "label": head_label(l, h), "score": round(float(cp.scores[l, h]), 4)}
             for l in range(L) for h in range(H)]
-    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
-                                                   y=alt.Y("layer:O", title="layer"))
-    chart = (
-        base.mark_rect().encode(
-            color=alt.Color("score:Q", scale=alt.Scale(scheme="redblue", reverse=True, domain=[-1, 1]),
-                            title="copying score"),
-            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("score:Q", format=".3f")])
-        + cell_text(base, "score", ".2f", "abs(datum.score) > 0.5")
-    ).properties(width=max(200, 34 * H), height=max(120, 26 * L))
+    with heads.named_ranges():
+        base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
+                                                       y=alt.Y("layer:O", title="layer"))
+        chart = (
+            base.mark_rect().encode(
+                color=alt.Color("score:Q", scale=alt.Scale(range="diverging", domain=[-1, 1], domainMid=0),
+                                title="copying score"),
+                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("score:Q", format=".3f")])
+            + cell_text(base, "score", ".2f", "diverging", (-1.0, 1.0))
+        ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
     n_pos = int((cp.scores > 0).sum())
     return Figure(
         data={"scores": rounded(cp.scores), "best_head": head_label(*best),
@@ -72,20 +73,20 @@ def copying_figure(ctx) -> Figure:
         alt=f"Heatmap of copying scores for all {L * H} heads ({L} layers × {H} heads) on a scale from −1 to +1; "
             f"{n_pos} are positive; the highest is {head_label(*best)} ({cp.scores[best]:.2f}), the lowest "
             f"{head_label(*worst)} ({cp.scores[worst]:.2f})",
-        chart=chart,
+        chart=heads.ThemedChart(chart),
     )
 
 
 @figure("ov-circuit.eigenvalues", section="ov-circuit", title="Eigenvalues of two OV circuits",
-        caption="The eigenvalues of the token-space OV circuit of the most and the least copying head in the "
-                "complex plane, pink with positive, blue with negative real part. Angles are exact; distances "
+        caption="The eigenvalues of the token-space OV circuit of the heads with the highest and the lowest copying "
+                "score in the complex plane, pink with positive, blue with negative real part. Angles are exact; distances "
                 "from the centre are logarithmic: the edge is the largest magnitude, each ring a factor of 10 "
                 "smaller.")
 def eigenvalues(ctx) -> Figure:
     cp = ctx.analysis(copying)
     best, worst = _extremes(cp)
-    fig = MplFigure(figsize=(9.0, 4.2))
-    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.3})
+    fig = MplFigure(figsize=(heads.WIDTH_IN, 3.9), layout="constrained")
+    axes = fig.subplots(1, 2)
     counts = {}
     for ax, (l, h) in zip(axes, (best, worst)):
         lam = cp.eigenvalues[l, h]
@@ -94,7 +95,7 @@ def eigenvalues(ctx) -> Figure:
         for decade in range(1, DECADES):  # rings at 10⁻¹, 10⁻², … of the largest magnitude
             r = 1 - decade / DECADES
             ax.add_patch(Circle((0, 0), r, fill=False, color=style.muted(ctx.theme), linewidth=0.4))
-            ax.annotate(f"10{str(-decade).translate(SUPERSCRIPT)}", (r * 0.71, r * 0.71), fontsize=7,
+            ax.annotate(f"10{str(-decade).translate(SUPERSCRIPT)}", (r * 0.71, r * 0.71),
                         color=style.muted(ctx.theme))
         ax.axhline(0, color=style.muted(ctx.theme), linewidth=0.6)
         ax.axvline(0, color=style.muted(ctx.theme), linewidth=0.6)
@@ -105,10 +106,10 @@ def eigenvalues(ctx) -> Figure:
         ax.set_aspect("equal")
         ax.set_xticks([])  # positions are log-scaled radii: only angles and rings carry values
         ax.set_yticks([])
-        ax.set_xlabel("real part  (negative ← → positive)")
+        ax.set_xlabel("real part (− ← → +)")
         ax.set_ylabel("imaginary part")
-        ax.set_title(f"{head_label(l, h)}: score {cp.scores[l, h]:+.2f}, {counts[(l, h)]} of {len(lam)} with "
-                     "positive real part", loc="left", fontsize=9)
+        ax.set_title(f"{head_label(l, h)}: score {cp.scores[l, h]:+.2f}\n{counts[(l, h)]} of {len(lam)} with "
+                     "positive real part", loc="left")
     e = cp.eigenvalues.shape[-1]
     return Figure(
         data={"best_head": head_label(*best), "worst_head": head_label(*worst), "d_head": e,
@@ -119,7 +120,7 @@ def eigenvalues(ctx) -> Figure:
     )
 
 
-@figure("ov-circuit.matrix", section="ov-circuit", title="The most copying head's OV circuit and its rank",
+@figure("ov-circuit.matrix", section="ov-circuit", title="The highest-scoring head's OV circuit and its rank",
         caption="Left: W_OV = W_V W_O of the head with the highest copying score. Right: its singular values; "
                 "only the first d_head can be nonzero.")
 def matrix(ctx) -> Figure:
@@ -138,14 +139,15 @@ def matrix(ctx) -> Figure:
             f"{spec.rank} are nonzero (d_head = {e}), the rest are {data['sigma_after']:.1e} or smaller",
         caption=f"Left: W_OV = W_V W_O of {label}, the head with the highest copying score ({d}×{d}"
                 + (f", averaged over blocks of {block}×{block}" if block > 1 else "")
-                + f"). Right: its singular values; only the first d_head = {e} can be nonzero.",
+                + f"; colours clipped at the 99th percentile of |W_OV|). Right: its singular values; only the first "
+                f"d_head = {e} can be nonzero.",
         mpl=fig,
     )
 
 
-@figure("ov-circuit.top-tokens", section="ov-circuit", title="What the most copying head writes",
-        caption="For each token of the prompt: the tokens whose logits the most copying head's OV circuit raises "
-                "most when it attends to that token.")
+@figure("ov-circuit.top-tokens", section="ov-circuit", title="What the highest-scoring head writes",
+        caption="For each token of the prompt: the tokens whose logits the OV circuit of the head with the highest "
+                "copying score raises most when it attends to that token.")
 def top_tokens(ctx) -> Figure:
     l, h = ctx.analysis(copying).best
     unique = list(dict.fromkeys(ctx.trace.tokens.tolist()))
@@ -160,28 +162,32 @@ def top_tokens(ctx) -> Figure:
         for rank, (name, v) in enumerate(top, start=1):
             rows.append({"token": token, "rank": rank, "promoted": name, "logit": v,
                          "self": int(r_ids[rank - 1] == src)})
-    base = alt.Chart(alt.Data(values=rows)).transform_joinaggregate(max_logit="max(logit)").encode(
-        y=alt.Y("token:N", sort=None, title="prompt token (attended to)"),
-        x=alt.X("rank:O", title="rank", axis=alt.Axis(labelAngle=0)),
-        tooltip=[alt.Tooltip("token:N", title="attended token"), alt.Tooltip("promoted:N", title="promoted token"),
-                 alt.Tooltip("logit:Q", format=".3f", title="logit (relative)")],
-    )
-    ink = alt.condition("datum.logit > 0.6 * datum.max_logit", alt.value("#ffffff"), alt.value("#1f2328"))
-    chart = (
-        base.mark_rect().encode(color=alt.Color("logit:Q", scale=alt.Scale(scheme="greens"),
-                                                title="logit (relative)"))
-        + base.mark_text(fontSize=11, font="monospace").encode(text="promoted:N", color=ink)
-        .transform_filter(alt.datum.self == 0)
-        + base.mark_text(fontSize=11, font="monospace", fontWeight="bold").encode(text="promoted:N", color=ink)
-        .transform_filter(alt.datum.self == 1)
-    ).properties(width=110 * TOP_K, height=26 * len(unique),
-                 title=alt.Title(f"{head_label(l, h)}'s OV circuit, read out through the unembedding",
-                                 subtitle="bold: the attended token itself"))
+    values = [r["logit"] for r in rows]
+    domain = (min(0.0, min(values)), max(values))  # the colour scale, and the label inks' thresholds
+    width = min(100, 520 // TOP_K)
+    with heads.named_ranges():
+        base = alt.Chart(alt.Data(values=rows)).encode(
+            y=alt.Y("token:N", sort=None, title="prompt token (attended to)"),
+            x=alt.X("rank:O", title="rank", axis=alt.Axis(labelAngle=0)),
+            tooltip=[alt.Tooltip("token:N", title="attended token"), alt.Tooltip("promoted:N", title="promoted token"),
+                     alt.Tooltip("logit:Q", format=".3f", title="logit (relative)")],
+        )
+        ink = heads.label_ink("logit", "magnitude", domain)
+        chart = (
+            base.mark_rect().encode(color=alt.Color("logit:Q", scale=alt.Scale(range="magnitude", domain=list(domain)),
+                                                    title="logit", legend=alt.Legend(orient="bottom")))
+            + base.mark_text(fontSize=11, font="monospace", limit=width - 4).encode(text="promoted:N", color=ink)
+            .transform_filter(alt.datum.self == 0)
+            + base.mark_text(fontSize=11, font="monospace", fontWeight="bold", limit=width - 4)
+            .encode(text="promoted:N", color=ink).transform_filter(alt.datum.self == 1)
+        ).properties(width=width * TOP_K, height=26 * len(unique),
+                     title=alt.Title(f"{head_label(l, h)}'s OV circuit, read out through the unembedding",
+                                     subtitle="bold: the attended token itself"))
     first = table[min(1, len(table) - 1)]
     return Figure(
         data={"head": head_label(l, h), "k": TOP_K, "n_tokens": len(unique), "n_self": n_self, "top": table},
         alt=f"Table of the {TOP_K} tokens {head_label(l, h)}'s OV circuit promotes most for each of the prompt's "
             f"{len(unique)} distinct tokens; for {n_self} of them the token itself is among its own {TOP_K}; for "
             f"example {first['token']!r}: " + ", ".join(repr(n) for n, _ in first["top"]),
-        chart=chart,
+        chart=heads.ThemedChart(chart),
     )

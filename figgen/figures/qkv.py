@@ -1,10 +1,11 @@
 """Queries, keys and values: one head's W_Q, W_K, W_V (d_model × d_head each) and the q, k, v vectors
-they make from every position, with the check that the trace's q is the normalized stream times W_Q."""
+they make from every position, recomputed from the normalized stream and the weights (internal consistency)."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import MaxNLocator
 
 from ..analysis import attention
 from . import heads, style
@@ -27,40 +28,51 @@ def weights(ctx) -> Figure:
     W = {x: ctx.weights[f"blocks.{l}.attn.W_{x}"][h] for x in KINDS}  # each (d_model, d_head)
     b = {x: ctx.weights[f"blocks.{l}.attn.b_{x}"][h] for x in KINDS}  # each (d_head,)
     d_model, d_head = W["Q"].shape
+    H = ctx.dims.n_heads
     pooled = {x: pool(W[x], MAX_PIXELS, MAX_PIXELS) for x in KINDS}
     block = pooled["Q"][1]
     norm = style.symmetric_norm(np.concatenate([pooled[x][0].ravel() for x in KINDS]), 0.99)
     bias_norm = style.symmetric_norm(np.concatenate(list(b.values())))  # biases are often larger: own scale
 
-    fig = MplFigure(figsize=(8.4, 5.6))
-    grid = fig.add_gridspec(2, 3, height_ratios=[24, 1], hspace=0.08, wspace=0.25)
+    fig = MplFigure(figsize=(heads.WIDTH_IN, 5.2), layout="constrained")
+    grid = fig.add_gridspec(2, 3, height_ratios=[24, 1])
+    diverging = style.cmap("diverging", ctx.theme)
+    mats = []
     for c, x in enumerate(KINDS):
         ax = fig.add_subplot(grid[0, c])
-        image = ax.imshow(np.round(pooled[x][0], 4), cmap=style.DIVERGING, norm=norm, aspect="auto",
+        image = ax.imshow(np.round(pooled[x][0], 4), cmap=diverging, norm=norm, aspect="auto",
                           interpolation="nearest", extent=(-0.5, d_head - 0.5, d_model - 0.5, -0.5))
-        ax.set_title(f"W_{x}  ({d_model} × {d_head})", loc="left", fontsize=10)
+        ax.set_title(f"W_{x}  ({d_model} × {d_head})", loc="left")
         ax.set_xticks([])
         if c == 0:
             ax.set_ylabel("residual stream component")
+        else:
+            ax.tick_params(labelleft=False)
         bias = fig.add_subplot(grid[1, c])
         heads.matrix_panel(bias, b[x][None], [f"b_{x}"], norm=bias_norm, theme=ctx.theme, title="",
-                           xlabel="head component", separators=False)
-    bar = fig.colorbar(image, ax=fig.axes, fraction=0.025, pad=0.02)
+                                        xlabel="head component", separators=False, cmap=diverging)
+        mats.append(ax)
+    bar = fig.colorbar(image, ax=mats, fraction=0.04, pad=0.02, aspect=30)
     bar.outline.set_visible(False)
+    bar.set_label("weight")
     fro = {x: round(float(np.linalg.norm(W[x])), 4) for x in KINDS}
     pooled_note = f" Averaged over blocks of {block} rows to keep the image small." if block > 1 else ""
     return Figure(
         data={**ex, "d_model": d_model, "d_head": d_head, "shape": [d_model, d_head], "block_rows": block,
+              "n_heads": H,
+              # W_Q, W_K, W_V and b_Q, b_K, b_V: of one head, and of all the layer's heads (no W_O, no b_O) …
               "params_per_head": 3 * (d_model * d_head + d_head),
-              "params_per_layer": 3 * ctx.dims.n_heads * (d_model * d_head + d_head),
+              "params_per_layer": 3 * H * (d_model * d_head + d_head),
+              # … and the whole attention sublayer: those plus W_O (H·d_head × d_model) and b_O (d_model).
+              "params_attention_sublayer": 3 * H * (d_model * d_head + d_head) + H * d_head * d_model + d_model,
               "norm_W_Q": fro["Q"], "norm_W_K": fro["K"], "norm_W_V": fro["V"]},
         alt=f"Three tall heatmaps, W_Q, W_K and W_V of head {ex['head']}, each {d_model} rows (residual stream "
             f"components) by {d_head} columns (head components), with their bias vectors below; Frobenius "
             f"norms {fro['Q']:.1f}, {fro['K']:.1f} and {fro['V']:.1f}",
-        caption=f"The query, key and value matrices of {heads.focus_note(ex)}. Each is {d_model} × {d_head}: a row "
-                f"per component of the residual stream it reads, a column per component of the {d_head}-dimensional "
-                f"vector it makes. Below each, its bias vector. One colour scale for the three matrices "
-                f"(shown), another for the three biases (±{bias_norm.vmax:.2f}).{pooled_note}",
+        caption=f"The query, key and value matrices of {heads.example_caption(ex)}. Each is {d_model} × {d_head}: a "
+                f"row per component of the residual stream it reads, a column per component of the "
+                f"{d_head}-dimensional vector it makes. Below each, its bias vector. One colour scale for the three "
+                f"matrices (shown), another for the three biases (±{bias_norm.vmax:.2f}).{pooled_note}",
         mpl=fig,
     )
 
@@ -86,14 +98,20 @@ def vectors(ctx) -> Figure:
     n, d_head = traced["Q"].shape[0], traced["Q"].shape[-1]
     n_shown = heads.shown_positions(n)
     labels = token_labels(ctx)[:n_shown]
-    fig = MplFigure(figsize=(11.0, 0.34 * n_shown + 1.5))
-    axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.08})
+    fig = MplFigure(figsize=(heads.WIDTH_IN, 0.22 * n_shown + 1.8), layout="constrained")
+    axes = fig.subplots(1, 3)
+    diverging = style.cmap("diverging", ctx.theme)
     for c, (ax, k) in enumerate(zip(axes, KINDS)):
         m = traced[k][:n_shown, h]  # (pos, d_head)
         image = heads.matrix_panel(ax, m, labels if c == 0 else None, norm=style.symmetric_norm(m),
-                                   theme=ctx.theme, title=f"{k.lower()}: x W_{k} + b_{k}",
-                                   xlabel=f"component (all {d_head})")
-        heads.colorbar(fig, image, ax)
+                                   theme=ctx.theme, title=f"{k.lower()} = x W_{k} + b_{k}",
+                                   xlabel=f"component (all {d_head})", cmap=diverging,
+                                   separators=n_shown <= 16)
+        if c == 0:
+            ax.tick_params(axis="y", labelsize=8)
+        bar = fig.colorbar(image, ax=ax, orientation="horizontal", fraction=0.08, pad=0.02, aspect=12)
+        bar.outline.set_visible(False)
+        bar.ax.xaxis.set_major_locator(MaxNLocator(3, symmetric=True))
     norms = {k: np.linalg.norm(traced[k][:, h], axis=-1) for k in KINDS}
     scale = max(float(np.abs(traced[k][:, h]).max()) for k in KINDS)  # the size the differences compare with
     return Figure(
@@ -105,8 +123,9 @@ def vectors(ctx) -> Figure:
         alt=f"Three blocks of strips for head {ex['head']}: its query, key and value vectors, one strip of "
             f"{d_head} cells per position for the prompt's {n} positions. Recomputing them from the "
             f"normalized residual stream matches the forward pass to {max(head_diff.values()):.1e}",
-        caption=f"The query, key and value vectors of {ex['head']} at each position: the normalized residual "
-                f"stream x at that position times W_Q, W_K or W_V of the head, plus the bias (one row per token, "
-                f"{d_head} components each; each block has its own colour scale)." + heads.positions_note(n),
+        caption=f"At each position, the query, key and value vectors of {heads.example_caption(ex)}: the "
+                f"normalized residual stream x at that position times W_Q, W_K or W_V of the head, plus the bias "
+                f"(one row per token, {d_head} components each; each block has its own colour scale)."
+                + heads.positions_note(n),
         mpl=fig,
     )

@@ -1,5 +1,6 @@
 """Result vectors (TransformerLens's hook_z, d_head): how one is built as the attention-weighted average of
-value vectors, and every head's result vectors in one layer; checks z = pattern @ v for every head."""
+value vectors, and every head's result vectors in one layer; recomputes z = pattern @ v for every head
+(internal consistency)."""
 
 from __future__ import annotations
 
@@ -41,28 +42,31 @@ def weighted_sum(ctx) -> Figure:
     norm = style.symmetric_norm(np.concatenate([v[:n_shown].ravel(), z]))
     d_head = v.shape[-1]
 
-    fig = MplFigure(figsize=(9.0, 0.36 * n_shown + 2.0))
-    grid = fig.add_gridspec(2, 2, width_ratios=[1, 5], height_ratios=[n_shown, 1.4], wspace=0.04, hspace=0.35)
+    diverging = style.cmap("diverging", ctx.theme)
+    fig = MplFigure(figsize=(heads.WIDTH_IN, 0.3 * n_shown + 2.2), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.3, 4], height_ratios=[n_shown, 1.6])
     bars, top, bottom = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
     bars.barh(range(n_shown), np.round(a[:n_shown], 4), color=style.ATTENTION, height=0.7)
     bars.set_ylim(n_shown - 0.5, -0.5)
     bars.set_xlim(1, 0)  # bars grow leftwards, away from the strips
-    bars.set_yticks(range(n_shown), labels, fontsize=8)
-    bars.set_xticks([1, 0.5, 0], ["1", "0.5", "0"], fontsize=7)
-    bars.set_xlabel("weight", fontsize=8)
+    bars.set_yticks(range(n_shown), labels)
+    bars.set_xticks([1, 0.5, 0], ["1", "0.5", "0"])
+    bars.set_xlabel("weight")
     bars.spines[["left", "top"]].set_visible(False)
     bars.spines["right"].set_visible(True)
     bars.tick_params(length=0)
+    inside_ink = style.label_colour(style.ATTENTION)
     for i, w in enumerate(np.round(a[:n_shown], 2)):  # the weight at the end of its bar (inside long bars)
-        inside = w > 0.7
+        inside = w > 0.55
         bars.text(w - 0.03 if inside else w + 0.03, i, f"{w:.2f}", va="center", ha="left" if inside else "right",
-                  fontsize=7, color="#ffffff" if inside else style.muted(ctx.theme))
+                  fontsize=8, color=inside_ink if inside else style.muted(ctx.theme))
     image = heads.matrix_panel(top, v[:n_shown], None, norm=norm, theme=ctx.theme,
-                               title=f"value vectors v of {ex['head']} at every position", xlabel="")
+                               title=f"value vectors v of {ex['head']}, one per position", xlabel="",
+                               cmap=diverging, separators=n_shown <= 16)
     top.set_xticks([])
     heads.matrix_panel(bottom, z[None], [f"z at {last}"], norm=norm, theme=ctx.theme,
-                       title=f"their weighted sum: the result vector of position {last} ({ex['query_token']!r})",
-                       xlabel=f"component (all {d_head})", separators=False)
+                       title=f"weighted sum: the result vector z of position {last}",
+                       xlabel=f"component (all {d_head})", separators=False, cmap=diverging)
     heads.colorbar(fig, image, [top, bottom])
 
     recomputed = a @ v  # (d_head,) Σ_j a_j v_j
@@ -83,8 +87,9 @@ def weighted_sum(ctx) -> Figure:
             f"vectors they weight ({d_head} components each), and below them the result vector z. The largest weight, "
             f"{a[k]:.2f}, is on {data['top_key_token']!r}; z has cosine similarity {data['cos_z_top_v']:.2f} with that "
             "value vector",
-        caption=f"How {heads.focus_note(ex)} builds its result vector at the last position: each value vector (one "
-                f"strip per position) is multiplied by the attention weight on the left and the products are added. "
+        caption=f"How {heads.example_caption(ex)} builds its result vector at the last position ({last}: "
+                f"{ex['query_token']!r}): each value vector (one strip per position) is multiplied by the attention "
+                f"weight on the left and the products are added. "
                 f"The weights sum to 1, so z is a weighted average of the value vectors. One colour scale for all "
                 f"strips." + heads.positions_note(len(a)),
         mpl=fig,
@@ -105,20 +110,22 @@ def strips(ctx) -> Figure:
     norm = style.symmetric_norm(z[:n_shown], 0.99)
     cols = min(H, COLUMNS)
     rows = -(-H // cols)
-    fig = MplFigure(figsize=(2.6 * cols + 1.6, rows * (0.2 * n_shown + 0.8) + 0.4))
-    axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"wspace": 0.06, "hspace": 0.55})
+    diverging = style.cmap("diverging", ctx.theme)
+    fig = MplFigure(figsize=(heads.WIDTH_IN, rows * (0.17 * n_shown + 0.75) + 0.3), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         if i >= H:
             ax.set_visible(False)
             continue
-        title = head_label(l, i) + ("  (the example head)" if i == ex["head_index"] else "")
+        example = i == ex["head_index"]
+        title = head_label(l, i) + (" (example)" if example else "")
         image = heads.matrix_panel(ax, z[:n_shown, i], labels if i % cols == 0 else None, norm=norm, theme=ctx.theme,
                                    title=title, xlabel=f"component (all {d_head})" if i // cols == rows - 1 else "",
-                                   separators=n_shown <= 16)
-        if i == ex["head_index"]:
+                                   separators=n_shown <= 16, cmap=diverging)
+        if example:
             ax.set_title(title, loc="left", fontsize=10, color=style.OPERATION, fontweight="bold")
-    heads.colorbar(fig, image, axes.ravel().tolist())
-
+    bar = heads.colorbar(fig, image, axes.ravel().tolist())
+    bar.set_label("z component")
     z_norms = np.linalg.norm(z, axis=-1).T  # (head, pos)
     v_norms = np.linalg.norm(v, axis=-1).T  # (head, pos)
     diff, inside = ctx.analysis(_z_check)
@@ -139,7 +146,8 @@ def strips(ctx) -> Figure:
             f"the prompt's {n} positions: the heads' result vectors z. Their mean length is "
             f"{data['mean_z_norm']:.2f}, against {data['mean_v_norm']:.2f} for the value vectors they average",
         caption=f"The result vector z (TransformerLens: hook_z) of each of layer {l}'s {H} heads at every position "
-                f"({d_head} components each, one colour scale for all). The example head {ex['head']} is marked."
+                f"({d_head} components each). One colour scale for all, clipped at the 99th percentile of |z| so "
+                f"that a few large components do not wash out the rest. The example head {ex['head']} is marked."
                 + heads.positions_note(n),
         mpl=fig,
     )
