@@ -288,20 +288,23 @@ def test_charts_use_the_named_ramps_and_draw_the_mask(site):
         assert heads.MASK_INK.lstrip("#") in out[fid]["light"].lower(), fid
 
 
-def test_themed_chart_validates():
-    """Charts built with the site's named ranges are validated as a whole: a real mistake still fails."""
+def test_named_ranges_survive_altair_and_reach_the_spec():
+    """Charts name the site's ramps (style.vega_range): altair still validates the chart eagerly, and the
+    spec names the range that each theme's config defines; a real mistake still fails."""
     import altair as alt
-    from jsonschema import ValidationError
 
-    with heads.named_ranges():
-        good = alt.Chart(alt.Data(values=[{"v": 0.5}])).mark_rect().encode(
-            color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1])))
-        bad = alt.Chart(alt.Data(values=[{"v": 0.5}])).mark_rect().encode(
-            color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1], type="no-such-type")))
-    spec = heads.ThemedChart(good).to_dict()
+    from figgen.figures import style
+    from figgen.figures.save import vegalite_spec
+
+    good = alt.Chart(alt.Data(values=[{"v": 0.5}])).mark_rect().encode(
+        color=alt.Color("v:Q", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1])))
+    spec = vegalite_spec(good)
     assert spec["encoding"]["color"]["scale"]["range"] == "attention"
-    with pytest.raises(ValidationError):
-        heads.ThemedChart(bad).to_dict()
+    assert spec["usermeta"]["figgen"]["themes"]["dark"]["range"]["attention"] == style.RAMPS["attention"]["dark"]
+    with pytest.raises(Exception, match="no-such-type"):
+        alt.Chart(alt.Data(values=[{"v": 0.5}])).mark_rect().encode(
+            color=alt.Color("v:Q", scale=alt.Scale(range=style.vega_range("attention"), type="no-such-type"))
+        ).to_dict()
 
 
 def test_head_scores_on_hand_built_patterns():

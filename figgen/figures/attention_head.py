@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 
 from ..analysis import attention
-from . import heads
+from . import heads, style
 from .labels import head_label, rounded, token_labels
 from .registry import Figure, figure
 
@@ -41,45 +41,44 @@ def layer_view(ctx) -> Figure:
     labels = token_labels(ctx)[:n]
     row_names = labels + [""] + NORM_ROWS  # row n is an empty gap between the pattern and the lengths
     cell = max(6, min(16, 520 // (COLUMNS * n)))  # four panels and the row labels fit the column
-    with heads.named_ranges():
-        layer = alt.param(name="layer", value=0, bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
-        names = heads.names_param("row_names", row_names)
-        base = alt.Chart().encode(
-            x=alt.X("x:O", title="position", scale=alt.Scale(domain=list(range(n))),
-                    axis=alt.Axis(ticks=False, labelAngle=0, values=_ticks(n))),
-            y=alt.Y("r:O", title=None, scale=alt.Scale(domain=list(range(n + 1 + len(NORM_ROWS)))),
-                    axis=alt.Axis(labelExpr=heads.label_expr("row_names"), labelLimit=130, ticks=False)),
-        )
-        pattern = (base.transform_filter(heads.pattern_filter(n))
-                   .transform_calculate(query="row_names[datum.r]", key="row_names[datum.x]")
-                   .mark_rect()
-                   .encode(color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1]),
-                                           title="attention", legend=alt.Legend(gradientLength=90)),
-                           tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"),
-                                    alt.Tooltip("v:Q", format=".3f", title="weight")]))
-        mask = base.transform_filter(heads.mask_filter(n)).mark_rect(fill=heads.mask_fill())
-        lengths = (base.transform_filter(f"datum.i >= {n * n}")
-                   .transform_calculate(what="row_names[datum.r]", position="row_names[datum.x]")
-                   .mark_rect()
-                   # `fill`, not `color`: a second scale shared by all panels (one legend), not one per panel.
-                   # Log scale: q and k are often several times longer than v and z, which would vanish on a
-                   # linear one.
-                   .encode(fill=alt.Fill("v:Q", scale=alt.Scale(type="log", range="magnitude"), title="length",
-                                         legend=alt.Legend(gradientLength=90)),
-                           tooltip=[alt.Tooltip("what:N", title="vector"), alt.Tooltip("position:N"),
-                                    alt.Tooltip("v:Q", format=".3f", title="length")]))
-        chart = (
-            heads.unpack(alt.layer(pattern, mask, lengths)
-                         .properties(width=cell * n, height=cell * (n + 1 + len(NORM_ROWS)))
-                         .facet(facet=alt.Facet("label:N", title=None, sort=alt.SortField("h"),
-                                                header=alt.Header(labelFontSize=11)),
-                                columns=min(H, COLUMNS), data=alt.Data(values=packed), spacing=10)
-                         .transform_filter(alt.datum.l == layer), n)
-            .add_params(layer, names)
-            .properties(title=alt.Title(alt.ExprRef(expr="'Layer ' + layer + ': each head reads, attends, writes'"),
-                                        subtitle="pick the layer with the slider below the chart"))
-            .configure_legend(orient="bottom", direction="horizontal")
-        )
+    layer = alt.param(name="layer", value=0, bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
+    names = heads.names_param("row_names", row_names)
+    base = alt.Chart().encode(
+        x=alt.X("x:O", title="position", scale=alt.Scale(domain=list(range(n))),
+                axis=alt.Axis(ticks=False, labelAngle=0, values=_ticks(n))),
+        y=alt.Y("r:O", title=None, scale=alt.Scale(domain=list(range(n + 1 + len(NORM_ROWS)))),
+                axis=alt.Axis(labelExpr=heads.label_expr("row_names"), labelLimit=130, ticks=False)),
+    )
+    pattern = (base.transform_filter(heads.pattern_filter(n))
+               .transform_calculate(query="row_names[datum.r]", key="row_names[datum.x]")
+               .mark_rect()
+               .encode(color=alt.Color("v:Q", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1]),
+                                       title="attention", legend=alt.Legend(gradientLength=90)),
+                       tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"),
+                                alt.Tooltip("v:Q", format=".3f", title="weight")]))
+    mask = base.transform_filter(heads.mask_filter(n)).mark_rect(fill=heads.mask_fill())
+    lengths = (base.transform_filter(f"datum.i >= {n * n}")
+               .transform_calculate(what="row_names[datum.r]", position="row_names[datum.x]")
+               .mark_rect()
+               # `fill`, not `color`: a second scale shared by all panels (one legend), not one per panel.
+               # Log scale: q and k are often several times longer than v and z, which would vanish on a
+               # linear one.
+               .encode(fill=alt.Fill("v:Q", scale=alt.Scale(type="log", range=style.vega_range("magnitude")), title="length",
+                                     legend=alt.Legend(gradientLength=90)),
+                       tooltip=[alt.Tooltip("what:N", title="vector"), alt.Tooltip("position:N"),
+                                alt.Tooltip("v:Q", format=".3f", title="length")]))
+    chart = (
+        heads.unpack(alt.layer(pattern, mask, lengths)
+                     .properties(width=cell * n, height=cell * (n + 1 + len(NORM_ROWS)))
+                     .facet(facet=alt.Facet("label:N", title=None, sort=alt.SortField("h"),
+                                            header=alt.Header(labelFontSize=11)),
+                            columns=min(H, COLUMNS), data=alt.Data(values=packed), spacing=10)
+                     .transform_filter(alt.datum.l == layer), n)
+        .add_params(layer, names)
+        .properties(title=alt.Title(alt.ExprRef(expr="'Layer ' + layer + ': each head reads, attends, writes'"),
+                                    subtitle="pick the layer with the slider below the chart"))
+        .configure_legend(orient="bottom", direction="horizontal")
+    )
 
     bos, other, self_max, zn = s.bos_share, s.max_elsewhere, s.max_self, s.mean_z_norm  # (layer, head) each
     most = np.unravel_index(np.argmax(bos), bos.shape)
@@ -112,7 +111,7 @@ def layer_view(ctx) -> Figure:
                 f"hatched: the causal mask). Below, purple: the lengths of its query, key and value vectors "
                 f"and of its result vector z at each position (log scale). The panel title gives the head's "
                 f"mean attention on the first token (queries after it)." + heads.positions_note(n_all),
-        chart=heads.ThemedChart(chart),
+        chart=chart,
     )
 
 

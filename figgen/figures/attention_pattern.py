@@ -27,30 +27,29 @@ def explorer(ctx) -> Figure:
     ex = ctx.analysis(heads.focus_data)
     rows = heads.packed_rows({"pattern": heads.flat_pattern(ctx.analysis(heads.patterns), n)}, n)
     cell = max(12, min(34, 300 // n))
-    with heads.named_ranges():
-        layer = alt.param(name="layer", value=ex["layer"],
-                          bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
-        head = alt.param(name="head", value=ex["head_index"],
-                         bind=alt.binding_range(min=0, max=H - 1, step=1, name="head "))
-        names = heads.names_param("tokens", token_labels(ctx)[:n])
-        base = (heads.unpack(alt.Chart(alt.Data(values=rows))
-                             .transform_filter((alt.datum.l == layer) & (alt.datum.h == head)), n)
-                .transform_calculate(query="tokens[datum.r]", key="tokens[datum.x]")
-                .encode(x=alt.X("x:O", title="key (position looked at)", scale=alt.Scale(domain=list(range(n))),
-                                axis=alt.Axis(labelExpr=heads.label_expr("tokens"), labelAngle=-45, ticks=False)),
-                        y=alt.Y("r:O", title="query (position looking)", scale=alt.Scale(domain=list(range(n))),
-                                axis=alt.Axis(labelExpr=heads.label_expr("tokens"), ticks=False))))
-        cells = base.transform_filter(heads.pattern_filter(n))
-        chart = cells.mark_rect().encode(
-            color=alt.Color("v:Q", scale=alt.Scale(range="attention", domain=[0, 1]), title="weight"),
-            tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"), alt.Tooltip("v:Q", format=".3f", title="weight")])
-        chart += base.transform_filter(heads.mask_filter(n)).mark_rect(fill=heads.mask_fill())
-        if n <= 16:  # weights written in the cells while they are big enough to hold them
-            chart += cell_text(cells, "v", ".2f", "attention", (0.0, 1.0))
-        chart = chart.add_params(layer, head, names).properties(
-            width=cell * n, height=cell * n,
-            title=alt.Title(alt.ExprRef(expr="'Attention pattern of L' + layer + 'H' + head"),
-                            subtitle="pick the layer and head with the sliders below the chart"))
+    layer = alt.param(name="layer", value=ex["layer"],
+                      bind=alt.binding_range(min=0, max=L - 1, step=1, name="layer "))
+    head = alt.param(name="head", value=ex["head_index"],
+                     bind=alt.binding_range(min=0, max=H - 1, step=1, name="head "))
+    names = heads.names_param("tokens", token_labels(ctx)[:n])
+    base = (heads.unpack(alt.Chart(alt.Data(values=rows))
+                         .transform_filter((alt.datum.l == layer) & (alt.datum.h == head)), n)
+            .transform_calculate(query="tokens[datum.r]", key="tokens[datum.x]")
+            .encode(x=alt.X("x:O", title="key (position looked at)", scale=alt.Scale(domain=list(range(n))),
+                            axis=alt.Axis(labelExpr=heads.label_expr("tokens"), labelAngle=-45, ticks=False)),
+                    y=alt.Y("r:O", title="query (position looking)", scale=alt.Scale(domain=list(range(n))),
+                            axis=alt.Axis(labelExpr=heads.label_expr("tokens"), ticks=False))))
+    cells = base.transform_filter(heads.pattern_filter(n))
+    chart = cells.mark_rect().encode(
+        color=alt.Color("v:Q", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1]), title="weight"),
+        tooltip=[alt.Tooltip("query:N"), alt.Tooltip("key:N"), alt.Tooltip("v:Q", format=".3f", title="weight")])
+    chart += base.transform_filter(heads.mask_filter(n)).mark_rect(fill=heads.mask_fill())
+    if n <= 16:  # weights written in the cells while they are big enough to hold them
+        chart += cell_text(cells, "v", ".2f", "attention", (0.0, 1.0))
+    chart = chart.add_params(layer, head, names).properties(
+        width=cell * n, height=cell * n,
+        title=alt.Title(alt.ExprRef(expr="'Attention pattern of L' + layer + 'H' + head"),
+                        subtitle="pick the layer and head with the sliders below the chart"))
     p = ctx.analysis(heads.patterns)[ex["layer"], ex["head_index"]]
     return Figure(
         data={**ex, "n_positions": n_all, "n_layers": L, "n_heads": H},
@@ -60,7 +59,7 @@ def explorer(ctx) -> Figure:
         caption=f"The attention pattern of the head picked with the sliders; it opens on {heads.example_caption(ex)}. "
                 "Each row is one query position and sums to 1; the hatched upper triangle is the causal mask. "
                 "Hover a cell for its query token, key token and weight." + heads.positions_note(n_all),
-        chart=heads.ThemedChart(chart),
+        chart=chart,
     )
 
 
@@ -142,16 +141,15 @@ def bos(ctx) -> Figure:
     share = ctx.analysis(heads.summary).bos_share  # (layer, head)
     rows = [{"layer": l, "head": h, "label": head_label(l, h), "share": round(float(share[l, h]), 4)}
             for l in range(L) for h in range(H)]
-    with heads.named_ranges():
-        base = alt.Chart(alt.Data(values=rows)).encode(
-            x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
-        chart = (
-            base.mark_rect().encode(
-                color=alt.Color("share:Q", scale=alt.Scale(range="attention", domain=[0, 1]), title="on first"),
-                tooltip=[alt.Tooltip("label:N", title="head"),
-                         alt.Tooltip("share:Q", format=".1%", title="on first token")])
-            + cell_text(base, "share", ".0%", "attention", (0.0, 1.0))
-        ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
+    chart = (
+        base.mark_rect().encode(
+            color=alt.Color("share:Q", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1]), title="on first"),
+            tooltip=[alt.Tooltip("label:N", title="head"),
+                     alt.Tooltip("share:Q", format=".1%", title="on first token")])
+        + cell_text(base, "share", ".0%", "attention", (0.0, 1.0))
+    ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
     most = np.unravel_index(np.argmax(share), share.shape)
     least = np.unravel_index(np.argmin(share), share.shape)
     first = ctx.token_str(ctx.trace.tokens[0])
@@ -184,7 +182,7 @@ def bos(ctx) -> Figure:
             f"({data['least_share']:.0%}), {n_sink} of {L * H} heads above one half",
         caption=f"For every head: the share of attention that goes to the first position ({first!r}), averaged "
                 "over the queries after it (the first query has nowhere else to look).",
-        chart=heads.ThemedChart(chart),
+        chart=chart,
     )
 
 

@@ -6,7 +6,6 @@ grids and packed altair data.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import altair as alt
 import numpy as np
@@ -236,56 +235,6 @@ def mask_fill(stripes: int = 4, width: float = 0.16) -> dict:
     # Along the diagonal from the top left: the lines run "/" as the hatch does, and with an even number of
     # stripes they continue from one cell into the next.
     return {"gradient": "linear", "x1": 0, "y1": 0, "x2": 1, "y2": 1, "stops": stops}
-
-
-# Named Vega ranges (`style.vega_config`: "attention", "magnitude", … and "<ramp>-labels") are not in the
-# enum altair 6 validates a scale's `range` against, so charts that use them are built without altair's
-# eager validation (`named_ranges()`) and validated as a whole by `ThemedChart.to_dict` instead, with the
-# named ranges swapped for a built-in one. (Belongs with labels.cell_text in shared code.)
-NAMED_RANGES = frozenset(list(style.RAMPS) + [f"{name}-labels" for name in style.RAMPS])
-
-
-@contextmanager
-def named_ranges():
-    """Build a chart whose scales use the site's named ranges (alt.Scale(range="attention"), labels.cell_text)."""
-    from altair.utils.schemapi import debug_mode
-
-    with debug_mode(False):
-        yield
-
-
-class ThemedChart:
-    """An altair chart built inside `named_ranges()`: `to_dict` validates it against the Vega-Lite schema
-    (named ranges count as valid) and returns its spec. `Figure.chart` accepts it like a chart."""
-
-    def __init__(self, chart):
-        self.chart = chart
-
-    def to_dict(self) -> dict:
-        from altair.utils.schemapi import validate_jsonschema
-        from altair.vegalite.v6.schema.core import load_schema
-
-        spec = self.chart.to_dict(validate=False)
-        validate_jsonschema(_builtin_ranges(spec), load_schema())
-        return spec
-
-
-def _builtin_ranges(obj):
-    if isinstance(obj, dict):
-        return {k: ("ramp" if k == "range" and isinstance(v, str) and v in NAMED_RANGES else _builtin_ranges(v))
-                for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_builtin_ranges(v) for v in obj]
-    return obj
-
-
-def label_ink(field: str, ramp: str, domain: tuple[float, float], bins: int = 10):
-    """The label colour encoding of `labels.cell_text` on its own (black or white by cell), for labels whose
-    text is another field than the coloured value (e.g. a token on a cell coloured by its logit)."""
-    lo, hi = domain
-    edges = [round(lo + (hi - lo) * i / bins, 6) for i in range(1, bins)]
-    return alt.Color(f"{field}:Q", scale=alt.Scale(type="threshold", domain=edges, range=f"{ramp}-labels"),
-                     legend=None)
 
 
 def names_param(name: str, labels: list[str]):

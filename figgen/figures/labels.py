@@ -35,17 +35,21 @@ def rounded(a) -> list:
     return np.round(np.asarray(a, np.float64), 4).tolist()
 
 
-def cell_text(base, field: str, fmt: str, ramp: str, domain: tuple[float, float], bins: int = 10):
-    """Text for an altair heatmap's cells coloured by `ramp` over `domain`: each label takes the ink that
-    contrasts more with its cell, in each theme (a threshold scale over `bins` steps whose range is the
-    named Vega range "<ramp>-labels", set per theme by `vega_config`)."""
+def cell_ink(field: str, ramp: str, domain: tuple[float, float], bins: int = 10):
+    """A colour encoding for labels on cells coloured by `field` with `ramp` over `domain`: each label black
+    or white, whichever contrasts more with its cell, in each theme (a threshold scale over `bins` steps
+    whose range is the named Vega range "<ramp>-labels", set per theme by `style.vega_config`)."""
     lo, hi = domain
     edges = [round(lo + (hi - lo) * i / bins, 6) for i in range(1, bins)]
-    return base.mark_text(fontSize=11).encode(
-        text=alt.Text(f"{field}:Q", format=fmt),
-        color=alt.Color(f"{field}:Q", scale=alt.Scale(type="threshold", domain=edges,
-                                                      range=style.vega_range(f"{ramp}-labels")),
-                        legend=None))
+    return alt.Color(f"{field}:Q", legend=None,
+                     scale=alt.Scale(type="threshold", domain=edges, range=style.vega_range(f"{ramp}-labels")))
+
+
+def cell_text(base, field: str, fmt: str, ramp: str, domain: tuple[float, float], bins: int = 10):
+    """Text for an altair heatmap's cells coloured by `ramp` over `domain`, in the ink that reads on each
+    cell (`cell_ink`)."""
+    return base.mark_text(fontSize=11).encode(text=alt.Text(f"{field}:Q", format=fmt),
+                                              color=cell_ink(field, ramp, domain, bins))
 
 
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -24,6 +24,7 @@ from .labels import rounded
 from .registry import Figure, figure
 
 PLASMA = "Sometimes, when people say plasma, they mean a state of matter. Other times, when people say plasma"
+PLASMA_SHORT = "When people say plasma, they mean matter. When people say plasma"  # for contexts under ~30 tokens
 # The seed's prose: a segment of the GPT-3 abstract. A model that gets too little of it right (mini
 # never saw such text) is shown on the first candidate from its own domain that it predicts partly right.
 SEED_PROSE = ("Specifically, we train GPT-3, an autoregressive language model with 175 billion parameters, "
@@ -36,9 +37,15 @@ OTHER_PROSE = (
 )
 # Extreme repetition: the seed does not print its text. Two of ours, each four copies: a run of arbitrary
 # words (nothing to predict but the copy) and an ordinary sentence (grammar competes with the copy).
-REPEATS = {"arbitrary words": " ".join(["apple river copper silver thunder pencil."] * 4),
-           "a sentence": " ".join(["The quiet teacher painted the old house near the lake."] * 4)}
-PROMPTS = (SEED_PROSE, *OTHER_PROSE, PLASMA, *REPEATS.values())
+# Four copies, fewer where the model's context cannot hold four.
+REPEATS = {"arbitrary words": "apple river copper silver thunder pencil.",
+           "a sentence": "The quiet teacher painted the old house near the lake."}
+SHORT_REPEATS = {"arbitrary words": "apple river.", "a sentence": "The old house."}  # tiny test contexts only
+COPIES = (4, 3, 2)
+REPEATED = {(kind, n): " ".join([text] * n) for kind, text in REPEATS.items() for n in COPIES}
+REPEATED |= {(kind, 0): " ".join([text] * 2) for kind, text in SHORT_REPEATS.items()}  # key 0: the short text
+PLASMAS = (PLASMA, PLASMA_SHORT)
+PROMPTS = (SEED_PROSE, *OTHER_PROSE, *PLASMAS, *REPEATED.values())
 
 N_POS = 10  # positions drawn per grid (the seed drew stretches of 10)
 SEED_PROSE_MIN = 0.25  # the seed's passage is used when the model gets at least this share right
@@ -65,15 +72,18 @@ def prose(ctx) -> dict:
     """The prose example: the seed's passage if the model gets ≥ SEED_PROSE_MIN of it right, else the
     first of OTHER_PROSE it gets between 25% and 90% right (or the one closest to half)."""
     tried = {}
+    others = [p for p in OTHER_PROSE if _fits(ctx, p)]
+    if not others and not _fits(ctx, SEED_PROSE):  # a tiny context: the site's own prompt
+        return {"prompt": ctx.prompt, "accuracy": _accuracy(ctx, ctx.prompt), "seed": False, "tried": tried}
     if _fits(ctx, SEED_PROSE):
         tried[SEED_PROSE] = _accuracy(ctx, SEED_PROSE)
         if tried[SEED_PROSE] >= SEED_PROSE_MIN:
             return {"prompt": SEED_PROSE, "accuracy": tried[SEED_PROSE], "seed": True, "tried": tried}
-    for p in OTHER_PROSE:
+    for p in others:
         tried[p] = _accuracy(ctx, p)
         if 0.25 <= tried[p] <= 0.9:
             return {"prompt": p, "accuracy": tried[p], "seed": False, "tried": tried}
-    best = min(OTHER_PROSE, key=lambda p: abs(tried[p] - 0.5))
+    best = min(others, key=lambda p: abs(tried[p] - 0.5))
     return {"prompt": best, "accuracy": tried[best], "seed": False, "tried": tried}
 
 
@@ -260,25 +270,30 @@ def input_rank(ctx) -> Figure:
 # --- the copying example --------------------------------------------------------------------------------
 
 
+def _first_fitting(ctx, prompts) -> str:
+    return next((p for p in prompts if _fits(ctx, p)), prompts[-1])
+
+
 def _plasma(ctx) -> dict:
     """The plasma prompt's copy position (the second " say") and " plasma"'s rank at every sub-layer."""
-    t = ctx.trace_of(PLASMA)
+    prompt = _first_fitting(ctx, PLASMAS)
+    t = ctx.trace_of(prompt)
     target = int(t.tokens[-1])  # the prompt ends with the word to be copied
-    lz = ctx.analysis(lens_of, PLASMA, True, (target,))
+    lz = ctx.analysis(lens_of, prompt, True, (target,))
     at = len(t.tokens) - 2  # the position that predicts it
     ranks_ = lz.tracked[target][:, at]
     first = L.first_point_at(ranks_)
-    return {"lens": lz, "at": at, "target": target, "ranks": ranks_, "first": first}
+    return {"lens": lz, "at": at, "target": target, "ranks": ranks_, "first": first, "prompt": prompt}
 
 
 @figure("logit-lens.sublayers", section="logit-lens", title="After attention, after the MLP",
         caption="The lens after every attention sublayer and every MLP, interleaved, on the copying example.",
-        prompts=(PLASMA,))
+        prompts=PLASMAS)
 def sublayers(ctx) -> Figure:
     pl = ctx.analysis(_plasma)
     lz = pl["lens"]
     same = lz.top_ids[..., 0] == lz.final_top[None, :]
-    fig, cols = _grid_figure(ctx, lz, PLASMA, lz.top_probs[..., 0], _texts(ctx, lz.top_ids[..., 0]),
+    fig, cols = _grid_figure(ctx, lz, pl["prompt"], lz.top_probs[..., 0], _texts(ctx, lz.top_ids[..., 0]),
                              cmap=style.cmap("magnitude", ctx.theme), norm=Normalize(0, 1), outline=same,
                              bar_label="probability of the top guess")
     # Which kind of sublayer changes the guess? Count the changes of top-1 each makes at the shown positions.
@@ -291,7 +306,7 @@ def sublayers(ctx) -> Figure:
         alt=f"Grid of the lens's top guess after each attention and each MLP sublayer for {len(cols)} positions; "
             f"attention sublayers change the guess {attn} times, MLPs {mlp} times",
         caption=f"The lens's top guess after each attention sublayer and each MLP, interleaved "
-                f"({_shown_note(cols, len(ctx.trace_of(PLASMA).tokens))}); colour, outlines and labels as in the "
+                f"({_shown_note(cols, len(ctx.trace_of(pl['prompt']).tokens))}); colour, outlines and labels as in the "
                 "first grid.",
         mpl=fig,
     )
@@ -299,7 +314,7 @@ def sublayers(ctx) -> Figure:
 
 @figure("logit-lens.plasma", section="logit-lens", title="When does “plasma” surface?",
         caption="The rank of the copied word at the position that must predict it, after every sublayer.",
-        prompts=(PLASMA,))
+        prompts=PLASMAS)
 def plasma(ctx) -> Figure:
     pl = ctx.analysis(_plasma)
     lz, ranks_ = pl["lens"], pl["ranks"]
@@ -341,37 +356,45 @@ def plasma(ctx) -> Figure:
 # --- extreme repetition ---------------------------------------------------------------------------------
 
 
-def _repeat_shares(ctx, prompt: str) -> tuple[np.ndarray, int, int]:
+def _repeated(ctx, kind: str) -> str:
+    return _first_fitting(ctx, [REPEATED[kind, n] for n in (*COPIES, 0)])
+
+
+def _repeat_shares(ctx, kind: str) -> tuple[np.ndarray, int, int]:
     """(n_points,) share of the repeated positions (2nd copy on) where the lens's top guess is the true
     next token; the number of such positions; the tokens in one copy."""
+    prompt = _repeated(ctx, kind)
     t = ctx.trace_of(prompt)
     lz = ctx.analysis(lens_of, prompt, True)
-    copy = len(ctx.tokenizer(prompt[: len(prompt) // 4].strip(), add_special_tokens=False)["input_ids"])
+    text = SHORT_REPEATS[kind] if prompt == REPEATED[kind, 0] else REPEATS[kind]
+    copy = len(ctx.tokenizer(text, add_special_tokens=False)["input_ids"])
     pos = np.arange(1 + copy, len(t.tokens) - 1)  # positions inside copies 2–4 whose next token is repeated
     return (lz.top_ids[:, pos, 0] == t.tokens[pos + 1][None, :]).mean(1), len(pos), copy
 
 
 @figure("logit-lens.repetition", section="logit-lens", title="When is the repetition noticed?",
         caption="The share of repeated positions where the lens already predicts the repeated text, at each depth.",
-        prompts=tuple(REPEATS.values()))
+        prompts=tuple(REPEATED.values()))
 def repetition(ctx) -> Figure:
     fig = MplFigure(figsize=(style.COLUMN_IN, 3.2), layout="constrained")
     ax = fig.add_subplot()
     data, colours = {}, [style.OPERATION, style.MLP]
-    for (kind, prompt), colour in zip(REPEATS.items(), colours):
-        shares, n_pos, copy = _repeat_shares(ctx, prompt)
+    for kind, colour in zip(REPEATS, colours):
+        shares, n_pos, copy = _repeat_shares(ctx, kind)
         first = next((i for i, r in enumerate(shares) if r >= REPEAT_THRESHOLD), None)
-        lz = ctx.analysis(lens_of, prompt, True)
+        lz = ctx.analysis(lens_of, _repeated(ctx, kind), True)
         first_layer = None if first is None else int(lz.layers[first])
         verdict = (f"reaches {REPEAT_THRESHOLD:.0%} {lz.labels[first]} (layer {first_layer} of "
                    f"0–{ctx.dims.n_layers - 1})" if first is not None else
                    f"never reaches {REPEAT_THRESHOLD:.0%} ({shares[-1]:.0%} at the output)")
+        copies = next((n for n in COPIES if REPEATED[kind, n] == _repeated(ctx, kind)), 2)
         data[kind] = {"shares": rounded(shares), "n_positions": n_pos, "copy_tokens": copy, "verdict": verdict,
+                      "copies": copies,
                       "first_label": None if first is None else lz.labels[first], "first_layer": first_layer,
                       "final_share": round(float(shares[-1]), 4),
                       "depth_share": None if first_layer is None else round((first_layer + 1) / ctx.dims.n_layers, 4)}
         ax.plot(np.arange(len(shares)), shares, "o-", color=colour, markersize=5, label=f"{kind} ({n_pos} positions)")
-    labels = ctx.analysis(lens_of, REPEATS["arbitrary words"], True).labels
+    labels = ctx.analysis(lens_of, _repeated(ctx, "arbitrary words"), True).labels
     ax.axhline(REPEAT_THRESHOLD, color=style.muted(ctx.theme), linestyle=":", linewidth=1)
     ax.set_ylim(0, 1.02)
     ax.set_xticks(range(len(labels)), [s.replace("after ", "") for s in labels], rotation=45, ha="right",
@@ -386,8 +409,8 @@ def repetition(ctx) -> Figure:
         alt=f"Line chart of the share of repeated positions the lens predicts right at each depth, for a run of "
             f"arbitrary words ({words['final_share']:.0%} at the output) and an ordinary sentence "
             f"({sentence['final_share']:.0%})",
-        caption="Two texts, each repeated four times: a run of arbitrary words and an ordinary sentence. At the "
-                "positions of the second to fourth copies, the share where the lens's top guess is the true next "
+        caption=f"Two texts, each repeated {words['copies']} times: a run of arbitrary words and an ordinary sentence. "
+                "At the positions of the second and later copies, the share where the lens's top guess is the true next "
                 f"token, after the input and each sublayer; dotted: the threshold of {REPEAT_THRESHOLD:.0%} used "
                 "in the text.",
         mpl=fig,

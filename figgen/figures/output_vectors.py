@@ -76,26 +76,25 @@ def norms(ctx) -> Figure:
              "norm": round(float(n[l, p, h]), 4)}
             for l in range(L) for p in range(n.shape[1]) for h in range(H)]
     top = float(n.max())  # one colour scale for every position: the slider compares like with like
-    with heads.named_ranges():
-        position = alt.param(name="position", value=last,
-                             bind=alt.binding_range(min=0, max=last, step=1, name="position "))
-        # The position labels travel as a param's JSON value (data, never spliced into the expression).
-        names = alt.param(name="position_names", value=labels)
-        base = (alt.Chart(alt.Data(values=rows))
-                .transform_filter(alt.datum.position == position)
-                .encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
-                        y=alt.Y("layer:O", title="layer")))
-        chart = (
-            base.mark_rect().encode(
-                color=alt.Color("norm:Q", scale=alt.Scale(range="magnitude", domain=[0, top]), title="length"),
-                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("token:N", title="position"),
-                         alt.Tooltip("norm:Q", format=".3f", title="length")])
-            + cell_text(base, "norm", ".1f", "magnitude", (0.0, top))
-        )
-        title = alt.Title(alt.ExprRef(expr="'Output vector length per head at position ' + position_names[position]"),
-                          subtitle="pick the position with the slider below the chart")
-        chart = chart.add_params(position, names).properties(width=max(200, 34 * H), height=max(120, 26 * L),
-                                                             title=title)
+    position = alt.param(name="position", value=last,
+                         bind=alt.binding_range(min=0, max=last, step=1, name="position "))
+    # The position labels travel as a param's JSON value (data, never spliced into the expression).
+    names = alt.param(name="position_names", value=labels)
+    base = (alt.Chart(alt.Data(values=rows))
+            .transform_filter(alt.datum.position == position)
+            .encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
+                    y=alt.Y("layer:O", title="layer")))
+    chart = (
+        base.mark_rect().encode(
+            color=alt.Color("norm:Q", scale=alt.Scale(range=style.vega_range("magnitude"), domain=[0, top]), title="length"),
+            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("token:N", title="position"),
+                     alt.Tooltip("norm:Q", format=".3f", title="length")])
+        + cell_text(base, "norm", ".1f", "magnitude", (0.0, top))
+    )
+    title = alt.Title(alt.ExprRef(expr="'Output vector length per head at position ' + position_names[position]"),
+                      subtitle="pick the position with the slider below the chart")
+    chart = chart.add_params(position, names).properties(width=max(200, 34 * H), height=max(120, 26 * L),
+                                                         title=title)
     final = n[:, last]  # (layer, head)
     big = np.unravel_index(np.argmax(final), final.shape)
     small = np.unravel_index(np.argmin(final), final.shape)
@@ -110,7 +109,7 @@ def norms(ctx) -> Figure:
             f"({final[small]:.2f}); a slider selects another position",
         caption="Length of every head's output vector at one position (slider; the last position by default), "
                 "layer by head, on one colour scale for all positions.",
-        chart=heads.ThemedChart(chart),
+        chart=chart,
     )
 
 

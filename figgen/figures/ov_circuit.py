@@ -16,7 +16,7 @@ from matplotlib.patches import Circle
 from ..analysis import circuits
 from . import heads, style
 from .heatmap import matrix_and_spectrum, spectrum_data
-from .labels import SUPERSCRIPT, cell_text, head_label, rounded
+from .labels import SUPERSCRIPT, cell_ink, cell_text, head_label, rounded
 from .registry import Figure, figure
 
 TOP_K = 5
@@ -53,16 +53,15 @@ def copying_figure(ctx) -> Figure:
     best, worst = _extremes(cp)
     rows = [{"layer": l, "head": h, "label": head_label(l, h), "score": round(float(cp.scores[l, h]), 4)}
             for l in range(L) for h in range(H)]
-    with heads.named_ranges():
-        base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
-                                                       y=alt.Y("layer:O", title="layer"))
-        chart = (
-            base.mark_rect().encode(
-                color=alt.Color("score:Q", scale=alt.Scale(range="diverging", domain=[-1, 1], domainMid=0),
-                                title="copying score"),
-                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("score:Q", format=".3f")])
-            + cell_text(base, "score", ".2f", "diverging", (-1.0, 1.0))
-        ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
+    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)),
+                                                   y=alt.Y("layer:O", title="layer"))
+    chart = (
+        base.mark_rect().encode(
+            color=alt.Color("score:Q", scale=alt.Scale(range=style.vega_range("diverging"), domain=[-1, 1], domainMid=0),
+                            title="copying score"),
+            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("score:Q", format=".3f")])
+        + cell_text(base, "score", ".2f", "diverging", (-1.0, 1.0))
+    ).properties(width=max(200, 36 * H), height=max(120, 26 * L))
     n_pos = int((cp.scores > 0).sum())
     return Figure(
         data={"scores": rounded(cp.scores), "best_head": head_label(*best),
@@ -73,7 +72,7 @@ def copying_figure(ctx) -> Figure:
         alt=f"Heatmap of copying scores for all {L * H} heads ({L} layers × {H} heads) on a scale from −1 to +1; "
             f"{n_pos} are positive; the highest is {head_label(*best)} ({cp.scores[best]:.2f}), the lowest "
             f"{head_label(*worst)} ({cp.scores[worst]:.2f})",
-        chart=heads.ThemedChart(chart),
+        chart=chart,
     )
 
 
@@ -165,29 +164,28 @@ def top_tokens(ctx) -> Figure:
     values = [r["logit"] for r in rows]
     domain = (min(0.0, min(values)), max(values))  # the colour scale, and the label inks' thresholds
     width = min(100, 520 // TOP_K)
-    with heads.named_ranges():
-        base = alt.Chart(alt.Data(values=rows)).encode(
-            y=alt.Y("token:N", sort=None, title="prompt token (attended to)"),
-            x=alt.X("rank:O", title="rank", axis=alt.Axis(labelAngle=0)),
-            tooltip=[alt.Tooltip("token:N", title="attended token"), alt.Tooltip("promoted:N", title="promoted token"),
-                     alt.Tooltip("logit:Q", format=".3f", title="logit (relative)")],
-        )
-        ink = heads.label_ink("logit", "magnitude", domain)
-        chart = (
-            base.mark_rect().encode(color=alt.Color("logit:Q", scale=alt.Scale(range="magnitude", domain=list(domain)),
-                                                    title="logit", legend=alt.Legend(orient="bottom")))
-            + base.mark_text(fontSize=11, font="monospace", limit=width - 4).encode(text="promoted:N", color=ink)
-            .transform_filter(alt.datum.self == 0)
-            + base.mark_text(fontSize=11, font="monospace", fontWeight="bold", limit=width - 4)
-            .encode(text="promoted:N", color=ink).transform_filter(alt.datum.self == 1)
-        ).properties(width=width * TOP_K, height=26 * len(unique),
-                     title=alt.Title(f"{head_label(l, h)}'s OV circuit, read out through the unembedding",
-                                     subtitle="bold: the attended token itself"))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=alt.Y("token:N", sort=None, title="prompt token (attended to)"),
+        x=alt.X("rank:O", title="rank", axis=alt.Axis(labelAngle=0)),
+        tooltip=[alt.Tooltip("token:N", title="attended token"), alt.Tooltip("promoted:N", title="promoted token"),
+                 alt.Tooltip("logit:Q", format=".3f", title="logit (relative)")],
+    )
+    ink = cell_ink("logit", "magnitude", domain)
+    chart = (
+        base.mark_rect().encode(color=alt.Color("logit:Q", scale=alt.Scale(range=style.vega_range("magnitude"), domain=list(domain)),
+                                                title="logit", legend=alt.Legend(orient="bottom")))
+        + base.mark_text(fontSize=11, font="monospace", limit=width - 4).encode(text="promoted:N", color=ink)
+        .transform_filter(alt.datum.self == 0)
+        + base.mark_text(fontSize=11, font="monospace", fontWeight="bold", limit=width - 4)
+        .encode(text="promoted:N", color=ink).transform_filter(alt.datum.self == 1)
+    ).properties(width=width * TOP_K, height=26 * len(unique),
+                 title=alt.Title(f"{head_label(l, h)}'s OV circuit, read out through the unembedding",
+                                 subtitle="bold: the attended token itself"))
     first = table[min(1, len(table) - 1)]
     return Figure(
         data={"head": head_label(l, h), "k": TOP_K, "n_tokens": len(unique), "n_self": n_self, "top": table},
         alt=f"Table of the {TOP_K} tokens {head_label(l, h)}'s OV circuit promotes most for each of the prompt's "
             f"{len(unique)} distinct tokens; for {n_self} of them the token itself is among its own {TOP_K}; for "
             f"example {first['token']!r}: " + ", ".join(repr(n) for n, _ in first["top"]),
-        chart=heads.ThemedChart(chart),
+        chart=chart,
     )
