@@ -119,6 +119,9 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
             digest = hashlib.sha256(f"{name}@{revision}".encode()).hexdigest()[:16]
             jupyter.config["cache_dir"] = str(self.cache_dir / "notebooks" / digest)
 
+    def on_page_content(self, html_text: str, page, config, files) -> str:
+        return strip_heading_tooltips(html_text)
+
     def on_serve(self, server, config, builder):
         """`mkdocs serve` also rebuilds when figgen's code changes (edited figure and analysis modules are
         reloaded by the build; see figgen.sources)."""
@@ -240,6 +243,16 @@ def _notebook_kernels_over_ipc(config) -> None:
         _KERNEL_DIR.append(folder)
         paths = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
         os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([folder, *paths])
+
+
+_HEADING = re.compile(r"(<h([1-6])\b[^>]*>)(.*?)(</h\2>)", re.S)
+_ABBR = re.compile(r"<abbr\b[^>]*>(.*?)</abbr>", re.S)
+
+
+def strip_heading_tooltips(html_text: str) -> str:
+    """Headings keep their words but lose glossary tooltips: Python-Markdown's abbr wraps every match,
+    headings included, and a tooltip on a heading (and in the table of contents) is noise."""
+    return _HEADING.sub(lambda m: m.group(1) + _ABBR.sub(r"\1", m.group(3)) + m.group(4), html_text)
 
 
 def model_note(info: dict) -> str:

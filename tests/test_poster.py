@@ -32,7 +32,8 @@ XLINK = "{http://www.w3.org/1999/xlink}href"
 PROMPT = "If today is Monday, tomorrow is"
 MAX_BYTES = 2_000_000
 # Every section the infographic has a page for (the poster itself and the later deep dives excluded).
-PAGE_SECTIONS = [s for s in SECTIONS if s not in {"overview", "logit-lens", "vocabulary", "day-circuit"}]
+DEEP_DIVES = {"logit-lens", "vocabulary", "day-circuit"}
+PAGE_SECTIONS = [s for s in SECTIONS if s not in {"overview", *DEEP_DIVES}]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,8 @@ def scale_of(block: np.ndarray, quantile: float = poster_layout.QUANTILE) -> flo
 
 
 def test_every_section_has_an_existing_page():
-    assert sorted(PAGES) == sorted(PAGE_SECTIONS) and len(PAGE_SECTIONS) == 20
+    # Every infographic section has a page, and so does each deep dive built so far.
+    assert set(PAGE_SECTIONS) <= set(PAGES) <= set(PAGE_SECTIONS) | DEEP_DIVES and len(PAGE_SECTIONS) == 20
     for section, url in PAGES.items():
         assert url.endswith("/") and (ROOT / "docs" / (url.rstrip("/") + ".md")).is_file(), section
 

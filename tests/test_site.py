@@ -270,3 +270,9 @@ def test_notebook_kernel_runs_over_ipc_without_warning(tmp_path):
     assert proc.stdout.strip().endswith("True")
     assert "without encryption" not in proc.stderr, proc.stderr[-2000:]
     assert not list(tmp_path.glob("kernel*"))  # no socket files left in the working folder
+
+
+def test_no_glossary_tooltip_in_headings(site):
+    for page in pages(site):
+        for heading in re.findall(r"<h[1-6]\b.*?</h[1-6]>", page.read_text(encoding="utf-8"), re.S):
+            assert "<abbr" not in heading, (page.relative_to(site), heading[:120])

@@ -60,7 +60,11 @@ def draw_elided(p: Canvas):
         p.y, hook, f"x · stream after the last layer ({L - 1})", "residual-stream",
         f"After {L} layers the last position's vector has length {p.length(hook, last):.2f} (it entered "
         f"with {p.length('blocks.0.hook_resid_pre', last):.2f}). Only this position predicts the next token.",
-        quantile=CLIP_QUANTILE) + 0.25
+        quantile=CLIP_QUANTILE) + 0.1
+    # Every layer's stream can be read the way this last one is about to be: the logit lens.
+    p.text(RIGHT / 2 + 0.1, p.y + 0.1, "Any layer's stream read as a guess, the way this one is read next: "
+           "the logit lens ↗", ha="center", color=p.muted, section="logit-lens")
+    p.y += 0.35
 
 
 def draw_output(p: Canvas, ctx) -> tuple[np.ndarray, np.ndarray]:
