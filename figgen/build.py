@@ -181,8 +181,9 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
         "caption": first.caption or spec.caption, "alt": first.alt,
         "files": sorted(files), "data": _plain(first.data),
     }
-    if spec.prompts:
-        entry["prompts"] = list(spec.prompts)  # printed under the figure on its page
+    shown = list(spec.prompts) if first.prompts is None else list(first.prompts)
+    if shown:
+        entry["prompts"] = shown  # printed under the figure on its page
     if first.links:
         entry["links"] = True  # the plugin embeds its SVGs with <object> so the links work
     json_bytes(entry)  # fail here, naming the figure, if data is not JSON-serialisable

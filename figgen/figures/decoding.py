@@ -174,7 +174,7 @@ def interactive(ctx) -> Figure:
                 f"{d_vocab:,} tokens of the vocabulary (logits rounded to {DECIMALS} decimals) and draws the "
                 f"{n} likeliest, which hold {float(np.sort(probs)[::-1][:n].sum()):.1%} of the probability at "
                 "T = 1; the legend counts the tokens that can be sampled.",
-        chart=interactive_chart(logits, tokens, d_vocab),
+        chart=interactive_chart(logits, tokens, d_vocab), prompts=[choice.prompt],
     )
 
 
@@ -247,7 +247,7 @@ def five_settings(ctx) -> Figure:
                 "probability held by the r likeliest tokens, against r; a curve reaches 1 where no more tokens "
                 f"can be sampled. Below: the probability of each of the {n_bars} likeliest tokens, one bar per "
                 "setting (a missing bar: the setting cuts that token).",
-        mpl=fig,
+        mpl=fig, prompts=[choice.prompt],
     )
 
 

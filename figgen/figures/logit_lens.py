@@ -175,7 +175,7 @@ def top1(ctx) -> Figure:
                 f"output at the bottom) and position ({_shown_note(cols, n)}). Colour: the probability the lens "
                 "gives that guess. Outlined: the guess equals the model's final top-1. Bottom: the input token; "
                 "top: the true next token, with * where the model's final guess is right.",
-        mpl=fig,
+        mpl=fig, prompts=[prompt],
     )
 
 
@@ -201,7 +201,7 @@ def ranks(ctx) -> Figure:
         caption=f"The rank of the model's final top-1 token in the lens (1: it is already the top guess), "
                 f"{_shown_note(cols, len(ctx.trace_of(prompt).tokens))}. Colours on a log scale, ranks of "
                 f"{FINAL_RANK_CAP} and beyond all the lightest, as in the seed.",
-        mpl=fig,
+        mpl=fig, prompts=[prompt],
     )
 
 
@@ -242,7 +242,7 @@ def kl(ctx) -> Figure:
                 f"bottom: how far it is from the input row's distribution, KL(input ‖ point), on the same scale, "
                 f"capped at {KL_CAP:g} nats as in the seed ({_shown_note(cols, len(t.tokens))}). Numbers in the cells "
                 "are the uncapped values.",
-        mpl=fig,
+        mpl=fig, prompts=[prompt],
     )
 
 
@@ -263,7 +263,7 @@ def input_rank(ctx) -> Figure:
             f"{median[1]:.0f} after layer 0, {median[-1]:.0f} at the output",
         caption=f"The rank, in the lens, of the token each position reads ({_shown_note(cols, len(ctx.trace_of(prompt).tokens))}). "
                 f"Colours bottom out at rank {INPUT_RANK_CAP:,}, as in the seed's addendum.",
-        mpl=fig,
+        mpl=fig, prompts=[prompt],
     )
 
 
@@ -308,7 +308,7 @@ def sublayers(ctx) -> Figure:
         caption=f"The lens's top guess after each attention sublayer and each MLP, interleaved "
                 f"({_shown_note(cols, len(ctx.trace_of(pl['prompt']).tokens))}); colour, outlines and labels as in the "
                 "first grid.",
-        mpl=fig,
+        mpl=fig, prompts=[pl["prompt"]],
     )
 
 
@@ -349,7 +349,7 @@ def plasma(ctx) -> Figure:
             + ("" if first is None else f"; top guess from {lz.labels[first]} on"),
         caption=f"The rank of {word} in the lens at the position just before it (the second “say”), after the "
                 "input and after every attention sublayer and MLP (log scale, rank 1 at the top).",
-        mpl=fig,
+        mpl=fig, prompts=[pl["prompt"]],
     )
 
 
@@ -413,7 +413,7 @@ def repetition(ctx) -> Figure:
                 "At the positions of the second and later copies, the share where the lens's top guess is the true next "
                 f"token, after the input and each sublayer; dotted: the threshold of {REPEAT_THRESHOLD:.0%} used "
                 "in the text.",
-        mpl=fig,
+        mpl=fig, prompts=[_repeated(ctx, kind) for kind in REPEATS],
     )
 
 
@@ -480,5 +480,5 @@ def explorer(ctx) -> Figure:
                 "the lens's top guess; its colour is stronger the more settled the cell is by the chosen measure "
                 f"(probability near 1, rank near 1, KL near 0; ranks ≥ {FINAL_RANK_CAP} and KL ≥ {KL_CAP:g} nats "
                 "are the palest). Hover a cell for its five likeliest tokens and every measure.",
-        chart=chart,
+        chart=chart, prompts=[prompt],
     )

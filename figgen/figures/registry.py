@@ -67,6 +67,8 @@ class Figure:
     caption: overrides the registered caption when it depends on the data.
     links: the SVG holds links (matplotlib `set_url`); pages embed it with <object> so they work.
     png: also save a PNG of the light rendering on an opaque background (the site's social image).
+    prompts: the prompts the figure shows, printed under it on its page (default: every prompt it
+        declared; a figure that chooses among candidates names the one it chose).
     """
 
     data: dict[str, Any]
@@ -76,6 +78,7 @@ class Figure:
     caption: str | None = None
     links: bool = False
     png: bool = False
+    prompts: list[str] | None = None
 
 
 @dataclass(frozen=True)
