@@ -305,7 +305,8 @@ def figure_html(entry: dict, page_url: str) -> str:
     full = ""
     if f"{fid}.light.svg" in files:  # on a phone a wide figure is small: it opens on its own, full size
         full = f' <a class="figgen-full" href="{url(f"{fid}.light.svg")}">Open full size</a>'
-    parts.append(f'<figcaption><strong>{html.escape(entry["title"])}.</strong> '
+    title = entry["title"] if entry["title"][-1:] in ".?!" else entry["title"] + "."
+    parts.append(f'<figcaption><strong>{html.escape(title)}</strong> '
                  f'{html.escape(entry["caption"])}{prompts}{full}</figcaption></figure>')
     # Blank lines around the block keep Markdown from wrapping it in <p>.
     return "\n\n" + "".join(parts) + "\n\n"
