@@ -142,7 +142,7 @@ def norms(ctx) -> Figure:
         .mark_line(point=True, strokeWidth=1.8)
         .encode(
             x=alt.X("stage:N", sort=names, title="stage (pre: before attention; mid: after attention, before MLP)",
-                    axis=alt.Axis(labelAngle=-45)),
+                    axis=alt.Axis(labelAngle=-45, labelOverlap="greedy")),
             y=alt.Y("norm:Q", title="length (L2 norm)" + (", log scale" if log else ""),
                     scale=alt.Scale(type="log" if log else "linear")),
             color=alt.Color("token:N", sort=labels, title="position (click to highlight)",
@@ -151,7 +151,9 @@ def norms(ctx) -> Figure:
             tooltip=[alt.Tooltip("token:N", title="position"), alt.Tooltip("stage:N"),
                      alt.Tooltip("norm:Q", format=".2f", title="length")])
         .add_params(pick)
-        .properties(width=max(320, 26 * S), height=280, title="Residual vector length at every stage")
+        # At most ~470 px of plot: with the legend the chart stays in the column; at GPT-2's 37 stages
+        # the axis labels thin themselves out (labelOverlap) instead of shrinking.
+        .properties(width=min(470, max(320, 26 * S)), height=280, title="Residual vector length at every stage")
     )
     final = n[-1]
     rest = final[1:] if P > 1 else final
