@@ -31,6 +31,16 @@ FACTS = """(() => {
     katex_errors: all('.katex-error').length,
     katex_styled: all('.katex').every((el) => getComputedStyle(el).fontFamily.includes('KaTeX')),
     scheme: document.body.getAttribute('data-md-color-scheme'),
+    // Smallest chart text as rendered: font size × how much the chart's SVG is scaled on the page.
+    chart_text_px: Math.min(Infinity, ...all('.figgen-vega-chart svg').flatMap((svg) => {
+      const scale = svg.getBoundingClientRect().width / svg.width.baseVal.value;
+      return [...svg.querySelectorAll('text')]
+        .filter((t) => t.textContent.trim() && t.getBoundingClientRect().width > 0)
+        .map((t) => parseFloat(getComputedStyle(t).fontSize) * scale);
+    })),
+    // Text colour of the chart axes and legends against the page: the theme's ink, not a fixed one.
+    axis_ink: all('.figgen-vega-chart svg .role-axis-label text, .figgen-vega-chart svg .role-legend-label text')
+      .map((t) => getComputedStyle(t).fill).filter((v, i, a) => a.indexOf(v) === i),
   };
 })()"""
 
@@ -131,6 +141,14 @@ def test_instant_navigation_renders_every_page(site, base, browser):
     assert sorted(reached) == expected, "the Next links do not walk every page once"
 
 
+def test_chart_text_is_legible_at_1280(loads):
+    """At a 1280 px window every chart's smallest text renders at ≥ 10 px (the static figures are
+    measured from their SVGs: tests/test_legibility.py)."""
+    small = {page: round(f["chart_text_px"], 1) for page, (f, _) in loads.items()
+             if f["charts"] and f["chart_text_px"] < 10}
+    assert not small, small
+
+
 def test_palette_toggle_redraws_charts(base, browser):
     """Switching the palette redraws every chart (vega-embed's dark theme in slate), without errors."""
     toggle = "document.querySelector('form[data-md-component=palette] label:not([hidden])').click()"
@@ -146,6 +164,18 @@ def test_palette_toggle_redraws_charts(base, browser):
                " return c && !c.__figgenOld && c.querySelector('svg'); })")
     assert browser.wait_for(redrawn), "charts not redrawn after the palette switch"
     browser.settle()
-    assert not rendering_problems(browser.evaluate(FACTS))
+    facts = browser.evaluate(FACTS)
+    assert not rendering_problems(facts)
     assert not browser.visit().errors()
+    # In the dark palette the charts' text is light (the theme's ink), and still ≥ 10 px.
+    assert facts["axis_ink"] and all(_luminance(c) > 0.5 for c in facts["axis_ink"]), facts["axis_ink"]
+    assert facts["chart_text_px"] >= 10, facts["chart_text_px"]
     browser.evaluate(toggle)  # back, for any later test
+
+
+def _luminance(css: str) -> float:
+    """Relative luminance of an rgb(…) colour, 0 (black) to 1 (white)."""
+    import re
+
+    r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b

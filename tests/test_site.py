@@ -276,3 +276,24 @@ def test_no_glossary_tooltip_in_headings(site):
     for page in pages(site):
         for heading in re.findall(r"<h[1-6]\b.*?</h[1-6]>", page.read_text(encoding="utf-8"), re.S):
             assert "<abbr" not in heading, (page.relative_to(site), heading[:120])
+
+
+TEMPLATE_TEXT = re.compile(r"\b\w+\(s\)|when there is one|0\.0e\+00 and 0\.0e\+00|\bNone\b|\{\{|\}\}")
+
+
+def test_no_template_text_on_any_page(site):
+    """No prose that was written for no data in particular: "token(s)", "the inset, when there is one",
+    a data key that came out None, a placeholder left over."""
+    import html
+
+    for page in pages(site):
+        markup = re.sub(r"<(script|style|code|pre)\b.*?</\1>", " ", page.read_text(encoding="utf-8"), flags=re.S)
+        markup = re.sub(r'<(span|div) class="arithmatex">.*?</\1>', " ", markup, flags=re.S)  # math, not prose
+        text = html.unescape(re.sub(r"<[^>]+>", " ", markup))
+        hits = sorted({m.group(0) for m in TEMPLATE_TEXT.finditer(text)})
+        assert not hits, (page.relative_to(site), hits)
+
+
+def test_notebook_shows_its_figure(site):
+    page = (site / "notebooks" / "trace-a-prompt" / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<img[^>]+src="data:image/(png|svg\+xml);base64,', page), "the notebook's figure is not on its page"
