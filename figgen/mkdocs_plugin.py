@@ -95,6 +95,7 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                  f"({info['name']})")
         image = self._social_card()
         config.extra["figgen"] = {"model": info["name"], "model_note": model_note(info),
+                                  "model_short": model_short(info),
                                   "prompt": self.manifest["prompt"], "image": image, "image_size": SOCIAL_SIZE}
         if not info.get("is_gpt2_small"):  # <meta name="description"> names the model actually traced
             config.site_description = description(info)
@@ -253,6 +254,14 @@ def strip_heading_tooltips(html_text: str) -> str:
     """Headings keep their words but lose glossary tooltips: Python-Markdown's abbr wraps every match,
     headings included, and a tooltip on a heading (and in the table of contents) is noise."""
     return _HEADING.sub(lambda m: m.group(1) + _ABBR.sub(r"\1", m.group(3)) + m.group(4), html_text)
+
+
+def model_short(info: dict) -> str:
+    """The banner's short form, for narrow screens ('' for GPT-2 124M)."""
+    if info.get("is_gpt2_small"):
+        return ""
+    name = "mini" if info.get("source") == "mini" else info.get("name", "another model").split("@")[0]
+    return f"built with {name}, not GPT-2 124M."
 
 
 def model_note(info: dict) -> str:

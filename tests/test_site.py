@@ -297,3 +297,9 @@ def test_no_template_text_on_any_page(site):
 def test_notebook_shows_its_figure(site):
     page = (site / "notebooks" / "trace-a-prompt" / "index.html").read_text(encoding="utf-8")
     assert re.search(r'<img[^>]+src="data:image/(png|svg\+xml);base64,', page), "the notebook's figure is not on its page"
+
+
+def test_model_banner_has_a_short_form_and_can_be_dismissed(site):
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert 'class="figgen-model-note__short">built with mini, not GPT-2 124M.' in text
+    assert "announce.dismiss" in text  # Material's feature flag, in the page config
