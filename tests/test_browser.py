@@ -179,3 +179,18 @@ def _luminance(css: str) -> float:
 
     r, g, b = (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_nothing_scrolls_sideways_on_a_phone(site, base):
+    """At 390 px (a phone) no page is wider than the screen: wide figures shrink to the column (and open
+    full size from their caption), wide charts scroll inside their own box at most."""
+    wide = {}
+    with Browser(width=390, height=800) as phone:
+        for page in site_pages(site):
+            phone.goto(base + page)
+            phone.wait_for(RENDERED, timeout=30, until_error=True)
+            phone.settle()
+            width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            if width[0] > width[1] + 1:
+                wide[page] = width
+    assert not wide, wide
