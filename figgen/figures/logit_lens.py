@@ -128,6 +128,14 @@ def _grid_figure(ctx, lens: L.Lens, prompt: str, values, texts, *, cmap, norm, o
     return fig, cols
 
 
+def _rank_grid(ctx, lz: L.Lens, prompt: str, ranks_: np.ndarray, cap: int):
+    """A grid of ranks (rank 1 the strongest colour, `cap` and beyond the palest, log scale)."""
+    texts = [[f"{r:,}" if r < 10_000 else f"{r / 1000:.0f}k" for r in row] for row in ranks_]
+    return _grid_figure(ctx, lz, prompt, np.minimum(ranks_, cap).astype(float), texts,
+                        cmap=style.cmap("magnitude", ctx.theme).reversed(), norm=LogNorm(1, cap),
+                        bar_label=f"rank (log scale, ≥ {cap:,} same colour)")
+
+
 def _texts(ctx, ids: np.ndarray) -> list[list[str]]:
     return [[ctx.token_str(i) for i in row] for row in ids]
 
@@ -184,11 +192,7 @@ def top1(ctx) -> Figure:
 def ranks(ctx) -> Figure:
     prompt = ctx.analysis(prose)["prompt"]
     lz = ctx.analysis(lens_of, prompt)
-    capped = np.minimum(lz.final_rank, FINAL_RANK_CAP)
-    texts = [[f"{r:,}" if r < 10_000 else f"{r / 1000:.0f}k" for r in row] for row in lz.final_rank]
-    fig, cols = _grid_figure(ctx, lz, prompt, capped.astype(float), texts,
-                             cmap=style.cmap("magnitude", ctx.theme).reversed(), norm=LogNorm(1, FINAL_RANK_CAP),
-                             bar_label=f"rank (log scale, ≥ {FINAL_RANK_CAP} same colour)")
+    fig, cols = _rank_grid(ctx, lz, prompt, lz.final_rank, FINAL_RANK_CAP)
     real = slice(1, None)  # every position but the BOS
     median = np.median(lz.final_rank[:, real], axis=1)
     middle = len(lz.labels) // 2  # the row of layer ⌊L/2⌋ − 1 … the middle of the depth
@@ -251,11 +255,7 @@ def kl(ctx) -> Figure:
 def input_rank(ctx) -> Figure:
     prompt = ctx.analysis(prose)["prompt"]
     lz = ctx.analysis(lens_of, prompt)
-    capped = np.minimum(lz.input_rank, INPUT_RANK_CAP).astype(float)
-    texts = [[f"{r:,}" if r < 10_000 else f"{r / 1000:.0f}k" for r in row] for row in lz.input_rank]
-    fig, cols = _grid_figure(ctx, lz, prompt, capped, texts,
-                             cmap=style.cmap("magnitude", ctx.theme).reversed(), norm=LogNorm(1, INPUT_RANK_CAP),
-                             bar_label=f"rank (log scale, ≥ {INPUT_RANK_CAP:,} same colour)")
+    fig, cols = _rank_grid(ctx, lz, prompt, lz.input_rank, INPUT_RANK_CAP)
     median = np.median(lz.input_rank[:, 1:], axis=1)
     return Figure(
         data={"median_input_rank": rounded(median), "labels": lz.labels},
