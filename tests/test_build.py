@@ -324,7 +324,7 @@ def test_an_edit_in_a_running_process_never_ships_stale_figures(figmods, tiny_di
     assert fresh["computed"] == [] and fresh["variants"]["tokenizer.test-b"] == "b"
 
 
-def test_a_figure_names_the_prompt_it_shows(own_prompts, tiny_dir, tiny, tmp_path, monkeypatch):
+def test_a_figure_names_the_prompt_it_shows(own_prompts, tiny_dir, tiny, tmp_path):
     """A figure that chooses among declared candidates prints the one it shows (Figure.prompts)."""
     own_prompts(("one", "two words"))
     import figmod_own
@@ -339,7 +339,8 @@ def test_a_figure_names_the_prompt_it_shows(own_prompts, tiny_dir, tiny, tmp_pat
     from figgen.figures.registry import REGISTRY as R
 
     spec = R["tokenizer.test-own"]
-    monkeypatch.setitem(R, "tokenizer.test-own", type(spec)(**{**spec.__dict__, "func": chosen}))
+    # Replaced in place: own_prompts' teardown restores the whole registry afterwards.
+    R["tokenizer.test-own"] = type(spec)(**{**spec.__dict__, "func": chosen})
     result = build(model=str(tiny_dir), out=tmp_path / "o", only=["tokenizer.test-own"], progress=False,
                    cache_dir=None, loader=CountingLoader(tiny))
     assert result.manifest["figures"][0]["prompts"] == ["two words"]
