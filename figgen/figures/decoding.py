@@ -246,8 +246,9 @@ def five_settings(ctx) -> Figure:
         caption=f"The next-token distribution after “{choice.prompt}” under five decoding settings. Above: the "
                 "probability held by the r likeliest tokens, against r; a curve reaches 1 where no more tokens "
                 f"can be sampled. Below: the probability of each of the {n_bars} likeliest tokens, one bar per "
-                "setting (a missing bar: the setting cuts that token).",
-        mpl=fig, prompts=[choice.prompt],
+                "setting (a missing bar: the setting cuts that token). The candidate prompts it was chosen "
+                "from:",
+        mpl=fig,  # the prompts printed under it: every candidate (the declared ones)
     )
 
 
