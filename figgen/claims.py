@@ -258,6 +258,55 @@ CLAIMS = CLAIMS + (
         conventions="Our own repeated sentence (the seed does not give its text), four copies; " + LENS + "."),
 )
 
+
+
+# --- the day-of-week circuit (seed 002) -----------------------------------------------------------
+
+
+def _pair(a, b) -> list:
+    return [a, b]
+
+
+DAYS_TASK = ("The 7 prompts “If today is <Day>, tomorrow is”, one per day; the correct answer is the next day's "
+             "token with a leading space.")
+CLAIMS = CLAIMS + (
+    Claim(
+        id="day-circuit.solves-all", source=SEED_002.at("The Task"),
+        statement="GPT-2 small solves the next-day task: for each of the 7 prompts its top prediction is the "
+                  "correct next day.",
+        about=GPT2_SMALL, keys=("day-circuit.task:n_top1",),
+        published="all 7 prompts", predicate=lambda n: n == 7,
+        criterion="Reproduced when the correct day is the top-1 token on all 7 prompts (the number: on how many)",
+        conventions=DAYS_TASK + " BOS prepended."),
+    Claim(
+        id="day-circuit.l10h3-ablation", source=SEED_002.at("Head ablation"),
+        statement="Removing head L10H3 lowers the correct day's probability more than removing any other single "
+                  "head, under both mean and random ablation.",
+        about=GPT2_SMALL, keys=("day-circuit.ablation:mean.most_harmful", "day-circuit.ablation:random.most_harmful"),
+        compute=_pair, published="L10H3 under mean and under random ablation",
+        predicate=lambda v: list(v) == ["L10H3", "L10H3"],
+        criterion="Reproduced when L10H3 has the most negative Δ correct probability (mean over the 7 prompts) "
+                  "under mean ablation and under random ablation (the value: the most harmful head under each)",
+        conventions=DAYS_TASK + " A head's result vector is replaced at every position by its mean over 1,024 "
+                    "prompts “If today is <x>, tomorrow is” (mean) or “If <x> is <y>, <z> is” (random), <x>, <y>, "
+                    "<z> one-token words with a leading space, seeded (the seed's dataset size is not in its "
+                    "text). Mean and random ablation give the same numbers with or without TransformerLens's weight "
+                    "processing (the value bias is a constant the mean keeps; a centred W_O changes the stream "
+                    "only along the direction every LayerNorm removes)."),
+    Claim(
+        id="day-circuit.successor-head", source=SEED_002.at("Logit lens applied to heads"),
+        statement="Exactly one head, L9H1, ranks the correct day above the other six days in its own output, on "
+                  "all 7 prompts.",
+        about=GPT2_SMALL, keys=("day-circuit.successor:all_seven_folded",),
+        published="only L9H1", predicate=lambda heads: list(heads) == ["L9H1"],
+        criterion="Reproduced when the heads ranking the correct day first among the 7 day tokens on all 7 prompts "
+                  "are exactly [L9H1] (the value: the heads found)",
+        conventions=DAYS_TASK + " Each head's result at the last position minus its value-bias term b_V·W_O (as "
+                    "TransformerLens's fold_value_biases, which the seed's notebook most likely used), centred, "
+                    "times the final LayerNorm's γ, times W_U; no β (a bias the head does not write) and no "
+                    "division by the stream's scale (a positive number: it does not change the ranking)."),
+)
+
 BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
 
 

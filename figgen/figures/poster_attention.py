@@ -67,7 +67,11 @@ def draw_attention(p: Canvas):
     p.y = p.stream_block(p.y, f"blocks.{L}.hook_resid_mid",
                          "x + attention output · residual stream", "residual-stream",
                          "Each position has added what its heads read at itself and earlier positions: "
-                         "attention is the only place where positions exchange information.") + 0.3
+                         "attention is the only place where positions exchange information.") + 0.1
+    # Which of these heads a task needs: found by removing each in turn (the day-of-week deep dive).
+    p.text(RIGHT / 2 + 0.1, p.y + 0.1, "Which heads the next-day task needs, found by ablating each in turn: "
+           "the day circuit ↗", ha="center", color=p.muted, section="day-circuit")
+    p.y += 0.45
 
 
 def _read(p: Canvas) -> float:

@@ -52,6 +52,7 @@ PAGES = {
     "unembedding": "output/unembedding/",
     "decoding": "output/decoding/",
     "logit-lens": "deep-dives/logit-lens/",
+    "day-circuit": "deep-dives/day-circuit/",
 }
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9_-]*$")
 

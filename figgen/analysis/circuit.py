@@ -1,0 +1,106 @@
+"""The day-of-week task of Gould et al. (seed 002), analysed: numpy only, on arrays the figures pass in.
+
+The forward passes (clean runs, ablation sweeps) are `figgen.interventions`'; these functions turn
+their outputs into the quantities the `day-circuit` figures draw:
+
+- `correct_probs`: each prompt's probability of its correct next day;
+- `ablation_deltas`: Δ correct probability, averaged over prompts, for every head and ablation kind;
+- `top_heads`: the heads that matter most by |Δ|, with a threshold;
+- `random_word_ids` / `dataset`: the mean- and random-ablation datasets, built as token ids;
+- `head_day_logits` / `successor_scores` / `day_distribution`: each head's output read through the
+  final LayerNorm (scale-free) and W_U, restricted to the day tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64."""
+    x = np.asarray(logits, np.float64)
+    x = x - x.max(-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(-1, keepdims=True)
+
+
+def correct_probs(logits: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+    """logits (..., batch, d_vocab), targets (batch,) → (..., batch): each row's probability of its target."""
+    p = softmax(logits)
+    t = np.asarray(targets)
+    return np.take_along_axis(p, t.reshape((1,) * (p.ndim - 2) + (-1, 1)), -1)[..., 0]
+
+
+def ablation_deltas(sweep_logits: np.ndarray, targets: Sequence[int], clean: np.ndarray) -> np.ndarray:
+    """sweep_logits (kind, layer, head, batch, d_vocab) from `head_ablation_sweep`, clean probs (batch,)
+    → (kind, layer, head): the ablated minus the clean correct probability, averaged over the batch."""
+    return (correct_probs(sweep_logits, targets) - np.asarray(clean)[None, None, None]).mean(-1)
+
+
+def top_heads(delta: np.ndarray, threshold: float, k: int) -> list[tuple[int, int, float]]:
+    """The at most `k` heads of `delta` (layer, head) with |Δ| ≥ `threshold`, largest |Δ| first."""
+    flat = np.argsort(-np.abs(delta), axis=None, kind="stable")
+    out = []
+    for i in flat[:k]:
+        l, h = np.unravel_index(i, delta.shape)
+        if abs(delta[l, h]) >= threshold:
+            out.append((int(l), int(h), float(delta[l, h])))
+    return out
+
+
+def space_words(token_strings: Sequence[str]) -> np.ndarray:
+    """The ids of tokens that are a space and one or more ASCII letters (" house"): (n,)."""
+    return np.array([i for i, s in enumerate(token_strings) if re.fullmatch(r" [A-Za-z]+", s)], dtype=np.int64)
+
+
+def random_word_ids(words: np.ndarray, n: int, k: int, seed: int) -> np.ndarray:
+    """(n, k) ids drawn uniformly (with replacement) from `words`, with a seeded generator."""
+    return np.random.default_rng(seed).choice(words, size=(n, k))
+
+
+def dataset(template: np.ndarray, slots: Sequence[int], words: np.ndarray) -> np.ndarray:
+    """`template` (pos,) token ids with positions `slots` replaced by each row of `words` (n, len(slots)) → (n, pos)."""
+    out = np.repeat(np.asarray(template, np.int64)[None], len(words), 0)
+    out[:, list(slots)] = words
+    return out
+
+
+def head_day_logits(results: np.ndarray, gamma: np.ndarray, W_U: np.ndarray, day_ids: Sequence[int],
+                    value_bias: np.ndarray | None = None) -> np.ndarray:
+    """Each head's output read as logits of the day tokens, scale-free.
+
+    results (layer, batch, head, d_model): `hook_result` at the final position; gamma (d_model,) the final
+    LayerNorm's weight; W_U (d_model, d_vocab). A result is centred (LayerNorm's mean subtraction),
+    multiplied by gamma and by W_U[:, days]; no division by a scale (ranks do not depend on it) and no
+    beta (not the head's). `value_bias` (layer, head, d_model), if given, is subtracted first: b_V @ W_O,
+    which TransformerLens's `fold_value_biases` moves out of each head into b_O.
+    Returns (layer, head, batch, n_days).
+    """
+    r = np.asarray(results, np.float64).transpose(0, 2, 1, 3)  # (layer, head, batch, d_model)
+    if value_bias is not None:
+        r = r - np.asarray(value_bias, np.float64)[:, :, None]
+    r = r - r.mean(-1, keepdims=True)
+    return (r * np.asarray(gamma, np.float64)) @ np.asarray(W_U, np.float64)[:, list(day_ids)]
+
+
+def successor_scores(day_logits: np.ndarray, correct: Sequence[int] | None = None) -> np.ndarray:
+    """day_logits (..., batch, n_days), prompt b's correct day at index `correct[b]` (default (b + 1) % n_days)
+    → (...): how many prompts have the correct day ranked first among the days."""
+    n = day_logits.shape[-1]
+    correct = (np.arange(day_logits.shape[-2]) + 1) % n if correct is None else np.asarray(correct)
+    return (day_logits.argmax(-1) == correct).sum(-1)
+
+
+def successor_heads(scores: np.ndarray, n_prompts: int) -> list[tuple[int, int]]:
+    """The (layer, head) pairs whose score is every prompt."""
+    return [(int(l), int(h)) for l, h in zip(*np.nonzero(scores == n_prompts))]
+
+
+def day_distribution(day_logits: np.ndarray) -> np.ndarray:
+    """(batch, n_days) → the same, each row normalised by its own mean and standard deviation."""
+    x = np.asarray(day_logits, np.float64)
+    sd = x.std(-1, keepdims=True)
+    return (x - x.mean(-1, keepdims=True)) / np.where(sd > 0, sd, 1.0)

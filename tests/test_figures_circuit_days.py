@@ -1,0 +1,175 @@
+"""The day-circuit deep dive (seed 002): the analysis on hand-built arrays, the figures on mini, and the
+claims' predicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from figgen import claims, interventions as iv, trace
+from figgen.analysis import circuit as C
+from figgen.figures import day_circuit as D
+from figgen.figures.registry import PAGES
+
+IDS = ("day-circuit.task", "day-circuit.ablation", "day-circuit.successor", "day-circuit.day-distribution")
+
+
+# --- analysis, on hand-built arrays ---------------------------------------------------------------------
+
+
+def test_correct_probs_and_deltas():
+    logits = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))  # (batch 2, vocab 3)
+    targets = [0, 2]
+    assert np.allclose(C.correct_probs(logits, targets), [0.7, 0.8])
+    sweep = np.broadcast_to(logits, (2, 1, 2, 2, 3)).copy()  # (kind, layer, head, batch, vocab)
+    sweep[1, 0, 1] = np.log([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
+    d = C.ablation_deltas(sweep, targets, C.correct_probs(logits, targets))
+    assert d.shape == (2, 1, 2)
+    assert np.allclose(d[0], 0) and np.isclose(d[1, 0, 0], 0) and np.isclose(d[1, 0, 1], -0.2)
+
+
+def test_top_heads_threshold_and_order():
+    delta = np.array([[0.01, -0.30], [0.20, -0.06]])
+    assert C.top_heads(delta, 0.05, 5) == [(0, 1, -0.30), (1, 0, 0.20), (1, 1, -0.06)]
+    assert C.top_heads(delta, 0.05, 2) == [(0, 1, -0.30), (1, 0, 0.20)]
+    assert C.top_heads(delta, 0.5, 5) == []
+
+
+def test_datasets_replace_only_their_slots():
+    words = C.space_words(["If", " house", " dog", "x", " two words", " 12", " Tree"])
+    assert words.tolist() == [1, 2, 6]
+    ids = C.random_word_ids(words, 50, 3, seed=1)
+    assert ids.shape == (50, 3) and set(ids.ravel()) <= {1, 2, 6}
+    assert (C.random_word_ids(words, 50, 3, seed=1) == ids).all()  # seeded
+    template = np.arange(8) + 100
+    data = C.dataset(template, (2, 4, 6), ids)
+    assert data.shape == (50, 8)
+    assert (data[:, [0, 1, 3, 5, 7]] == template[[0, 1, 3, 5, 7]]).all() and (data[:, [2, 4, 6]] == ids).all()
+
+
+def test_head_day_logits_centre_gamma_and_value_bias():
+    rng = np.random.default_rng(0)
+    d, V = 6, 10
+    results = rng.normal(size=(2, 3, 2, d))  # (layer, batch, head, d_model)
+    gamma, W_U = rng.uniform(0.5, 2, d), rng.normal(size=(d, V))
+    days = [1, 4, 7]
+    out = C.head_day_logits(results, gamma, W_U, days)
+    assert out.shape == (2, 2, 3, 3)
+    r = results[1, 2, 0]
+    assert np.allclose(out[1, 0, 2], ((r - r.mean()) * gamma) @ W_U[:, days])
+    # adding a constant to every component (what LayerNorm removes) changes nothing
+    assert np.allclose(C.head_day_logits(results + 3.0, gamma, W_U, days), out)
+    vb = rng.normal(size=(2, 2, d))
+    folded = C.head_day_logits(results, gamma, W_U, days, value_bias=vb)
+    r2 = results[0, 1, 1] - vb[0, 1]
+    assert np.allclose(folded[0, 1, 1], ((r2 - r2.mean()) * gamma) @ W_U[:, days])
+
+
+def test_successor_scores_and_day_distribution():
+    n = 7
+    logits = np.zeros((2, 2, n, n))  # (layer, head, prompt, day)
+    for b in range(n):
+        logits[1, 0, b, (b + 1) % n] = 1.0  # a perfect successor head
+        logits[0, 1, b, b] = 1.0  # a copying head
+        logits[0, 0, b, b] = 0.5  # copies the day …
+    for b in range(3):
+        logits[0, 0, b, b + 1] = 1.0  # … except on 3 prompts, where the next day wins
+    logits[1, 1] = np.random.default_rng(0).normal(size=(n, n))
+    logits[1, 1, :, 1:] -= 10  # Monday always first: right on the Sunday prompt only
+    scores = C.successor_scores(logits)
+    assert scores[1, 0] == 7 and scores[0, 1] == 0 and scores[0, 0] == 3 and scores[1, 1] == 1
+    assert C.successor_heads(scores, 7) == [(1, 0)]
+    z = C.day_distribution(np.random.default_rng(1).normal(size=(n, n)) * 5 + 2)
+    assert np.allclose(z.mean(-1), 0) and np.allclose(z.std(-1), 1)
+
+
+# --- the figures on mini -----------------------------------------------------------------------------
+
+
+def test_page_is_registered():
+    assert PAGES["day-circuit"] == "deep-dives/day-circuit/"
+    assert len(D.PROMPTS) == 7 and D.PROMPTS[0] == "If today is Monday, tomorrow is"
+
+
+def test_task_probs_match_the_trace(mini, mini_site):
+    data = mini_site["day-circuit.task"]["figure"].data
+    assert data["n_prompts"] == 7 and data["single_token_days"]
+    assert iv.tokenize_batch(mini, list(D.PROMPTS)).shape == (7, data["n_tokens"])
+    for i in (0, 6):  # Monday → Tuesday, Sunday → Monday: one forward pass per prompt, not batched
+        t = trace(mini, D.PROMPTS[i])
+        target = mini.tokenizer.encode(" " + D.DAYS[(i + 1) % 7])[0]
+        p = C.softmax(t["logits"][-1])[target]
+        assert data["probs"][i] == pytest.approx(p, abs=1e-4)
+    assert data["n_top1"] <= 7 and 0 <= data["min_prob"] <= data["mean_prob"] <= 1
+
+
+def test_ablation_table_matches_a_single_run(mini, mini_site):
+    """The sweep's Δ for the most harmful head under zero ablation equals an edited run of that head alone."""
+    data = mini_site["day-circuit.ablation"]["figure"].data
+    L, H = mini.weights.dims.n_layers, mini.weights.dims.n_heads
+    for kind in D.KINDS:
+        assert np.asarray(data[kind]["delta"]).shape == (L, H)
+        assert all(abs(np.asarray(data[kind]["delta"])[int(s[1:s.index("H")]), int(s[s.index("H") + 1:])])
+                   >= D.THRESHOLD for s in data[kind]["top"])
+        assert len(data[kind]["top"]) <= D.TOP_K
+    head = data["zero"]["most_harmful"]
+    l, h = int(head[1:head.index("H")]), int(head[head.index("H") + 1:])
+    tokens = iv.tokenize_batch(mini, list(D.PROMPTS))
+    targets = [mini.tokenizer.encode(" " + D.DAYS[(i + 1) % 7])[0] for i in range(7)]
+    clean = C.correct_probs(iv.run(mini, tokens, final_only=True).logits[:, -1], targets)
+    ablated = C.correct_probs(iv.run(mini, tokens, edits=[iv.ReplaceHead(l, h, 0.0)], final_only=True).logits[:, -1],
+                              targets)
+    assert data["zero"]["most_harmful_delta"] == pytest.approx((ablated - clean).mean(), abs=1e-4)
+    assert data["n_dataset"] == D.N_DATASET and data["example_mean"].startswith("If today is ")
+
+
+def test_successor_scores_match_the_trace(mini, mini_site):
+    """Every head's score recomputed from single-prompt traces (not the batched run) and the weights."""
+    data = mini_site["day-circuit.successor"]["figure"].data
+    L = mini.weights.dims.n_layers
+    W = {k: v.detach().cpu().numpy() for k, v in mini.weights.items()}
+    days = [mini.tokenizer.encode(" " + d)[0] for d in D.DAYS]
+    res = np.stack([np.stack([trace(mini, p)[f"blocks.{l}.attn.hook_result"][-1] for p in D.PROMPTS])
+                    for l in range(L)])  # (layer, 7, head, d_model)
+    scores = C.successor_scores(C.head_day_logits(res, W["ln_final.w"], W["W_U"], days))
+    assert scores.tolist() == data["scores"]
+    assert data["n_all_seven"] == len(data["all_seven"]) == int((scores == 7).sum())
+    assert data["best_score"] == scores.max()
+    dist = mini_site["day-circuit.day-distribution"]["figure"].data
+    assert dist["head"] == data["best"] and np.asarray(dist["table"]).shape == (7, 7)
+    assert np.allclose(np.asarray(dist["table"]).mean(-1), 0, atol=1e-3)
+
+
+@pytest.mark.parametrize("fid", IDS)
+def test_figures_are_well_formed(mini_site, fid):
+    from .figtools import assert_well_formed
+
+    assert_well_formed(mini_site[fid], fid)
+
+
+# --- claims ----------------------------------------------------------------------------------------------
+
+
+def test_claims_registered_with_the_seed():
+    ours = [c for c in claims.CLAIMS if c.section == "day-circuit"]
+    assert {c.id for c in ours} == {"day-circuit.solves-all", "day-circuit.l10h3-ablation",
+                                    "day-circuit.successor-head"}
+    assert all(c.source.seed == claims.SEED_002.seed and c.source.section and c.about == claims.GPT2_SMALL
+               for c in ours)
+    succ = claims.BY_ID["day-circuit.successor-head"]
+    assert succ.predicate(["L9H1"]) and not succ.predicate(["L9H1", "L10H3"]) and not succ.predicate([])
+    abl = claims.BY_ID["day-circuit.l10h3-ablation"]
+    assert abl.predicate(["L10H3", "L10H3"]) and not abl.predicate(["L10H3", "L0H1"])
+    assert claims.BY_ID["day-circuit.solves-all"].predicate(7) and not claims.BY_ID["day-circuit.solves-all"].predicate(6)
+
+
+def test_claims_on_mini_are_other_model(mini_site):
+    figures = [{"id": f, "data": mini_site[f]["figure"].data} for f in IDS]
+    manifest = {"figures": figures, "model": {"name": "mini", "is_gpt2_small": False}}
+    records = {r["id"]: r for r in claims.evaluate(manifest) if r["section"] == "day-circuit"}
+    assert {r["status"] for r in records.values()} == {"other model"}
+    assert records["day-circuit.successor-head"]["computed"] == mini_site["day-circuit.successor"]["figure"].data[
+        "all_seven_folded"]
+    as_gpt2 = {"figures": figures, "model": {"name": "gpt2", "is_gpt2_small": True}}
+    assert {r["id"]: r["status"] for r in claims.evaluate(as_gpt2)}["day-circuit.solves-all"] == (
+        "reproduced" if mini_site["day-circuit.task"]["figure"].data["n_top1"] == 7 else "not reproduced")
