@@ -185,7 +185,7 @@ def ablation_figure(ctx) -> Figure:
         panels.append(_heads_chart(rows, "delta", f"{kind} ablation", "diverging", (-m, m), "+.0%",
                                    "Δ probability", L, H, "+.2%", legend=k == 0, text="shown"))
         top = C.top_heads(delta[k], THRESHOLD, TOP_K)
-        tops[kind] = [f"{head_label(l, h)} ({v:+.0%})" for l, h, v in top]
+        tops[kind] = [f"{head_label(l, h)} ({v:+.0%})".replace("-", "−") for l, h, v in top]  # the charts' minus
         worst = np.unravel_index(np.argmin(delta[k]), delta[k].shape)
         data[kind] = {"delta": rounded(delta[k]), "top": [head_label(l, h) for l, h, _ in top],
                       "top_text": _join(tops[kind]) if top else "none",
