@@ -37,7 +37,12 @@ def correct_probs(logits: np.ndarray, targets: Sequence[int]) -> np.ndarray:
 def ablation_deltas(sweep_logits: np.ndarray, targets: Sequence[int], clean: np.ndarray) -> np.ndarray:
     """sweep_logits (kind, layer, head, batch, d_vocab) from `head_ablation_sweep`, clean probs (batch,)
     → (kind, layer, head): the ablated minus the clean correct probability, averaged over the batch."""
-    return (correct_probs(sweep_logits, targets) - np.asarray(clean)[None, None, None]).mean(-1)
+    kinds, layers = sweep_logits.shape[:2]
+    probs = np.empty(sweep_logits.shape[:-1])  # (kind, layer, head, batch); one layer at a time keeps memory low
+    for k in range(kinds):
+        for l in range(layers):
+            probs[k, l] = correct_probs(sweep_logits[k, l], targets)
+    return (probs - np.asarray(clean)[None, None, None]).mean(-1)
 
 
 def top_heads(delta: np.ndarray, threshold: float, k: int) -> list[tuple[int, int, float]]:
