@@ -108,7 +108,8 @@ def successor(ctx) -> dict:
 
 
 def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fmt: str, legend_title: str,
-                 L: int, H: int, tooltip_fmt: str, subtitle: str = "", legend: bool = True, text: str | None = None):
+                 L: int, H: int, tooltip_fmt: str, subtitle: str = "", legend: bool = True, text: str | None = None,
+                 legend_fmt: str | None = None):
     """A layer × head heatmap (one panel) with values on the cells when they fit."""
     base = alt.Chart(alt.Data(values=rows)).encode(
         x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
@@ -117,7 +118,7 @@ def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fm
         scale = alt.Scale(range=style.vega_range(ramp), domain=list(domain), domainMid=0)
     chart = base.mark_rect().encode(
         color=alt.Color(f"{field}:Q", title=legend_title, scale=scale,
-                        legend=alt.Legend(format=fmt) if legend else None),
+                        legend=alt.Legend(format=legend_fmt or fmt) if legend else None),
         tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip(f"{field}:Q", format=tooltip_fmt, title=legend_title)])
     if H <= 16:  # labels: `text` (the value rounded as shown, no −0) coloured by the value's cell
         chart += cell_text(base, field, fmt, ramp, tuple(domain)).encode(text=alt.Text(f"{text or field}:Q", format=fmt))
@@ -194,7 +195,8 @@ def ablation_figure(ctx) -> Figure:
                  "shown": round(float(delta[k, l, h]), 2) + 0.0}
                 for l in range(L) for h in range(H)]
         panels.append(_heads_chart(rows, "delta", f"{kind} ablation", "diverging", (-m, m), "+.0%",
-                                   "Δ probability", L, H, "+.2%", legend=k == 0, text="shown"))
+                                   "Δ probability", L, H, "+.2%", legend=k == 0, text="shown",
+                                   legend_fmt="+.1%" if m < 0.05 else "+.0%"))  # ticks at ±m/2 stay distinct
         top = C.top_heads(delta[k], THRESHOLD, TOP_K)
         tops[kind] = [f"{head_label(l, h)} ({v:+.0%})".replace("-", "−") for l, h, v in top]  # the charts' minus
         worst = np.unravel_index(np.argmin(delta[k]), delta[k].shape)
