@@ -498,15 +498,22 @@ def _project(x, W, b):
 # --- sweeps ---------------------------------------------------------------------------------------
 
 
-def head_results_mean(model, tokens) -> np.ndarray:
+def head_results_mean(model, tokens, *, chunk: int = 128) -> np.ndarray:
     """Every head's result averaged over the rows of `tokens`: (n_layers, pos, n_heads, d_model).
 
     The mean-ablation value of Gould et al. (a dataset of prompts of equal length); pass it to
     `ReplaceHead(l, h, value=means[l, :, h])` or to `head_ablation_sweep` as `means[:, None]`.
+    Runs `chunk` rows at a time (GPT-2's results for 1,024 prompts at once are gigabytes), summing in
+    float64.
     """
     dims = model.weights.dims
-    out = run(model, tokens, keep=[f"blocks.{l}.attn.hook_result" for l in range(dims.n_layers)], final_only=True)
-    return np.stack([out[f"blocks.{l}.attn.hook_result"].mean(0) for l in range(dims.n_layers)])
+    keep = [f"blocks.{l}.attn.hook_result" for l in range(dims.n_layers)]
+    total = None
+    for i in range(0, len(tokens), chunk):
+        out = run(model, tokens[i:i + chunk], keep=keep, final_only=True)
+        part = np.stack([out[name].astype(np.float64).sum(0) for name in keep])  # (layer, pos, head, d_model)
+        total = part if total is None else total + part
+    return (total / len(tokens)).astype(np.float32)
 
 
 def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, chunk: int = 256) -> np.ndarray:

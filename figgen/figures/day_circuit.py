@@ -63,17 +63,6 @@ def task(ctx) -> dict:
             "used": used, "correct": correct, "logits": logits, "probs": C.correct_probs(logits, targets)}
 
 
-def _results_mean(model, tokens: np.ndarray, chunk: int = 128) -> np.ndarray:
-    """`iv.head_results_mean` over `tokens` in chunks of rows (GPT-2's results for 1,024 prompts at once are
-    gigabytes): the chunks' means weighted by their sizes."""
-    total = None
-    for i in range(0, len(tokens), chunk):
-        part = tokens[i:i + chunk]
-        m = iv.head_results_mean(model, part).astype(np.float64) * len(part)  # (layer, pos, head, d_model)
-        total = m if total is None else total + m
-    return (total / len(tokens)).astype(np.float32)
-
-
 def ablation(ctx) -> dict:
     """Δ correct probability (kind, layer, head) and the two datasets' sizes."""
     t = ctx.analysis(task)
@@ -83,8 +72,8 @@ def ablation(ctx) -> dict:
     random_set = C.dataset(template, RANDOM_SLOTS,
                            C.random_word_ids(words, N_DATASET, len(RANDOM_SLOTS), RANDOM_SEED))
     values = {"zero": 0.0,
-              "mean": _results_mean(ctx.model, mean_set)[:, None],  # (layer, 1, pos, head, d_model)
-              "random": _results_mean(ctx.model, random_set)[:, None]}
+              "mean": iv.head_results_mean(ctx.model, mean_set)[:, None],  # (layer, 1, pos, head, d_model)
+              "random": iv.head_results_mean(ctx.model, random_set)[:, None]}
     sweep = iv.head_ablation_sweep(ctx.model, t["tokens"], values)  # (kind, layer, head, 7, d_vocab)
     example = {"mean": ctx.tokenizer.decode(mean_set[0, 1:]), "random": ctx.tokenizer.decode(random_set[0, 1:])}
     return {"delta": C.ablation_deltas(sweep, t["targets"], t["probs"]), "n_words": len(words), "example": example}
