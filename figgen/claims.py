@@ -60,6 +60,9 @@ SEED_000 = Source("000_3d5a89f57b53313f.txt", "Dolan, A Vector-Level View of GPT
 SEED_002 = Source("002_e5262dd8bfce3da8.txt", "Gould et al., Mechanistically interpreting time in GPT-2 small",
                   "Gould et al.",
                   "https://www.lesswrong.com/posts/6tHNM2s6SWzFHv3Wo/mechanistically-interpreting-time-in-gpt-2-small")
+SEED_003 = Source("003_ddb8c1b52c4745f2.txt", "McCormick, Patterns and Messages, part 6: vocabulary-based analysis (2025)",
+                  "McCormick",
+                  "https://mccormickml.com/2025/02/21/patterns-and-messages-part-6-vocabulary-based-analysis/")
 SEED_004 = Source("004_dea726988dbf7d24.txt", "nostalgebraist, interpreting GPT: the logit lens (2020)",
                   "logit lens post",
                   "https://www.lesswrong.com/posts/AcKRB8wDpdaN6v6ru/interpreting-gpt-the-logit-lens")
@@ -261,6 +264,12 @@ CLAIMS = CLAIMS + (
 
 
 # --- the day-of-week circuit (seed 002) -----------------------------------------------------------
+
+
+# --- seed 003: vocabulary space (the deep dive's pages, section "vocabulary") ---------------------------
+VOCAB_PROMPT = "The seed's prompt “The baseball player hit a home run” with GPT-2's BOS token <|endoftext|> first. "
+CLAIMS = CLAIMS + (
+)
 
 
 def _pair(a, b) -> list:

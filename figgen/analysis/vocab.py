@@ -1,12 +1,37 @@
-"""Vocabulary-space analysis: which tokens lie nearest a vector (cosine similarity)."""
+"""Vocabulary-space analysis: which tokens lie nearest a vector (cosine similarity).
+
+The technique of seed 003 (McCormick, "Patterns and Messages, part 6"): read a d_model vector by the
+vocabulary tokens whose embeddings point the same way. Three choices make it well defined:
+
+- **Which vocabulary.** Rows of W_E (d_vocab, d_model), optionally passed through a LayerNorm first, so
+  that they live in the same space as the vector: a vector a layer *reads* after its input LayerNorm (a
+  head's pattern, an MLP neuron's input weights) is compared with that LayerNorm applied to every row
+  (`Vocabulary(W_E, ln=(γ, β, ε))`); a vector *written* to the residual stream (a message, a neuron's
+  output weights) with the raw rows. GPT-2 ties W_U = W_Eᵀ, so the rows are also the output directions.
+- **Which tokens.** `word_mask`: only whole words — a space followed by letters (" home", " Astros").
+  Everything else (word pieces without a leading space such as "ville", punctuation, digits, byte
+  fragments, <|endoftext|>) is what we call a BPE fragment here and is left out of the matches.
+- **High bias.** Every token has a prediction bias: the logit it gets from the final LayerNorm's β
+  alone, β_final · W_U[:, t] (+ b_U[t] where a model has an unembedding bias): what TransformerLens folds
+  into b_U. Frequent words have large positive bias, rare tokens negative. When the k matches' mean
+  bias, in standard deviations of the kept tokens' biases (z), is beyond ±`HIGH_BIAS_Z`, the list says
+  more about token frequency than about the vector, and a view shows "(high bias)" instead.
+
+Costs at GPT-2's size (50,257 × 768): the vocabulary is scanned in chunks of CHUNK rows, each
+LayerNormed and unit-normalised on the fly, so nothing vocabulary-sized is held per query set.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 CHUNK = 8192  # vocabulary rows per block: bounds the temporary at CHUNK × n_queries floats
+HIGH_BIAS_Z = 1.0  # |mean bias z of the matches| above this: "(high bias)"
+WORD = re.compile(r" [^\W\d_]+")  # a space, then letters only (any script)
 
 
 @dataclass(frozen=True)
@@ -22,27 +47,132 @@ def unit_rows(m: np.ndarray) -> np.ndarray:
     return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-12)
 
 
-def nearest(matrix: np.ndarray, queries: np.ndarray, k: int = 5, exclude: np.ndarray | None = None) -> Neighbours:
+def layer_norm_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """LayerNorm of each row of x (n, d) with γ = w, β = b (d,): as the trace's `layer_norm`."""
+    x = np.asarray(x, dtype=np.float32)
+    x = x - x.mean(-1, keepdims=True)
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w + b
+
+
+def nearest(matrix: np.ndarray, queries: np.ndarray, k: int = 5, exclude: np.ndarray | None = None,
+            rows: np.ndarray | None = None, transform=None) -> Neighbours:
     """The k rows of `matrix` (n_rows, d) with the highest cosine to each query (n_queries, d).
 
-    `exclude` (n_queries,) optionally gives one row id per query to leave out (the token itself).
-    Ties break towards the lower id, so results are deterministic.
+    `rows` (n,) optionally restricts the search to those row ids (e.g. whole words); `transform` maps a
+    block of rows (chunk, d) to the vectors compared (e.g. a LayerNorm). `exclude` (n_queries,)
+    optionally gives one row id per query to leave out (the token itself). Ties break towards the
+    lower id, so results are deterministic. Fewer than k candidates give fewer columns.
     """
     q = unit_rows(queries)  # (n_queries, d)
+    ids_all = np.arange(len(matrix)) if rows is None else np.asarray(rows, dtype=np.int64)
     best_ids = np.zeros((len(q), 0), dtype=np.int64)
     best_cos = np.zeros((len(q), 0), dtype=np.float32)
-    for start in range(0, len(matrix), CHUNK):
-        block = unit_rows(matrix[start:start + CHUNK])  # (chunk, d)
+    for start in range(0, len(ids_all), CHUNK):
+        ids = ids_all[start:start + CHUNK]  # (chunk,)
+        block = np.asarray(matrix[ids], dtype=np.float32)
+        block = unit_rows(transform(block) if transform is not None else block)  # (chunk, d)
         cos = q @ block.T  # (n_queries, chunk)
         if exclude is not None:
-            rows = np.arange(len(q))
-            local = exclude - start
-            inside = (local >= 0) & (local < len(block))
-            cos[rows[inside], local[inside]] = -np.inf
-        ids = np.broadcast_to(np.arange(start, start + len(block)), cos.shape)
-        all_ids = np.concatenate([best_ids, ids], axis=1)
+            cos[np.asarray(exclude)[:, None] == ids[None, :]] = -np.inf
+        if cos.shape[1] > k:  # keep each query's k best of this block before the exact merge below
+            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
+            cos = np.take_along_axis(cos, part, 1)
+            cand = ids[part]
+        else:
+            cand = np.broadcast_to(ids, cos.shape)
+        all_ids = np.concatenate([best_ids, cand], axis=1)
         all_cos = np.concatenate([best_cos, cos], axis=1)
         order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
         best_ids = np.take_along_axis(all_ids, order, 1)
         best_cos = np.take_along_axis(all_cos, order, 1)
     return Neighbours(best_ids, best_cos)
+
+
+def word_mask(token_strings: Sequence[str]) -> np.ndarray:
+    """(d_vocab,) bool: the token is a whole word, a space then letters only (see the module docstring)."""
+    return np.array([WORD.fullmatch(s) is not None for s in token_strings], dtype=bool)
+
+
+def token_bias(W_U: np.ndarray, ln_final_b: np.ndarray, b_U: np.ndarray | None = None) -> np.ndarray:
+    """(d_vocab,) each token's prediction bias: β_final · W_U[:, t] (+ b_U[t])."""
+    bias = np.asarray(ln_final_b, dtype=np.float64) @ np.asarray(W_U, dtype=np.float64)
+    return (bias if b_U is None else bias + b_U).astype(np.float32)
+
+
+def bias_z(bias: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(d_vocab,) each token's bias in standard deviations from the mean over the kept tokens."""
+    kept = bias[keep].astype(np.float64)
+    return ((bias - kept.mean()) / max(kept.std(), 1e-12)).astype(np.float32)
+
+
+def high_bias(ids: np.ndarray, z: np.ndarray, threshold: float = HIGH_BIAS_Z) -> tuple[np.ndarray, np.ndarray]:
+    """For match lists ids (n, k): their mean bias z (n,) and whether it is beyond ±threshold (n,)."""
+    mean = z[ids].mean(-1)
+    return mean, np.abs(mean) > threshold
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The vocabulary as a kNN target: W_E's rows (optionally LayerNormed), whole words only.
+
+    `ln` is (γ, β, ε) of the LayerNorm to apply to every row, or None for raw rows; `keep` (d_vocab,)
+    bool marks the rows searched; `z` (d_vocab,) is each token's bias z (`bias_z`).
+    """
+
+    W_E: np.ndarray
+    keep: np.ndarray
+    z: np.ndarray
+    ln: tuple[np.ndarray, np.ndarray, float] | None = None
+
+    def with_ln(self, w: np.ndarray, b: np.ndarray, eps: float) -> "Vocabulary":
+        return Vocabulary(self.W_E, self.keep, self.z, (w, b, eps))
+
+    def nearest(self, queries: np.ndarray, k: int = 10) -> Neighbours:
+        transform = None if self.ln is None else (lambda block: layer_norm_rows(block, *self.ln))
+        return nearest(self.W_E, queries, k, rows=np.flatnonzero(self.keep), transform=transform)
+
+    def read(self, queries: np.ndarray, k: int = 10, threshold: float = HIGH_BIAS_Z) -> "Reading":
+        """The k nearest kept tokens of each query (n, d), with the high-bias verdict."""
+        nb = self.nearest(queries, k)
+        mean_z, high = high_bias(nb.ids, self.z, threshold)
+        return Reading(nb.ids, nb.cosines, mean_z, high, threshold)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a list of vectors reads as: ids and cosines (n, k), mean bias z and high-bias flag (n,)."""
+
+    ids: np.ndarray
+    cosines: np.ndarray
+    mean_z: np.ndarray
+    high: np.ndarray
+    threshold: float
+
+
+def decoded_vocabulary(ctx) -> list[str]:
+    """Every token decoded on its own (raw text, untrusted), once per build: use via ctx.analysis."""
+    return [ctx.tokenizer.decode([i]) for i in range(ctx.dims.d_vocab)]
+
+
+def vocabulary(ctx) -> Vocabulary:
+    """The model's vocabulary as a kNN target (raw rows; `.with_ln(...)` for a LayerNorm's space).
+
+    Use via `ctx.analysis(vocabulary)`: built once per build and shared by every figure."""
+    W = ctx.weights
+    keep = word_mask(ctx.analysis(decoded_vocabulary))
+    b_U = W["b_U"] if "b_U" in W else None
+    z = bias_z(token_bias(W["W_U"], W["ln_final.b"], b_U), keep)
+    return Vocabulary(np.asarray(W["W_E"], dtype=np.float32), keep, z)
+
+
+def in_ln_space(ctx, name: str) -> Vocabulary:
+    """The vocabulary as seen through LayerNorm `name` ("blocks.3.ln1", "blocks.3.ln2", "ln_final"):
+    the target for vectors that the layer after that LayerNorm reads."""
+    W = ctx.weights
+    return ctx.analysis(vocabulary).with_ln(W[f"{name}.w"], W[f"{name}.b"], float(ctx.model.cfg.layer_norm_epsilon))
+
+
+# --- heads: pattern and message vectors (the vocabulary page's views 1 and 2) ---------------------------
+
+
+# --- the stream: FFN neurons and token evolution (the vocabulary-stream page's views 3 and 4) ---------

@@ -53,6 +53,7 @@ PAGES = {
     "decoding": "output/decoding/",
     "logit-lens": "deep-dives/logit-lens/",
     "day-circuit": "deep-dives/day-circuit/",
+    "vocabulary": "deep-dives/vocabulary/",  # its second page: deep-dives/vocabulary-stream/
 }
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9_-]*$")
 
