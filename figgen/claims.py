@@ -271,6 +271,75 @@ VOCAB_PROMPT = "The seed's prompt “The baseball player hit a home run” with 
 CLAIMS = CLAIMS + (
 )
 
+# The second page (docs/deep-dives/vocabulary-stream.md): MLP neurons and token evolution.
+SEED_003_PREDICTED = "␣The ␣first ␣team ␣who ␣the ␣home ␣run ␣in"  # tokens as the site shows them, space-separated
+SEED_003_BOS = (666, 1825, 3034)  # layer 2
+BOS_CRITERION = ("BOS-only: the neuron's activation on the BOS is at least 5 times its largest activation on any other "
+                 "token of the prompt (a negative maximum counts as 0) and at least the largest activation any neuron "
+                 "of its layer reaches on a token other than the BOS. ")
+NEURON_CONVENTIONS = (VOCAB_PROMPT + "Activation: the GELU output (gelu_new), mlp.hook_post; TransformerLens's weight "
+                      "processing does not change it (folding the LayerNorm into W_in keeps each neuron's input). ")
+
+
+def _bos_activation(layer: int, neuron: int):
+    def find(rows: list):
+        return next((bos for l, n, bos, _ in rows if (l, n) == (layer, neuron)), None)
+    return find
+
+
+def _bos_in_layer(layer: int):
+    def neurons(rows: list) -> list[int]:
+        return sorted(n for l, n, *_ in rows if l == layer)
+    return neurons
+
+
+def _peak(p: dict) -> str:
+    return f"L{p['layer']}N{p['neuron']} at position {p['position']}"
+
+
+CLAIMS = CLAIMS + (
+    Claim(
+        id="vocabulary.predictions", source=SEED_003.at("Token Evolution: Accuracy"),
+        statement="After each prefix of the prompt, from the BOS alone to the whole sentence, GPT-2 small's top "
+                  "prediction is, in order: “ The”, “ first”, “ team”, “ who”, “ the”, “ home”, “ run”, “ in”.",
+        about=GPT2_SMALL, keys=("vocabulary.evolution:predicted_text",), published=SEED_003_PREDICTED,
+        predicate=lambda v: v == SEED_003_PREDICTED,
+        criterion="Reproduced when all 8 argmax predictions are these tokens, in this order",
+        conventions=VOCAB_PROMPT + "Prediction: argmax of the logits at each position (␣ shows a space)."),
+    Claim(
+        id="vocabulary.accuracy", source=SEED_003.at("Token Evolution: Accuracy"),
+        statement="Of the 7 predictions whose next token is in the prompt, GPT-2 small gets 3 right.",
+        about=GPT2_SMALL, keys=("vocabulary.evolution:n_correct",), published=3, tolerance=0,
+        conventions=VOCAB_PROMPT + "Counted: the predictions after the BOS alone up to “… home”, each against the "
+                    "prompt's next token; the 8th, after “run”, has no answer in the prompt."),
+    Claim(
+        id="vocabulary.bos-neuron", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
+        statement="Neuron 666 of layer 2 fires on the BOS token only, with activation 61.9.",
+        about=GPT2_SMALL, keys=("vocabulary.neurons:bos_only",), compute=_bos_activation(2, 666),
+        published="61.9, on the BOS only", predicate=lambda v: v is not None and abs(v - 61.9) <= 0.05, fmt=".1f",
+        criterion="Reproduced when L2N666 passes the BOS-only criterion and its activation on the BOS is within "
+                  "± 0.05 of 61.9 (the seed prints one decimal); no value when it does not pass",
+        conventions=NEURON_CONVENTIONS + BOS_CRITERION),
+    Claim(
+        id="vocabulary.bos-neurons-layer2", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
+        statement="In layer 2, neurons 1825 and 3034 also fire on the BOS only, with similarly large activations.",
+        about=GPT2_SMALL, keys=("vocabulary.neurons:bos_only",), compute=_bos_in_layer(2),
+        published="666, 1825 and 3034 among layer 2's BOS-only neurons",
+        predicate=lambda v: set(SEED_003_BOS) <= set(v),
+        criterion="Reproduced when neurons 666, 1825 and 3034 of layer 2 all pass the BOS-only criterion (the value: "
+                  "every neuron of layer 2 that passes it)",
+        conventions=NEURON_CONVENTIONS + BOS_CRITERION),
+    Claim(
+        id="vocabulary.bos-peak", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
+        statement="Layer 2's neuron 666, on the BOS, has the largest activation of any neuron at any position of the "
+                  "prompt.",
+        about=GPT2_SMALL, keys=("vocabulary.neurons:peak",), compute=_peak,
+        published="L2N666 at position 0", predicate=lambda v: v == "L2N666 at position 0",
+        criterion="Reproduced when the largest GELU output over every layer, neuron and position is L2N666's at "
+                  "position 0 (the BOS)",
+        conventions=NEURON_CONVENTIONS),
+)
+
 
 def _pair(a, b) -> list:
     return [a, b]

@@ -232,7 +232,7 @@ def read_in(ctx, name: str, queries: np.ndarray, k: int = 10, threshold: float =
 # weights W_in[:, n] are read against the vocabulary in its layer's ln2 space (the MLP reads the stream after
 # ln2), its output weights W_out[n, :] against the raw vocabulary (they are written to the stream).
 N_FIRING = 3  # per layer: the neurons with the largest activation on a token other than the BOS
-BOS_RATIO = 5.0  # BOS-only: activation on the BOS ≥ BOS_RATIO × its largest activation on any other token
+BOS_RATIO = 5.0  # BOS-only: activation on the BOS ≥ BOS_RATIO × its largest on any other token (see choose_neurons)
 N_BOS_SHOWN = 6  # the BOS-only neurons with the largest BOS activation are read and shown
 N_BOS_LISTED = 100  # at most this many BOS-only neurons are listed in the data (every one is counted)
 
@@ -260,8 +260,10 @@ class NeuronChoice:
 def choose_neurons(post: np.ndarray, n_firing: int = N_FIRING, ratio: float = BOS_RATIO) -> NeuronChoice:
     """Choose neurons from the activations `post` (n_layers, pos, d_mlp), position 0 the BOS.
 
-    BOS criterion: act[0] > 0 and act[0] ≥ ratio × max(act[1:]) (with max(act[1:]) taken as 0 when it is
-    negative, so a neuron silent everywhere else passes once its BOS activation is positive)."""
+    BOS criterion, both of:
+    - silent elsewhere: act[0] ≥ ratio × max(act[1:], 0) (GELU dips below 0; a negative maximum counts as 0);
+    - strong: act[0] > 0 and act[0] ≥ the largest activation of any neuron of the same layer on any token
+      other than the BOS (it fires on the BOS harder than its layer fires on any word of the prompt)."""
     post = np.asarray(post, dtype=np.float32)
     n_layers, n_pos, d_mlp = post.shape
     other = post[:, 1:].max(1) if n_pos > 1 else np.full((n_layers, d_mlp), -np.inf, np.float32)  # (L, d_mlp)
@@ -271,7 +273,8 @@ def choose_neurons(post: np.ndarray, n_firing: int = N_FIRING, ratio: float = BO
         firing += [(l, int(n)) for n in order]
         firing_value += [float(other[l, n]) for n in order]
     bos = post[:, 0]  # (L, d_mlp)
-    passes = (bos > 0) & (bos >= ratio * np.maximum(other, 0))
+    layer_max = other.max(1, keepdims=True)  # (L, 1) the layer's largest activation on a non-BOS token
+    passes = (bos > 0) & (bos >= ratio * np.maximum(other, 0)) & (bos >= layer_max)
     ls, ns = np.nonzero(passes)
     order = np.lexsort((ns, ls, -bos[ls, ns]))
     ls, ns = ls[order], ns[order]
