@@ -28,6 +28,7 @@ K_SHOWN = 5  # words shown per neuron side (the seed listed ten; the tooltip giv
 K_TOOLTIP = 5  # words listed in an evolution cell's tooltip
 MAX_CHARS = 11  # a word longer than this is cut with "…" in its cell (whole in the tooltip)
 BOS_GROUP = "fires on the BOS only"
+FEW_WORDS = 2000  # under this many whole words, say that the lists are drawn from few candidates
 
 
 def neuron_label(layer: int, neuron: int) -> str:
@@ -166,8 +167,10 @@ def neurons(ctx) -> Figure:
         "other": round(float(c.bos_other[0]), 3)}
     bos_high_out = int(r.outputs.high[bos_idx].sum()) if bos_idx else 0
     bos_layers = sorted({int(l) for l in c.bos_only[:, 0]})
+    n_words = int(ctx.analysis(V.vocabulary).keep.sum())
     data = {
-        "prompt_tokens": ctx.token_strs(t.tokens), "n_tokens": len(t.tokens),
+        "prompt_tokens": ctx.token_strs(t.tokens), "prompt_tokens_text": " · ".join(ctx.token_strs(t.tokens)),
+        "n_tokens": len(t.tokens),
         "n_layers": ctx.dims.n_layers, "d_mlp": ctx.dims.d_mlp, "n_neurons_total": ctx.dims.n_layers * ctx.dims.d_mlp,
         "n_firing_per_layer": V.N_FIRING, "bos_ratio": V.BOS_RATIO, "n_bos_shown": len(bos_shown),
         "n_bos_only": n_bos, "bos_layers": bos_layers,
@@ -176,6 +179,13 @@ def neurons(ctx) -> Figure:
                      for (l, n), b, o in list(zip(c.bos_only, c.bos_value, c.bos_other))[:V.N_BOS_LISTED]],
         "layer_max_other": rounded(layer_max) if layer_max is not None else [],
         "strongest_bos": strongest,
+        "strongest_bos_text": ("no neuron passes it on this prompt" if strongest is None else
+                               f"the strongest, {strongest['label']}, reaches {strongest['bos']:.1f} on the BOS and "
+                               f"{max(strongest['other'], 0.0) + 0.0:.1f} at most on any other token"),
+        "n_words": n_words, "d_vocab": ctx.dims.d_vocab,
+        "words_verdict": (f"only {n_words:,} candidates: the same words come back in many lists, and a match says "
+                          "less than it would among tens of thousands" if n_words < FEW_WORDS else
+                          "tens of thousands of candidates, as in the seed"),
         "peak": {"label": neuron_label(pl, pn), "layer": pl, "neuron": pn, "position": pp,
                  "token": ctx.token_str(int(t.tokens[pp])), "value": round(c.peak_value, 3),
                  "bos_only": peak_bos_only},
