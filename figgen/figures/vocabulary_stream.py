@@ -87,7 +87,7 @@ def _neuron_chart(ctx, nd: dict):
                 y = 2 * row + (side == "writes")
                 if rd.high[i]:
                     words.append({"g": group, "y": y, "rowname": f"{name} {side}", "rank": 0,
-                                  "word": f"(high bias, z = {rd.mean_z[i]:+.1f})", "cos": None,
+                                  "word": f"(high bias, z = {rd.mean_z[i]:+.1f})".replace("-", "−"), "cos": None,
                                   "what": what, "neuron": name,
                                   "note": f"mean bias z of the {rd.ids.shape[1]} nearest words {rd.mean_z[i]:+.2f}, "
                                           f"beyond ±{rd.threshold:g}"})
@@ -104,7 +104,6 @@ def _neuron_chart(ctx, nd: dict):
                       bind=alt.binding_select(options=names, name="neurons shown "))
     tokens = heads.names_param("tokens", labels)
     n_pos = len(labels)
-    rows_max = max(len(m) for _, m in nd["groups"])
     cell_w = 62
     heat_chart = alt.Chart(alt.Data(values=heat)).transform_filter(alt.datum.g == group)
     heat_base = heat_chart.encode(
@@ -120,7 +119,7 @@ def _neuron_chart(ctx, nd: dict):
     heat_text = heat_base.mark_text(fontSize=11).encode(
         text=alt.Text("act:Q", format=".1f"), color=cell_ink("shade", "diverging", (-1.0, 1.0)))
     heat_view = (heat_layer + heat_text).properties(
-        width=cell_w * n_pos, height=24 * rows_max,
+        width=alt.Step(cell_w), height=alt.Step(24),  # as many rows as the group picked
         title=alt.Title("Activation at each position",
                         subtitle="colour: relative to the largest |activation| in the group shown"))
     word_chart = alt.Chart(alt.Data(values=words)).transform_filter(alt.datum.g == group)
@@ -138,7 +137,7 @@ def _neuron_chart(ctx, nd: dict):
         text="word:N", tooltip=[alt.Tooltip("neuron:N"), alt.Tooltip("what:N", title="vector"),
                                 alt.Tooltip("note:N", title="high bias")])
     word_view = (word_rect + word_text + high_text).properties(
-        width=cell_w * n_pos, height=22 * 2 * rows_max,
+        width=cell_w * n_pos, height=alt.Step(22),
         title=alt.Title(f"The {K_SHOWN} nearest whole words, most similar first",
                         subtitle="reads: input weights in the layer's ln2 space; writes: output weights"))
     chart = alt.vconcat(heat_view, word_view, spacing=14).add_params(group, tokens).resolve_scale(color="independent")
