@@ -277,7 +277,9 @@ SEED_003_BOS = (666, 1825, 3034)  # layer 2
 BOS_CRITERION = ("BOS-only: the neuron's activation on the BOS is at least 5 times its largest activation on any other "
                  "token of the prompt (a negative maximum counts as 0) and at least the largest activation any neuron "
                  "of its layer reaches on a token other than the BOS. ")
-NEURON_CONVENTIONS = (VOCAB_PROMPT + "Activation: the GELU output (gelu_new), mlp.hook_post; TransformerLens's weight "
+STREAM_PROMPT = (VOCAB_PROMPT + "On this page its text starts with a space, as the seed's printouts tokenize it "
+                 "(“<|endoftext|> The baseball player| who|”): the first word is the token “ The”. ")
+NEURON_CONVENTIONS = (STREAM_PROMPT + "Activation: the GELU output (gelu_new), mlp.hook_post; TransformerLens's weight "
                       "processing does not change it (folding the LayerNorm into W_in keeps each neuron's input). ")
 
 
@@ -305,12 +307,12 @@ CLAIMS = CLAIMS + (
         about=GPT2_SMALL, keys=("vocabulary.evolution:predicted_text",), published=SEED_003_PREDICTED,
         predicate=lambda v: v == SEED_003_PREDICTED,
         criterion="Reproduced when all 8 argmax predictions are these tokens, in this order",
-        conventions=VOCAB_PROMPT + "Prediction: argmax of the logits at each position (␣ shows a space)."),
+        conventions=STREAM_PROMPT + "Prediction: argmax of the logits at each position (␣ shows a space)."),
     Claim(
         id="vocabulary.accuracy", source=SEED_003.at("Token Evolution: Accuracy"),
         statement="Of the 7 predictions whose next token is in the prompt, GPT-2 small gets 3 right.",
         about=GPT2_SMALL, keys=("vocabulary.evolution:n_correct",), published=3, tolerance=0,
-        conventions=VOCAB_PROMPT + "Counted: the predictions after the BOS alone up to “… home”, each against the "
+        conventions=STREAM_PROMPT + "Counted: the predictions after the BOS alone up to “… home”, each against the "
                     "prompt's next token; the 8th, after “run”, has no answer in the prompt."),
     Claim(
         id="vocabulary.bos-neuron", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
