@@ -290,9 +290,17 @@ def _bos_activation(layer: int, neuron: int):
 
 
 def _bos_in_layer(layer: int):
-    def neurons(rows: list) -> list[int]:
-        return sorted(n for l, n, *_ in rows if l == layer)
+    def neurons(rows: list) -> list[int] | str:
+        return sorted(n for l, n, *_ in rows if l == layer) or "none"
     return neurons
+
+
+def _reads_writes(label: str, read: str, write: str):
+    """[is `read` among the neuron's input words, is `write` among its output words], None if not read."""
+    def found(examples: dict):
+        e = examples.get(label)
+        return None if e is None else [read in e["reads"], write in e["writes"]]
+    return found
 
 
 def _peak(p: dict) -> str:
@@ -327,10 +335,32 @@ CLAIMS = CLAIMS + (
         statement="In layer 2, neurons 1825 and 3034 also fire on the BOS only, with similarly large activations.",
         about=GPT2_SMALL, keys=("vocabulary.neurons:bos_only",), compute=_bos_in_layer(2),
         published="666, 1825 and 3034 among layer 2's BOS-only neurons",
-        predicate=lambda v: set(SEED_003_BOS) <= set(v),
+        predicate=lambda v: isinstance(v, list) and set(SEED_003_BOS) <= set(v),
         criterion="Reproduced when neurons 666, 1825 and 3034 of layer 2 all pass the BOS-only criterion (the value: "
                   "every neuron of layer 2 that passes it)",
         conventions=NEURON_CONVENTIONS + BOS_CRITERION),
+    Claim(
+        id="vocabulary.baseball-player", source=SEED_003.at("FFN Neurons"),
+        statement="Neuron 2361 of layer 10 maps “ baseball” to “ player”: its input weights resemble “ baseball”, "
+                  "its output weights “ player”.",
+        about=GPT2_SMALL, keys=("vocabulary.neurons:seed_examples",),
+        compute=_reads_writes("L10N2361", "␣baseball", "␣player"),
+        published="reads “ baseball”, writes “ player”", predicate=lambda v: v is not None and all(v),
+        criterion="Reproduced when “ baseball” is among the 10 whole words nearest its input weights (ln2 space of "
+                  "layer 10) and “ player” among the 10 nearest its output weights (raw vocabulary); the value: "
+                  "whether each is found",
+        conventions="Weights only: the prompt does not matter. Whole words only; cosine similarity."),
+    Claim(
+        id="vocabulary.pop-balloon", source=SEED_003.at("FFN Neurons"),
+        statement="Neuron 1259 of layer 0 associates “ pop” with “ balloon”: its input weights resemble “ pop”, its "
+                  "output weights “ balloon”.",
+        about=GPT2_SMALL, keys=("vocabulary.neurons:seed_examples",),
+        compute=_reads_writes("L0N1259", "␣pop", "␣balloon"),
+        published="reads “ pop”, writes “ balloon”", predicate=lambda v: v is not None and all(v),
+        criterion="Reproduced when “ pop” is among the 10 whole words nearest its input weights (ln2 space of layer "
+                  "0) and “ balloon” among the 10 nearest its output weights (raw vocabulary); the value: whether "
+                  "each is found",
+        conventions="Weights only: the prompt does not matter. Whole words only; cosine similarity."),
     Claim(
         id="vocabulary.bos-peak", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
         statement="Layer 2's neuron 666, on the BOS, has the largest activation of any neuron at any position of the "

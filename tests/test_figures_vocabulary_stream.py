@@ -156,6 +156,30 @@ def test_neuron_figure_follows_the_choice(mini_out):
     assert "group" in {p["name"] for p in out["vocabulary.neurons"]["vl"]["params"]}
 
 
+def test_seed_examples_only_where_the_model_has_them(mini_out, tiny_ctx, monkeypatch):
+    from figgen.claims import BY_ID
+
+    ctx, out = mini_out
+    d = out["vocabulary.neurons"]["figure"].data
+    assert d["seed_examples"] == {} and VS.EXAMPLES_GROUP not in d["groups"]  # mini: 4 layers of 512
+    assert "do not exist" in d["seed_examples_verdict"]
+    assert BY_ID["vocabulary.baseball-player"].compute(d["seed_examples"]) is None
+    # A model that has them: they are read (all k words) and make their own group.
+    words = tiny_ctx.token_strs(tiny_ctx.analysis(V.vocabulary).keep.nonzero()[0][:2])
+    monkeypatch.setattr(VS, "SEED_EXAMPLES", ((1, 5, words[0], words[1]), (0, 7, words[0], words[1])))
+    tiny = Context.from_model(tiny_ctx.model, VS.PROMPT)
+    tiny.theme = "light"
+    fig = VS.neurons(tiny)
+    ex = fig.data["seed_examples"]
+    assert set(ex) == {"L1N5", "L0N7"} and fig.data["groups"][-1] == VS.EXAMPLES_GROUP
+    r = V.read_neurons(tiny, np.array([[1, 5]]), V.mlp_post(tiny.trace_of(VS.PROMPT), tiny.dims.n_layers))
+    assert ex["L1N5"]["reads"] == tiny.token_strs(r.inputs.ids[0])
+    assert ex["L1N5"]["writes"] == tiny.token_strs(r.outputs.ids[0])
+    claim = BY_ID["vocabulary.baseball-player"]
+    assert claim.compute({"L10N2361": {"reads": ["␣baseball"], "writes": ["␣team"]}}) == [True, False]
+    assert not claim.predicate([True, False]) and claim.predicate([True, True])
+
+
 def test_evolution_figure_counts_what_it_says(mini_out):
     ctx, out = mini_out
     d = out["vocabulary.evolution"]["figure"].data

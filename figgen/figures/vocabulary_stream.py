@@ -28,6 +28,9 @@ K_SHOWN = 5  # words shown per neuron side (the seed listed ten; the tooltip giv
 K_TOOLTIP = 5  # words listed in an evolution cell's tooltip
 MAX_CHARS = 11  # a word longer than this is cut with "…" in its cell (whole in the tooltip)
 BOS_GROUP = "fires on the BOS only"
+EXAMPLES_GROUP = "the post's examples"
+# The post's two example neurons: (layer, neuron, a word it reads, a word it writes), 0-indexed.
+SEED_EXAMPLES = ((10, 2361, "␣baseball", "␣player"), (0, 1259, "␣pop", "␣balloon"))
 FEW_WORDS = 2000  # under this many whole words, say that the lists are drawn from few candidates
 
 
@@ -62,10 +65,33 @@ def neuron_data(ctx) -> dict:
         groups.append((BOS_GROUP, bos))
     for l in range(ctx.dims.n_layers):
         groups.append((f"layer {l}", choice.firing[choice.firing[:, 0] == l]))
+    examples = _seed_examples(ctx)
+    if len(examples):
+        groups.append((EXAMPLES_GROUP, examples))
     unique = np.unique(np.concatenate([g for _, g in groups]), axis=0)  # each neuron read once
     reading = V.read_neurons(ctx, unique, post)
     index = {(int(l), int(n)): i for i, (l, n) in enumerate(unique)}
     return {"choice": choice, "groups": groups, "reading": reading, "index": index, "n_tokens": len(t.tokens)}
+
+
+def _seed_examples(ctx) -> np.ndarray:
+    """(n, 2) the post's example neurons, when this model has them (GPT-2's shapes): else empty."""
+    have = [(l, n) for l, n, *_ in SEED_EXAMPLES if l < ctx.dims.n_layers and n < ctx.dims.d_mlp]
+    return np.array(have, dtype=np.int64).reshape(-1, 2) if len(have) == len(SEED_EXAMPLES) else np.zeros((0, 2), np.int64)
+
+
+def _example_data(ctx, nd: dict) -> dict:
+    """Per example neuron: its nearest words on both sides (all read) and where it fires most."""
+    r: V.NeuronReading = nd["reading"]
+    tokens = ctx.token_strs(ctx.trace_of(PROMPT).tokens)
+    out = {}
+    for l, n in _seed_examples(ctx):
+        i = nd["index"][int(l), int(n)]
+        out[neuron_label(int(l), int(n))] = {
+            "reads": ctx.token_strs(r.inputs.ids[i]), "writes": ctx.token_strs(r.outputs.ids[i]),
+            "reads_high": bool(r.inputs.high[i]), "writes_high": bool(r.outputs.high[i]),
+            "peak_token": tokens[int(np.argmax(r.acts[i]))], "peak": round(float(r.acts[i].max()), 3)}
+    return out
 
 
 def _neuron_chart(ctx, nd: dict):
@@ -171,7 +197,7 @@ def neurons(ctx) -> Figure:
         "prompt_tokens": ctx.token_strs(t.tokens), "prompt_tokens_text": " · ".join(ctx.token_strs(t.tokens)),
         "n_tokens": len(t.tokens),
         "n_layers": ctx.dims.n_layers, "d_mlp": ctx.dims.d_mlp, "n_neurons_total": ctx.dims.n_layers * ctx.dims.d_mlp,
-        "n_firing_per_layer": V.N_FIRING, "bos_ratio": V.BOS_RATIO, "n_bos_shown": len(bos_shown),
+        "n_firing_per_layer": V.N_FIRING, "bos_ratio": V.BOS_RATIO, "n_bos_shown": len(bos_shown), "n_bos_max": V.N_BOS_SHOWN,
         "n_bos_only": n_bos, "bos_layers": bos_layers,
         "bos_layers_text": ", ".join(map(str, bos_layers)) if bos_layers else "none",
         "bos_only": [[int(l), int(n), round(float(b), 3), round(float(o), 3)]
@@ -198,6 +224,10 @@ def neurons(ctx) -> Figure:
         "bos_outputs_high": bos_high_out, "bos_inputs_high": int(r.inputs.high[bos_idx].sum()) if bos_idx else 0,
         "cosine_scale_top": top,
         "groups": [g for g, _ in nd["groups"]], "first_group": nd["groups"][0][0],
+        "seed_examples": _example_data(ctx, nd),
+        "seed_examples_verdict": (f"are under “{EXAMPLES_GROUP}” in the menu" if len(_seed_examples(ctx)) else
+                                  f"do not exist in this model ({ctx.dims.n_layers} layers of "
+                                  f"{ctx.dims.d_mlp:,} neurons)"),
     }
     shown = nd["groups"][0]
     return Figure(
