@@ -323,6 +323,25 @@ CLAIMS = CLAIMS + (
         conventions=STREAM_PROMPT + "Counted: the predictions after the BOS alone up to “… home”, each against the "
                     "prompt's next token; the 8th, after “run”, has no answer in the prompt."),
     Claim(
+        id="vocabulary.last-layer", source=SEED_003.at("Token Evolution"),
+        statement="The last layer changes the prediction more than half the time: at most positions the nearest word "
+                  "at layer 11's input is not the final prediction.",
+        about=GPT2_SMALL, keys=("vocabulary.evolution:last_layer_change_share",),
+        published="more than half the positions", predicate=lambda v: v > 0.5, fmt=".0%",
+        criterion="Reproduced when the nearest whole word to the stream entering the last layer (in its ln1 space) "
+                  "differs from the model's prediction (argmax of the logits) at more than half of the 8 positions "
+                  "(the value: that share)",
+        conventions=STREAM_PROMPT + "As the post's table: its “layer 11” row against its “predicted” row."),
+    Claim(
+        id="vocabulary.never-hit", source=SEED_003.at("Token Evolution: Accuracy"),
+        statement="After “The baseball player” the stream never resembles the true next word, “ hit”: at no layer is "
+                  "it among the 10 nearest words.",
+        about=GPT2_SMALL, keys=("vocabulary.evolution:next_in_topk.3",),
+        published="never, at any layer", predicate=lambda v: v is False,
+        criterion="Reproduced when “ hit” is not among the 10 nearest whole words of the stream at position 3 "
+                  "(“ player”) at any layer's input (the value: whether it is)",
+        conventions=STREAM_PROMPT + "Each layer's input read in that layer's ln1 space, as in the post's top-10 table."),
+    Claim(
         id="vocabulary.bos-neuron", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
         statement="Neuron 666 of layer 2 fires on the BOS token only, with activation 61.9.",
         about=GPT2_SMALL, keys=("vocabulary.neurons:bos_only",), compute=_bos_activation(2, 666),

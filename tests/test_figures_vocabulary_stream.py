@@ -193,6 +193,11 @@ def test_evolution_figure_counts_what_it_says(mini_out):
     assert d["agree_lens"] == pytest.approx(float((ev.ids[..., 0] == ev.lens_top).mean()), abs=1e-4)
     assert 0 <= d["agree_lens"] <= 1 and len(d["agree_lens_by_layer"]) == ctx.dims.n_layers
     assert d["n_high_bias"] == int(ev.high.sum())
+    assert d["tied_text"] == "this build's model ties them too"  # mini ties W_U = W_Eᵀ, as GPT-2
+    # Position 3 (“ player”): is “ hit” among the nearest words at some layer's input?
+    assert d["next_in_topk"][3] == bool((ev.ids[:, 3] == t.tokens[4]).any()) and len(d["next_in_topk"]) == 7
+    changed = ev.ids[-1, :, 0] != pred
+    assert d["last_layer_changes"] == int(changed.sum()) and d["last_layer_change_share"] == round(changed.mean(), 4)
     svg = out["vocabulary.evolution"]["vl.svg"]
     assert "prediction" in svg and "next token" in svg and "✓" in svg
 

@@ -335,6 +335,8 @@ def evolution(ctx) -> Figure:
     agree_any, agree_words, lens_is_word = e["agree_any"], e["agree_words"], e["lens_is_word"]
     agree_on_words = agree_any[lens_is_word]
     n_high = int(ev.high.sum())
+    W = ctx.weights
+    tied = bool(np.array_equal(np.asarray(W["W_U"]), np.asarray(W["W_E"]).T))
     data = {
         "predicted": predicted, "predicted_text": " ".join(predicted),
         "n_correct": n_right, "n_predicted": n_known,
@@ -347,6 +349,9 @@ def evolution(ctx) -> Figure:
         "agree_lens_by_layer": [_share(a) for a in agree_any],
         "agree_lens_words_by_layer": [_share(a) for a in agree_words],
         "next_ever_top1": int(sum(e["next_top1"])), "next_ever_topk": int(sum(e["next_topk"])),
+        "next_in_topk": [bool(v) for v in e["next_topk"]],  # per position 0 … n − 2
+        "tied_text": ("this build's model ties them too" if tied else
+                      "this build's model does not tie them, so here the two compare different vectors"),
         "changes_by_layer": [int(c) for c in e["changes"]], "last_layer_changes": e["last_changes"],
         "last_layer_change_share": round(e["last_changes"] / n, 4),
         "mean_top_cosine": round(float(ev.cosines[..., 0].mean()), 4),
