@@ -176,3 +176,202 @@ def in_ln_space(ctx, name: str) -> Vocabulary:
 
 
 # --- the stream: FFN neurons and token evolution (the vocabulary-stream page's views 3 and 4) ---------
+
+# Reading in many LayerNorm spaces at once. Every LayerNorm of a model standardises a row the same way and
+# differs only in γ and β: LN_s(e) = γ_s ⊙ n(e) + β_s, n(e) = (e − mean) / √(var + ε). So the whole words'
+# n(e) are computed once per build (`standardised_words`), and for a space s
+#     cos(q, LN_s(e)) = ((q ⊙ γ_s) · n(e) + q · β_s) / (|q| |LN_s(e)|),
+#     |LN_s(e)|² = n(e)² · γ_s² + 2 n(e) · (γ_s β_s) + |β_s|²,
+# three products with the stored matrices instead of a LayerNorm of the whole vocabulary per space. Same
+# result as `in_ln_space(ctx, name).read(...)` (tests/test_figures_vocabulary_stream.py holds them equal);
+# at GPT-2's size a read costs ~0.08 s instead of ~0.4 s (the page makes 24), for 2 × 32,105 × 768 floats
+# (≈ 200 MB) held per build.
+
+
+@dataclass(frozen=True)
+class Standardised:
+    """The kept (whole-word) rows of W_E standardised: ids (n,), n (n, d_model), n² (n, d_model); float32."""
+
+    ids: np.ndarray
+    n: np.ndarray
+    n2: np.ndarray
+
+
+def standardised_words(ctx) -> Standardised:
+    """Use via `ctx.analysis(standardised_words)`: once per build."""
+    voc = ctx.analysis(vocabulary)
+    ids = np.flatnonzero(voc.keep)
+    eps = float(ctx.model.cfg.layer_norm_epsilon)
+    n = np.concatenate([layer_norm_rows(voc.W_E[ids[s:s + CHUNK]], 1.0, 0.0, eps) for s in range(0, len(ids), CHUNK)]) \
+        if len(ids) else np.zeros((0, voc.W_E.shape[1]), np.float32)
+    n = n.astype(np.float32)
+    return Standardised(ids, n, n * n)
+
+
+def read_in(ctx, name: str, queries: np.ndarray, k: int = 10, threshold: float = HIGH_BIAS_Z) -> Reading:
+    """`in_ln_space(ctx, name).read(queries, k)` computed from the standardised words (see above)."""
+    W, st = ctx.weights, ctx.analysis(standardised_words)
+    g = np.asarray(W[f"{name}.w"], np.float32)
+    b = np.asarray(W[f"{name}.b"], np.float32)
+    q = unit_rows(queries)  # (n_q, d)
+    norms = np.sqrt(np.maximum(st.n2 @ (g * g) + 2 * (st.n @ (g * b)) + float(b @ b), 1e-24))  # (n_words,)
+    cos = ((q * g) @ st.n.T + (q @ b)[:, None]) / norms[None, :]  # (n_q, n_words)
+    k = min(k, len(st.ids))
+    ids, best = np.zeros((len(q), k), np.int64), np.zeros((len(q), k), np.float32)
+    for i, row in enumerate(cos):
+        if k == 0:
+            break
+        kth = np.partition(row, len(row) - k)[len(row) - k]  # the k-th largest cosine
+        cand = np.flatnonzero(row >= kth)  # every candidate, ties at the k-th included
+        cand = cand[np.lexsort((st.ids[cand], -row[cand]))[:k]]  # cosine desc, then id asc
+        ids[i], best[i] = st.ids[cand], row[cand]
+    mean_z, high = high_bias(ids, ctx.analysis(vocabulary).z, threshold)
+    return Reading(ids, best, mean_z, high, threshold)
+
+
+# Which neurons are read. A neuron's activation is its GELU output (`blocks.{l}.mlp.hook_post`); its input
+# weights W_in[:, n] are read against the vocabulary in its layer's ln2 space (the MLP reads the stream after
+# ln2), its output weights W_out[n, :] against the raw vocabulary (they are written to the stream).
+N_FIRING = 3  # per layer: the neurons with the largest activation on a token other than the BOS
+BOS_RATIO = 5.0  # BOS-only: activation on the BOS ≥ BOS_RATIO × its largest on any other token (see choose_neurons)
+N_BOS_SHOWN = 6  # the BOS-only neurons with the largest BOS activation are read and shown
+N_BOS_LISTED = 100  # at most this many BOS-only neurons are listed in the data (every one is counted)
+
+
+@dataclass(frozen=True)
+class NeuronChoice:
+    """Neurons chosen by their activations on a prompt, as (layer, neuron) rows.
+
+    firing: (n_layers × N_FIRING, 2) per layer, the neurons with the largest activation on a non-BOS token,
+        largest first; firing_value: (same n,) that activation.
+    bos_only: (n_bos, 2) every neuron passing the BOS criterion, by BOS activation, largest first;
+        bos_value (n_bos,) its BOS activation; bos_other (n_bos,) its largest activation on any other token.
+    peak: (layer, neuron, position) of the largest activation of any neuron anywhere on the prompt.
+    """
+
+    firing: np.ndarray
+    firing_value: np.ndarray
+    bos_only: np.ndarray
+    bos_value: np.ndarray
+    bos_other: np.ndarray
+    peak: tuple[int, int, int]
+    peak_value: float
+
+
+def choose_neurons(post: np.ndarray, n_firing: int = N_FIRING, ratio: float = BOS_RATIO) -> NeuronChoice:
+    """Choose neurons from the activations `post` (n_layers, pos, d_mlp), position 0 the BOS.
+
+    BOS criterion, both of:
+    - silent elsewhere: act[0] ≥ ratio × max(act[1:], 0) (GELU dips below 0; a negative maximum counts as 0);
+    - strong: act[0] > 0 and act[0] ≥ the largest activation of any neuron of the same layer on any token
+      other than the BOS (it fires on the BOS harder than its layer fires on any word of the prompt)."""
+    post = np.asarray(post, dtype=np.float32)
+    n_layers, n_pos, d_mlp = post.shape
+    other = post[:, 1:].max(1) if n_pos > 1 else np.full((n_layers, d_mlp), -np.inf, np.float32)  # (L, d_mlp)
+    firing, firing_value = [], []
+    for l in range(n_layers):
+        order = np.lexsort((np.arange(d_mlp), -other[l]))[:n_firing]  # largest first, ties by index
+        firing += [(l, int(n)) for n in order]
+        firing_value += [float(other[l, n]) for n in order]
+    bos = post[:, 0]  # (L, d_mlp)
+    layer_max = other.max(1, keepdims=True)  # (L, 1) the layer's largest activation on a non-BOS token
+    passes = (bos > 0) & (bos >= ratio * np.maximum(other, 0)) & (bos >= layer_max)
+    ls, ns = np.nonzero(passes)
+    order = np.lexsort((ns, ls, -bos[ls, ns]))
+    ls, ns = ls[order], ns[order]
+    peak = np.unravel_index(int(np.argmax(post)), post.shape)  # (layer, position, neuron)
+    return NeuronChoice(np.array(firing, dtype=np.int64).reshape(-1, 2), np.array(firing_value, np.float32),
+                        np.stack([ls, ns], 1).astype(np.int64), bos[ls, ns], other[ls, ns],
+                        (int(peak[0]), int(peak[2]), int(peak[1])), float(post[peak]))
+
+
+@dataclass(frozen=True)
+class NeuronReading:
+    """The chosen neurons (n, 2) as (layer, neuron): their input weights read in their layer's ln2 space,
+    their output weights against the raw vocabulary, and their activation at each position (n, pos)."""
+
+    neurons: np.ndarray
+    inputs: Reading
+    outputs: Reading
+    acts: np.ndarray
+
+
+def read_neurons(ctx, neurons: np.ndarray, post: np.ndarray, k: int = 10) -> NeuronReading:
+    """Read only these neurons (n, 2): one `read` per layer's ln2 space for the input weights (all that layer's
+    neurons at once), one against the raw vocabulary for every output weight. post: (n_layers, pos, d_mlp)."""
+    W = ctx.weights
+    neurons = np.asarray(neurons, dtype=np.int64).reshape(-1, 2)
+    n, k = len(neurons), min(k, int(ctx.analysis(vocabulary).keep.sum()))
+    ids, cos = np.zeros((n, k), np.int64), np.zeros((n, k), np.float32)
+    mean_z, high = np.zeros(n, np.float32), np.zeros(n, bool)
+    threshold = HIGH_BIAS_Z
+    for l in np.unique(neurons[:, 0]):
+        rows = np.flatnonzero(neurons[:, 0] == l)
+        queries = np.asarray(W[f"blocks.{l}.mlp.W_in"])[:, neurons[rows, 1]].T  # (n_l, d_model)
+        r = read_in(ctx, f"blocks.{l}.ln2", queries, k)
+        ids[rows], cos[rows], mean_z[rows], high[rows], threshold = r.ids, r.cosines, r.mean_z, r.high, r.threshold
+    inputs = Reading(ids, cos, mean_z, high, threshold)
+    out_vectors = np.stack([np.asarray(W[f"blocks.{l}.mlp.W_out"])[m] for l, m in neurons]) if n else \
+        np.zeros((0, ctx.dims.d_model), np.float32)
+    outputs = ctx.analysis(vocabulary).read(out_vectors, k)
+    acts = np.stack([post[l, :, m] for l, m in neurons]) if n else np.zeros((0, post.shape[1]), np.float32)
+    return NeuronReading(neurons, inputs, outputs, acts)
+
+
+def mlp_post(trace, n_layers: int) -> np.ndarray:
+    """(n_layers, pos, d_mlp) every layer's neuron activations (GELU outputs) on a trace."""
+    return np.stack([trace[f"blocks.{l}.mlp.hook_post"] for l in range(n_layers)])
+
+
+@dataclass(frozen=True)
+class Evolution:
+    """The residual stream at each layer's input, as that layer reads it, read as words; and the lens.
+
+    reading: ids, cosines (n_layers, pos, k), mean_z, high (n_layers, pos): the nearest whole words of
+        LN1_l(resid_pre_l) among LN1_l(every W_E row) (cosine).
+    predicted: (pos,) the model's own next-token guess, argmax of the logits.
+    lens_top: (n_layers, pos) the logit lens at the same points: argmax over every token of
+        LN_final(resid_pre_l) · W_U (+ b_U); lens_word_top: the same argmax over whole words only.
+    """
+
+    ids: np.ndarray
+    cosines: np.ndarray
+    mean_z: np.ndarray
+    high: np.ndarray
+    threshold: float
+    predicted: np.ndarray
+    lens_top: np.ndarray
+    lens_word_top: np.ndarray
+
+
+def stream_as_read(trace, weights, layer: int, eps: float) -> np.ndarray:
+    """(pos, d_model) LN1_layer(resid_pre_layer): the stream at layer `layer`'s input as its attention reads it."""
+    return layer_norm_rows(trace[f"blocks.{layer}.hook_resid_pre"], weights[f"blocks.{layer}.ln1.w"],
+                           weights[f"blocks.{layer}.ln1.b"], eps)
+
+
+def lens_logits(x: np.ndarray, weights, eps: float) -> np.ndarray:
+    """(n, d_vocab) the logit lens's logits of stream vectors x (n, d_model): LN_final(x) · W_U (+ b_U)."""
+    logits = layer_norm_rows(x, weights["ln_final.w"], weights["ln_final.b"], eps) @ np.asarray(weights["W_U"], np.float32)
+    return logits + weights["b_U"] if "b_U" in weights else logits
+
+
+def evolution(ctx, prompt: str, k: int = 10) -> Evolution:
+    """Token evolution on `prompt` (traced with `ctx.trace_of`): one `read` per layer's ln1 space (every
+    position at once), and the lens at the same points, one layer at a time (pos × d_vocab logits)."""
+    t = ctx.trace_of(prompt)
+    W, L = ctx.weights, ctx.dims.n_layers
+    eps = float(ctx.model.cfg.layer_norm_epsilon)
+    keep = ctx.analysis(vocabulary).keep
+    n, k = len(t.tokens), min(k, int(keep.sum()))
+    ids, cos = np.zeros((L, n, k), np.int64), np.zeros((L, n, k), np.float32)
+    mean_z, high = np.zeros((L, n), np.float32), np.zeros((L, n), bool)
+    lens_top, lens_word_top = np.zeros((L, n), np.int64), np.zeros((L, n), np.int64)
+    threshold = HIGH_BIAS_Z
+    for l in range(L):
+        r = read_in(ctx, f"blocks.{l}.ln1", stream_as_read(t, W, l, eps), k)
+        ids[l], cos[l], mean_z[l], high[l], threshold = r.ids, r.cosines, r.mean_z, r.high, r.threshold
+        logits = lens_logits(t[f"blocks.{l}.hook_resid_pre"], W, eps)  # (pos, d_vocab)
+        lens_top[l] = logits.argmax(-1)
+        lens_word_top[l] = np.where(keep, logits, -np.inf).argmax(-1)
+    return Evolution(ids, cos, mean_z, high, threshold, t["logits"].argmax(-1), lens_top, lens_word_top)
