@@ -442,7 +442,7 @@ def head_lens_figure(ctx) -> Figure:
     pick = alt.param(name="prompt", value=MEAN_OPTION, bind=alt.binding_select(options=options, name="prompt "))
     where = alt.datum.prompt == pick
     tips = (alt.Tooltip("prompt:N"), alt.Tooltip("top:N", title="top-1 token (one prompt)"))
-    panels = [_heads_chart(rows, f, title, "attention", (0, 1), ".2f", "probability", L, H, ".3f", legend=i == 0,
+    panels = [_heads_chart(rows, f, title, "magnitude", (0, 1), ".2f", "probability", L, H, ".3f", legend=i == 0,
                            where=where, tooltip=tips)
               for i, (f, title) in enumerate((("subject", "Probability of the prompt's own day"),
                                               ("correct", "Probability of the correct next day")))]
@@ -458,6 +458,11 @@ def head_lens_figure(ctx) -> Figure:
               "copying": names, "n_copying": len(names), "copying_text": verdict,
               "best_subject": head_label(*best), "best_subject_prob": round(float(subject[best]), 4),
               "followed": head_label(*c["copying"]), "followed_is_copying": c["is_copying"],
+              "followed_text": (f"{head_label(*c['copying'])}, the copying head whose mean ablation lowers the "
+                                "correct probability most" if copying else
+                                f"{head_label(*c['copying'])}, the head with the highest probability of the prompt's "
+                                f"day ({subject[c['copying']]:.1%}), standing in for the copying head this model "
+                                "does not have"),
               "followed_subject": round(float(subject[c["copying"]]), 4)},
         alt=f"Two heatmaps of {L} layers by {H} heads: the mean probability each head's own output gives the prompt's "
             f"day and the correct next day, read through the final LayerNorm and W_U; copying heads (prompt's day "
@@ -499,6 +504,8 @@ def attention_figure(ctx) -> Figure:
     top_key = {name: int(a["rows"][name].mean(0).argmax()) for name in who}
     return Figure(
         data={"successor": succ, "copying": copy, "same_head": succ == copy, "subject_position": subj,
+              "pair_text": (f"{succ}, which is both the best successor candidate and the head followed as the "
+                            "copier (one row below)" if succ == copy else f"{succ} and {copy}"),
               "successor_attention": round(s_att, 4), "copying_attention": round(c_att, 4),
               "successor_top_key": labels[top_key[succ]], "copying_top_key": labels[top_key[copy]],
               "successor_bos": round(float(a["rows"][succ][:, 0].mean()), 4)},
@@ -530,7 +537,8 @@ def streams_figure(ctx) -> Figure:
         y=alt.Y("key:N", sort=labels, title="position given all the attention"),
         yOffset=alt.YOffset("set:N", sort=sets),
         x=alt.X("p:Q", title="mean probability of the correct day", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("set:N", sort=sets, title="attention fixed for", legend=alt.Legend(orient="bottom", direction="vertical")),
+        color=alt.Color("set:N", sort=sets, title="attention fixed for",
+                        legend=alt.Legend(orient="bottom", direction="vertical") if len(sets) > 1 else None),
         tooltip=[alt.Tooltip("set:N", title="heads"), alt.Tooltip("key:N", title="attends to"),
                  alt.Tooltip("p:Q", format=".3f", title="mean probability"),
                  alt.Tooltip("right:N", title="prompts above 50%")])
@@ -549,7 +557,11 @@ def streams_figure(ctx) -> Figure:
               "successor_fixed_gain": round(float(means[0, subj]) - clean, 4),
               "best_key": {v: labels[k] for v, k in best.items()},
               "both_best_is_subject": best["both"] == subj,
-              "both_second": round(float(np.sort(means[i_both])[-2]), 4),
+              "both_other_best": round(float(np.delete(means[i_both], subj).max()), 4),
+              "both_other_best_key": labels[int(np.argmax(np.where(np.arange(len(labels)) == subj, -1, means[i_both])))],
+              "heads_text": names["both"],
+              "sets_text": (f"for {succ}, the one head followed" if succ == copy else
+                            f"for {succ} alone, {copy} alone and both at once"),
               "means": {v: rounded(means[i]) for i, v in enumerate(a["variants"])}},
         alt=f"Bar chart: for each of {len(labels)} positions, the mean correct probability when the last position's "
             f"attention of {_join(sets)} is set entirely on it; on the day ({labels[subj]}) with both heads: "
@@ -638,8 +650,10 @@ def steering_figure(ctx) -> Figure:
                      alt.Tooltip("p:Q", format=".3f", title="mean correct probability")],
         ).properties(width=420, height=130)
 
-    chart = alt.vconcat(panel("attn", f"{succ} → day", ".2f"), panel("p", "P(correct)", ".2f")).properties(
-        title=alt.Title(f"α × u({STEER_TOKEN.strip()}) added to {st['hook']}"))
+    chart = alt.vconcat(panel("attn", f"{succ}'s attention to the day", ".2f"),
+                        panel("p", "P(correct day)", ".2f")).properties(
+        title=alt.Title(f"α × u({ctx.token_str(ctx.tokenizer.encode(STEER_TOKEN)[0])}) added to the stream entering "
+                        f"layer {st['layer']}"))
     layer_words = f"the end of layer {st['layer'] - 1}" if st["layer"] > 0 else "the embeddings (before layer 0)"
     at = {a: round(float(attn[i, 0]), 4) for i, a in enumerate(ALPHAS)}
     rising = bool(np.all(np.diff(attn[:, 0]) > 0))
@@ -649,6 +663,7 @@ def steering_figure(ctx) -> Figure:
               "attention_last_only": {str(a): round(float(attn[i, 1]), 4) for i, a in enumerate(ALPHAS)},
               "probs": {str(a): round(float(probs[i, 0]), 4) for i, a in enumerate(ALPHAS)},
               "attention_rises": rising, "norm": round(st["norm"], 3),
+              "rises_text": ("rises at every step of α" if rising else "does not rise steadily with α"),
               **{f"attention_{str(a).replace('-', 'm')}": v for a, v in at.items()}},
         alt=f"Two bar charts over α = {', '.join(map(str, ALPHAS))}: {succ}'s attention from the last position to the "
             f"day ({', '.join(f'{v:.2f}' for v in at.values())} with the vector added at every position) and the mean "
@@ -675,15 +690,17 @@ def mlps_figure(ctx) -> Figure:
             for l in range(L)]
     order = [r["mlp"] for r in rows]
 
-    def panel(field, title):
-        return alt.Chart(alt.Data(values=rows)).mark_bar(color=style.MLP).encode(
+    def panel(field, title, axis_title):
+        bars = alt.Chart(alt.Data(values=rows)).mark_bar(color=style.MLP).encode(
             x=alt.X("mlp:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40 if L > 6 else 0)),
-            y=alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format="+.0%")),
+            y=alt.Y(f"{field}:Q", title=axis_title, axis=alt.Axis(format="+.0%")),
             tooltip=[alt.Tooltip("mlp:N"), alt.Tooltip("local:Q", format="+.3f", title="Δ through the lens"),
-                     alt.Tooltip("ablated:Q", format="+.3f", title="Δ at the output, zero-ablated")],
-        ).properties(width=min(480, 40 * L), height=130)
+                     alt.Tooltip("ablated:Q", format="+.3f", title="Δ at the output, zero-ablated")])
+        zero = alt.Chart(alt.Data(values=[{"y": 0}])).mark_rule(color=style.RESIDUAL).encode(y="y:Q")
+        return (bars + zero).properties(width=min(480, max(280, 40 * L)), height=130, title=title)
 
-    chart = alt.vconcat(panel("local", "Δ P(correct), lens"), panel("ablated", "Δ P(correct), ablated"))
+    chart = alt.vconcat(panel("local", "Through the lens: after the MLP minus before it", "Δ P(correct)"),
+                        panel("ablated", "At the output: the MLP zero-ablated", "Δ P(correct)"))
     helpful, harmful, needed = int(np.argmax(local)), int(np.argmin(local)), int(np.argmin(ablated))
     # the most helpful MLP's day table (7 day logits per prompt, normalised) before and after it
     used, correct = t["used"], t["correct"]
@@ -692,6 +709,8 @@ def mlps_figure(ctx) -> Figure:
          "correct_before": C.mean_z(before, correct), "correct_after": C.mean_z(after, correct)}
     decopies = z["subject_after"] < z["subject_before"] and z["correct_after"] > z["correct_before"]
     second = np.sort(ablated)[1] if L > 1 else 0.0
+    harmful_text = (f"MLP {harmful} lowers it most ({local[harmful]:+.1%})" if local[harmful] < 0 else
+                    f"no MLP lowers it; the smallest change is MLP {harmful}'s ({local[harmful]:+.1%})")
     return Figure(
         data={"local": rounded(local), "ablated": rounded(ablated), "helpful": helpful, "harmful": harmful,
               "needed": needed, "helpful_delta": round(float(local[helpful]), 4),
@@ -701,7 +720,11 @@ def mlps_figure(ctx) -> Figure:
               "decopy_text": (f"it lowers the prompt's own day and raises the correct one: decopying" if decopies
                               else "it does not both lower the prompt's own day and raise the correct one, so it is "
                                    "not decopying by this test"),
-              "helpful_verdict": [helpful, bool(decopies)]},
+              "helpful_verdict": [helpful, bool(decopies)], "harmful_text": harmful_text.replace("-", "−"),
+              "harmful_lowers": bool(local[harmful] < 0),
+              "needed_text": (f"zero-ablating MLP {needed} lowers it most ({ablated[needed]:+.1%}; the next largest "
+                              f"change is {second:+.1%})" if ablated[needed] < 0 else
+                              "no MLP's zero ablation lowers it").replace("-", "−")},
         alt=f"Two bar charts over the {L} MLPs: the change in the correct day's mean probability across each MLP "
             f"through the lens (largest rise: MLP {helpful}, {local[helpful]:+.0%}; largest fall: MLP {harmful}, "
             f"{local[harmful]:+.0%}) and when each is zero-ablated (largest loss: MLP {needed}, {ablated[needed]:+.0%})",
