@@ -319,6 +319,11 @@ def _head_at(layer: int, head: int) -> Callable[[list], Any]:
     return pick
 
 
+def _near(published: float, tolerance: float) -> Callable[[Any], bool]:
+    """A predicate: the computed number is within `tolerance` of `published` (False for None: no such head)."""
+    return lambda v: v is not None and abs(v - published) <= tolerance
+
+
 HEAD_LENS = ("Each head's result vector at the last position minus its value-bias term b_V·W_O (TransformerLens's "
              "fold_value_biases), decoded through the final LayerNorm (its own scale recomputed, γ and β) and W_U, "
              "softmax over the whole vocabulary; the subject day's probability averaged over the 7 prompts.")
@@ -334,7 +339,9 @@ CLAIMS = CLAIMS + tuple(
         statement=f"Read through the logit lens, head L{l}H{h}'s own output gives the prompt's day (the subject day) "
                   f"a mean probability of {v}: it copies the day.",
         about=GPT2_SMALL, keys=("day-circuit.head-lens:subject_mean",), compute=_head_at(l, h),
-        published=v, tolerance=0.02, fmt=".4f", conventions=DAYS_TASK + " " + HEAD_LENS)
+        published=f"{v}", predicate=_near(v, 0.02), fmt=".4f",
+        criterion=f"Reproduced within ± 0.02 of {v} (a model without L{l}H{h} has no value)",
+        conventions=DAYS_TASK + " " + HEAD_LENS)
     for l, h, v in COPY_CLAIMS) + (
     Claim(
         id="day-circuit.successor-attention", source=SEED_002.at("Attention patterns"),

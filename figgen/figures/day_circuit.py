@@ -508,7 +508,9 @@ def attention_figure(ctx) -> Figure:
                             "copier (one row below)" if succ == copy else f"{succ} and {copy}"),
               "successor_attention": round(s_att, 4), "copying_attention": round(c_att, 4),
               "successor_top_key": labels[top_key[succ]], "copying_top_key": labels[top_key[copy]],
-              "successor_bos": round(float(a["rows"][succ][:, 0].mean()), 4)},
+              "successor_bos": round(float(a["rows"][succ][:, 0].mean()), 4),
+              "attention_text": (f"{succ} puts {s_att:.1%} of its attention on the day" if succ == copy else
+                                 f"{succ} puts {s_att:.1%} of its attention on the day and {copy} {c_att:.1%}")},
         alt=f"Heatmap of the attention from the last position to each of {len(labels)} positions for {_join(list(who))}; "
             f"{succ} puts {s_att:.0%} on the day, {copy} {c_att:.0%}",
         caption=f"Each row: one head's attention weights from the last position (the one predicting the next day) to "
@@ -612,6 +614,12 @@ def layer_lens_figure(ctx) -> Figure:
               "tomorrow_top": on_top.astype(int).tolist(), "tomorrow_layers": tomorrow_layers,
               "tomorrow_text": (f"layer{'s' if len(tomorrow_layers) > 1 else ''} "
                                 f"{_join([str(l) for l in tomorrow_layers])}" if tomorrow_layers else "no layer"),
+              "tomorrow_sentence": (
+                  f"{ctx.token_str(tomorrow)}, the prompt's own word, is the top token on all prompts but at most one "
+                  f"after layer{'s' if len(tomorrow_layers) > 1 else ''} {_join([str(l) for l in tomorrow_layers])}"
+                  if tomorrow_layers else
+                  f"{ctx.token_str(tomorrow)}, the prompt's own word, is not the top token on all prompts but one "
+                  f"after any layer (at most on {int(on_top.max())} of {n})"),
               "subject_first_layers": subject_first, "correct_first": correct_first.astype(int).tolist(),
               "top": [[ctx.token_str(int(i)) for i in r] for r in top]},
         alt=f"Grid of {L} layers by {n} prompts: the top token of the lens at the last position after each layer, "
@@ -654,7 +662,8 @@ def steering_figure(ctx) -> Figure:
                         panel("p", "P(correct day)", ".2f")).properties(
         title=alt.Title(f"α × u({ctx.token_str(ctx.tokenizer.encode(STEER_TOKEN)[0])}) added to the stream entering "
                         f"layer {st['layer']}"))
-    layer_words = f"the end of layer {st['layer'] - 1}" if st["layer"] > 0 else "the embeddings (before layer 0)"
+    layer_words = (f"the stream at the end of layer {st['layer'] - 1}" if st["layer"] > 0 else
+                   "the embeddings themselves, which layer 0 reads")
     at = {a: round(float(attn[i, 0]), 4) for i, a in enumerate(ALPHAS)}
     rising = bool(np.all(np.diff(attn[:, 0]) > 0))
     return Figure(
