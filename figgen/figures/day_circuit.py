@@ -334,14 +334,16 @@ def head_lens(ctx) -> dict:
 def circuit_heads(ctx) -> dict:
     """The two heads the in-vivo experiments follow, named by computed criteria.
 
-    successor: the successor search's best head (day-circuit.successor's `best`).
+    successor: the successor search's best head, counting both readings (prompts ranked right with the value
+    bias in the head plus with it folded out; the first such head in layer order on a tie).
     copying heads: mean lens probability of the subject day ≥ COPY_THRESHOLD; the one followed is the copying
     head whose mean ablation lowers the correct probability most (the post's L10H3: a copier whose removal
     hurts most). With no copying head, the head with the highest mean subject probability stands in."""
     s, h = ctx.analysis(successor), ctx.analysis(head_lens)
     subject = h["subject"].mean(-1)  # (layer, head)
     copying = C.ranked_heads(subject, COPY_THRESHOLD)
-    succ = tuple(int(i) for i in np.unravel_index(np.argmax(s["scores"]), s["scores"].shape))
+    both = s["scores"] + s["scores_folded"]  # (layer, head)
+    succ = tuple(int(i) for i in np.unravel_index(np.argmax(both), both.shape))
     if copying:
         mean_delta = ctx.analysis(ablation)["delta"][KINDS.index("mean")]
         copy = min(((l, hh) for l, hh, _ in copying), key=lambda lh: (mean_delta[lh], lh))
