@@ -40,6 +40,11 @@ ALPHAS = (-5, -1, 0, 5, 100)  # the seed's steering strengths: α × the unembed
 STEER_TOKEN = " tomorrow"
 
 
+def _minus(text: str) -> str:
+    """A formatted signed number with a true minus sign (as the charts draw it)."""
+    return text.replace("-", "−")
+
+
 def _join(items: list[str]) -> str:
     if not items:
         return ""
@@ -387,7 +392,7 @@ def layer_lens(ctx) -> dict:
     t = ctx.analysis(task)
     L, n = ctx.dims.n_layers, len(t["used"])
     names = [f"blocks.{l}.hook_resid_{k}" for l in range(L) for k in ("mid", "post")]
-    out = iv.run(ctx.model, t["tokens"], keep=names)
+    out = iv.run(ctx.model, t["tokens"], keep=names, final_only=True)
     x = np.stack([out[name][:, -1] for name in names]).reshape(L, 2, n, -1)  # (layer, mid/post, prompt, d_model)
     probs, logits, top = _lens(ctx, x, _lens_ids(ctx, t)[None, None])  # (layer, 2, prompt, 10), (layer, 2, prompt)
     ablated = iv.run(ctx.model, np.tile(t["tokens"], (L, 1)), final_only=True,
@@ -490,7 +495,7 @@ def attention_figure(ctx) -> Figure:
     a, c, t = ctx.analysis(attention), ctx.analysis(circuit_heads), ctx.analysis(task)
     subj, labels = a["subject"], _key_labels(ctx, t, a["subject"])
     succ, copy = head_label(*c["successor"]), head_label(*c["copying"])
-    who = {succ: "successor", copy: "copying"} if succ != copy else {succ: "successor and copying"}
+    who = {succ: "successor", copy: "copying"} if succ != copy else {succ: "both roles"}
     rows = [{"head": f"{name} ({role})", "key": labels[k], "w": round(float(a["rows"][name][:, k].mean()), 4)}
             for name, role in who.items() for k in range(len(labels))]
     base = alt.Chart(alt.Data(values=rows)).encode(
@@ -500,7 +505,7 @@ def attention_figure(ctx) -> Figure:
         color=alt.Color("w:Q", title="weight", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1])),
         tooltip=[alt.Tooltip("head:N"), alt.Tooltip("key:N"), alt.Tooltip("w:Q", format=".3f", title="mean weight")])
     chart += cell_text(base, "w", ".2f", "attention", (0.0, 1.0))
-    chart = chart.properties(width=min(480, 56 * len(labels)), height=34 * len(who),
+    chart = chart.properties(width=min(480, 52 * len(labels)), height=34 * len(who),
                              title="Attention of the last position, mean over the prompts")
     s_att, c_att = float(a["rows"][succ][:, subj].mean()), float(a["rows"][copy][:, subj].mean())
     top_key = {name: int(a["rows"][name].mean(0).argmax()) for name in who}
@@ -720,8 +725,9 @@ def mlps_figure(ctx) -> Figure:
          "correct_before": C.mean_z(before, correct), "correct_after": C.mean_z(after, correct)}
     decopies = z["subject_after"] < z["subject_before"] and z["correct_after"] > z["correct_before"]
     second = np.sort(ablated)[1] if L > 1 else 0.0
-    harmful_text = (f"MLP {harmful} lowers it most ({local[harmful]:+.1%})" if local[harmful] < 0 else
-                    f"no MLP lowers it; the smallest change is MLP {harmful}'s ({local[harmful]:+.1%})")
+    change = _minus(f"{local[harmful]:+.1%}")
+    harmful_text = (f"MLP {harmful} lowers it most ({change})" if local[harmful] < 0 else
+                    f"no MLP lowers it; the smallest change is MLP {harmful}'s ({change})")
     return Figure(
         data={"local": rounded(local), "ablated": rounded(ablated), "helpful": helpful, "harmful": harmful,
               "needed": needed, "helpful_delta": round(float(local[helpful]), 4),
@@ -731,11 +737,11 @@ def mlps_figure(ctx) -> Figure:
               "decopy_text": (f"it lowers the prompt's own day and raises the correct one: decopying" if decopies
                               else "it does not both lower the prompt's own day and raise the correct one, so it is "
                                    "not decopying by this test"),
-              "helpful_verdict": [helpful, bool(decopies)], "harmful_text": harmful_text.replace("-", "−"),
+              "helpful_verdict": [helpful, bool(decopies)], "harmful_text": harmful_text,
               "harmful_lowers": bool(local[harmful] < 0),
-              "needed_text": (f"zero-ablating MLP {needed} lowers it most ({ablated[needed]:+.1%}; the next largest "
-                              f"change is {second:+.1%})" if ablated[needed] < 0 else
-                              "no MLP's zero ablation lowers it").replace("-", "−")},
+              "needed_text": (f"zero-ablating MLP {needed} lowers it most ({_minus(f'{ablated[needed]:+.1%}')}; the "
+                              f"next largest change is {_minus(f'{second:+.1%}')})" if ablated[needed] < 0 else
+                              "no MLP's zero ablation lowers it")},
         alt=f"Two bar charts over the {L} MLPs: the change in the correct day's mean probability across each MLP "
             f"through the lens (largest rise: MLP {helpful}, {local[helpful]:+.0%}; largest fall: MLP {harmful}, "
             f"{local[harmful]:+.0%}) and when each is zero-ablated (largest loss: MLP {needed}, {ablated[needed]:+.0%})",
