@@ -436,6 +436,136 @@ CLAIMS = CLAIMS + (
                     "division by the stream's scale (a positive number: it does not change the ranking)."),
 )
 
+
+
+# in vivo: the heads' logit lens, their attention, the layers and the MLPs (seed 002, "In-Vivo Results")
+
+
+def _head_at(layer: int, head: int) -> Callable[[list], Any]:
+    """A (layer × head) table → its entry for one head; None on a model without that head (other model)."""
+    def pick(table: list) -> Any:
+        return table[layer][head] if layer < len(table) and head < len(table[layer]) else None
+    return pick
+
+
+def _near(published: float, tolerance: float) -> Callable[[Any], bool]:
+    """A predicate: the computed number is within `tolerance` of `published` (False for None: no such head)."""
+    return lambda v: v is not None and abs(v - published) <= tolerance
+
+
+HEAD_LENS = ("Each head's result vector at the last position minus its value-bias term b_V·W_O (TransformerLens's "
+             "fold_value_biases), decoded through the final LayerNorm (its own scale recomputed, γ and β) and W_U, "
+             "softmax over the whole vocabulary; the subject day's probability averaged over the 7 prompts.")
+COPY_CLAIMS = ((10, 3, 0.5869), (6, 9, 0.8075), (7, 10, 0.4078), (8, 1, 0.5489))
+STEER = ("α times “ tomorrow”'s unembedding vector as TransformerLens processes GPT-2 (γ of the final LayerNorm "
+         "folded in, centred over the vocabulary, not normalised) added at every position to the residual stream "
+         "entering the successor head's layer (for L9H1: the end of layer 8); the successor head's attention from "
+         "the last position to the day, averaged over the 7 prompts. The seed does not say at which positions it "
+         "added the vector; the figure also shows the last position only.")
+CLAIMS = CLAIMS + tuple(
+    Claim(
+        id=f"day-circuit.copy-l{l}h{h}", source=SEED_002.at("Behaviour of (10, 3)"),
+        statement=f"Read through the logit lens, head L{l}H{h}'s own output gives the prompt's day (the subject day) "
+                  f"a mean probability of {v}: it copies the day.",
+        about=GPT2_SMALL, keys=("day-circuit.head-lens:subject_mean",), compute=_head_at(l, h),
+        published=f"{v}", predicate=_near(v, 0.02), fmt=".4f",
+        criterion=f"Reproduced within ± 0.02 of {v} (a model without L{l}H{h} has no value)",
+        conventions=DAYS_TASK + " " + HEAD_LENS)
+    for l, h, v in COPY_CLAIMS) + (
+    Claim(
+        id="day-circuit.successor-attention", source=SEED_002.at("Attention patterns"),
+        statement="From the last position, the successor head L9H1 puts a mean attention of 0.2097 on the day "
+                  "token (most of the rest goes to the BOS).",
+        about=GPT2_SMALL, keys=("day-circuit.attention:successor_attention",), published=0.2097, tolerance=0.01,
+        fmt=".4f", conventions=DAYS_TASK + " The successor head is the successor search's best head; the weight "
+                                            "on position 4 (the day), averaged over the 7 prompts."),
+    Claim(
+        id="day-circuit.copying-attention", source=SEED_002.at("Attention patterns"),
+        statement="From the last position, the copying head L10H3 puts a mean attention of 0.7133 on the day token.",
+        about=GPT2_SMALL, keys=("day-circuit.attention:copying_attention",), published=0.7133, tolerance=0.01,
+        fmt=".4f", conventions=DAYS_TASK + " The copying head followed is, among the heads whose lens gives the day "
+                                            "≥ 30%, the one whose mean ablation lowers the correct probability most; "
+                                            "the weight on position 4, averaged over the 7 prompts."),
+    Claim(
+        id="day-circuit.fixed-attention-helps", source=SEED_002.at("Attention patterns"),
+        statement="Setting the successor head's last-position attention to 1 on the day token raises the correct "
+                  "probability above the unchanged model's.",
+        about=GPT2_SMALL, keys=("day-circuit.streams:successor_fixed_gain",),
+        published="an improved performance", predicate=lambda gain: gain > 0, fmt="+.4f",
+        criterion="Reproduced when the mean correct probability with the attention fixed exceeds the unchanged "
+                  "model's (the number: the difference)",
+        conventions=DAYS_TASK + " The attention row of the last position replaced by one that is 1 on the day; "
+                                "correct probability at the output, averaged over the 7 prompts."),
+    Claim(
+        id="day-circuit.subject-stream", source=SEED_002.at("Attention patterns"),
+        statement="Of all positions, the day token is the one that, given all of L9H1's and L10H3's last-position "
+                  "attention, gives the highest correct probability.",
+        about=GPT2_SMALL, keys=("day-circuit.streams:best_key.both",),
+        published="the day's position (the 4th stream)", predicate=lambda key: str(key).startswith("4:"),
+        criterion="Reproduced when position 4, the day, gives the highest mean correct probability with both heads' "
+                  "attention set on it (the value: the best position)",
+        conventions=DAYS_TASK + " Both heads' last-position attention set to 1 on one position at a time (our reading "
+                                "of the seed's per-stream chart: it names both heads together)."),
+    Claim(
+        id="day-circuit.tomorrow-top", source=SEED_002.at("Logit lens applied to layers"),
+        statement="Through the logit lens, “ tomorrow” is the top token at the last position after layers 8 and 9 "
+                  "(for all prompts but one), and after no other layer.",
+        about=GPT2_SMALL, keys=("day-circuit.layer-lens:tomorrow_layers",),
+        published="layers 8 and 9", predicate=lambda layers: list(layers) == [8, 9],
+        criterion="Reproduced when the layers after which “ tomorrow” is the top-1 token on at least 6 of the 7 "
+                  "prompts are exactly 8 and 9 (the value: those layers)",
+        conventions=DAYS_TASK + " The stream after each layer (resid_post) at the last position, final LayerNorm "
+                                "with its own scale, γ and β, then W_U."),
+    Claim(
+        id="day-circuit.peak-layer", source=SEED_002.at("Logit lens applied to layers"),
+        statement="Through the logit lens, the correct day's probability is highest after layer 10, not at the "
+                  "output: layer 11 lowers it.",
+        about=GPT2_SMALL, keys=("day-circuit.layer-lens:peak_layer",),
+        published="layer 10", predicate=lambda layer: layer == 10,
+        criterion="Reproduced when the mean correct probability over the 7 prompts peaks after layer 10 (the value: "
+                  "the peak layer)",
+        conventions=DAYS_TASK + " The stream after each layer at the last position through the lens, as above."),
+) + tuple(
+    Claim(
+        id=f"day-circuit.steer-{name}", source=SEED_002.at("Logit lens applied to layers"),
+        statement=f"Adding α = {a} times the unembedding vector of “ tomorrow” to the stream at the end of layer 8 "
+                  f"changes L9H1's mean attention from the last position to the day to {v}.",
+        about=GPT2_SMALL, keys=(f"day-circuit.steering:attention_{name}",), published=v, tolerance=0.02,
+        fmt=".4f", conventions=DAYS_TASK + " " + STEER)
+    for name, a, v in (("m5", -5, 0.0322), ("m1", -1, 0.1522), ("5", 5, 0.5864), ("100", 100, 0.7499))) + (
+    Claim(
+        id="day-circuit.mlp9-decopies", source=SEED_002.at("Layer MLPs"),
+        statement="Through the logit lens, MLP 9 raises the correct day's probability more than any other MLP, and "
+                  "it does so by moving weight from the prompt's own day to the next one: it decopies.",
+        about=GPT2_SMALL, keys=("day-circuit.mlps:helpful_verdict",),
+        published="MLP 9, decopying", predicate=lambda v: list(v) == [9, True],
+        criterion="Reproduced when the MLP with the largest rise in the lens's correct probability is MLP 9 and, in "
+                  "its normalised day table, the prompt's day falls and the correct day rises across it (the value: "
+                  "that MLP, and whether it decopies)",
+        conventions=DAYS_TASK + " Correct probability through the lens (final LayerNorm, W_U) of the last position's "
+                                "stream just before (resid_mid) and after (resid_post) each MLP, averaged over the "
+                                "prompts; the day table: the 7 day logits per prompt normalised by their mean and "
+                                "standard deviation, the subject's and the correct day's entries averaged."),
+    Claim(
+        id="day-circuit.mlp7-harmful", source=SEED_002.at("Layer MLPs"),
+        statement="Through the logit lens, MLP 7 lowers the correct day's probability more than any other MLP.",
+        about=GPT2_SMALL, keys=("day-circuit.mlps:harmful", "day-circuit.mlps:harmful_lowers"), compute=_pair,
+        published="MLP 7", predicate=lambda v: list(v) == [7, True],
+        criterion="Reproduced when MLP 7 has the most negative change of the lens's correct probability (the value: "
+                  "that MLP, and whether its change is negative)",
+        conventions=DAYS_TASK + " As for MLP 9."),
+    Claim(
+        id="day-circuit.mlp0-ablation", source=SEED_002.at("Layer MLPs"),
+        statement="Zero-ablating MLP 0 lowers the correct day's probability at the output by far the most of the 12 "
+                  "MLPs.",
+        about=GPT2_SMALL, keys=("day-circuit.mlps:needed",),
+        published="MLP 0", predicate=lambda layer: layer == 0,
+        criterion="Reproduced when zero-ablating MLP 0 gives the most negative mean change of the correct "
+                  "probability (the value: the MLP that does)",
+        conventions=DAYS_TASK + " The MLP's output (b_out included) replaced by zero at every position; the change "
+                                "in the output's correct probability, averaged over the 7 prompts."),
+)
+
 BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
 
 

@@ -11,7 +11,14 @@ from figgen.analysis import circuit as C
 from figgen.figures import day_circuit as D
 from figgen.figures.registry import PAGES
 
-IDS = ("day-circuit.task", "day-circuit.ablation", "day-circuit.successor", "day-circuit.day-distribution")
+IDS = ("day-circuit.task", "day-circuit.ablation", "day-circuit.successor", "day-circuit.day-distribution",
+       "day-circuit.head-lens", "day-circuit.attention", "day-circuit.streams", "day-circuit.layer-lens",
+       "day-circuit.steering", "day-circuit.mlps")
+IN_VIVO = {"day-circuit.copy-l10h3", "day-circuit.copy-l6h9", "day-circuit.copy-l7h10", "day-circuit.copy-l8h1",
+           "day-circuit.successor-attention", "day-circuit.copying-attention", "day-circuit.fixed-attention-helps",
+           "day-circuit.subject-stream", "day-circuit.tomorrow-top", "day-circuit.peak-layer",
+           "day-circuit.steer-m5", "day-circuit.steer-m1", "day-circuit.steer-5", "day-circuit.steer-100",
+           "day-circuit.mlp9-decopies", "day-circuit.mlp7-harmful", "day-circuit.mlp0-ablation"}
 
 
 # --- analysis, on hand-built arrays ---------------------------------------------------------------------
@@ -152,8 +159,8 @@ def test_figures_are_well_formed(mini_site, fid):
 
 def test_claims_registered_with_the_seed():
     ours = [c for c in claims.CLAIMS if c.section == "day-circuit"]
-    assert {c.id for c in ours} == {"day-circuit.solves-all", "day-circuit.l10h3-ablation",
-                                    "day-circuit.successor-head"}
+    assert {c.id for c in ours} >= {"day-circuit.solves-all", "day-circuit.l10h3-ablation",
+                                    "day-circuit.successor-head"} | IN_VIVO
     assert all(c.source.seed == claims.SEED_002.seed and c.source.section and c.about == claims.GPT2_SMALL
                for c in ours)
     succ = claims.BY_ID["day-circuit.successor-head"]
@@ -173,3 +180,151 @@ def test_claims_on_mini_are_other_model(mini_site):
     as_gpt2 = {"figures": figures, "model": {"name": "gpt2", "is_gpt2_small": True}}
     assert {r["id"]: r["status"] for r in claims.evaluate(as_gpt2)}["day-circuit.solves-all"] == (
         "reproduced" if mini_site["day-circuit.task"]["figure"].data["n_top1"] == 7 else "not reproduced")
+
+
+# --- in vivo: lens on heads, layers and MLPs; attention; steering ------------------------------------------
+
+
+def test_lens_read_is_the_lens_softmax_over_the_vocabulary():
+    rng = np.random.default_rng(2)
+    d, V = 8, 30
+    w, b, W_U = rng.uniform(0.5, 2, d), rng.normal(size=d), rng.normal(size=(d, V)).astype(np.float32)
+    x = rng.normal(size=(3, 5, d)) * 4
+    ids = rng.integers(0, V, size=(3, 5, 2))
+    probs, logits, top = C.lens_read(x, w, b, W_U, 1e-5, ids, chunk=4)  # chunks that split the rows
+    assert probs.shape == (3, 5, 2) and top.shape == (3, 5)
+    v = x[2, 3]
+    n = (v - v.mean()) / np.sqrt(((v - v.mean()) ** 2).mean() + 1e-5) * w + b
+    z = n @ W_U.astype(np.float64)
+    assert np.allclose(logits[2, 3], z[ids[2, 3]], atol=1e-4)
+    assert np.allclose(probs[2, 3], C.softmax(z)[ids[2, 3]], atol=1e-5) and top[2, 3] == z.argmax()
+    # ids broadcast: one id set for every vector
+    p1, _, _ = C.lens_read(x, w, b, W_U, 1e-5, np.array([4, 7]))
+    assert np.allclose(p1[1, 0], C.softmax(((x[1, 0] - x[1, 0].mean()) / np.sqrt(x[1, 0].var() + 1e-5) * w + b)
+                                           @ W_U.astype(np.float64))[[4, 7]], atol=1e-5)
+
+
+def test_ranked_heads_subject_position_direction_and_mean_z():
+    score = np.array([[0.1, 0.8], [0.45, 0.3]])
+    assert C.ranked_heads(score, 0.3) == [(0, 1, 0.8), (1, 0, 0.45), (1, 1, 0.3)]
+    assert C.ranked_heads(score, 0.9) == []
+    tokens = np.array([[0, 5, 9, 3], [0, 5, 8, 3]])
+    assert C.subject_position(tokens, [9, 8]) == 2
+    with pytest.raises(ValueError):
+        C.subject_position(tokens, [9, 7])
+    with pytest.raises(ValueError):
+        C.subject_position(np.array([[0, 9, 1], [0, 1, 8]]), [9, 8])
+    rng = np.random.default_rng(3)
+    W_U, g = rng.normal(size=(4, 6)), rng.uniform(0.5, 2, 4)
+    u = C.unembedding_direction(W_U, g, 2)
+    processed = g[:, None] * W_U  # fold_ln
+    processed = processed - processed.mean(1, keepdims=True)  # center_unembed
+    assert np.allclose(u, processed[:, 2])
+    table = np.arange(12.0).reshape(3, 4)
+    assert C.mean_z(table, [0, 1, 3]) == pytest.approx((0 + 5 + 11) / 3)
+
+
+def _head(label: str) -> tuple[int, int]:
+    return int(label[1:label.index("H")]), int(label[label.index("H") + 1:])
+
+
+def _days(mini):
+    tokens = iv.tokenize_batch(mini, list(D.PROMPTS))
+    day_ids = [mini.tokenizer.encode(" " + d)[0] for d in D.DAYS]
+    targets = [day_ids[(i + 1) % 7] for i in range(7)]
+    return tokens, day_ids, targets
+
+
+def test_head_lens_matches_the_trace(mini, mini_site):
+    """One head's P(subject day) recomputed from single-prompt traces with the lens formula by hand."""
+    data = mini_site["day-circuit.head-lens"]["figure"].data
+    L, H = mini.weights.dims.n_layers, mini.weights.dims.n_heads
+    assert np.asarray(data["subject_mean"]).shape == (L, H)
+    l, h = _head(data["best_subject"])
+    W = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in mini.weights.items()}
+    _, day_ids, _ = _days(mini)
+    vb = W[f"blocks.{l}.attn.b_V"][h] @ W[f"blocks.{l}.attn.W_O"][h]
+    p = []
+    for i, prompt in enumerate(D.PROMPTS):
+        r = trace(mini, prompt)[f"blocks.{l}.attn.hook_result"][-1, h] - vb
+        x = (r - r.mean()) / np.sqrt(((r - r.mean()) ** 2).mean() + mini.cfg.layer_norm_epsilon)
+        p.append(C.softmax((x * W["ln_final.w"] + W["ln_final.b"]) @ W["W_U"])[day_ids[i]])
+    assert data["best_subject_prob"] == pytest.approx(np.mean(p), abs=1e-4)
+    # copying heads are exactly those at or above the threshold
+    sm = np.asarray(data["subject_mean"])
+    assert data["n_copying"] == int((sm >= D.COPY_THRESHOLD).sum()) == len(data["copying"])
+
+
+def test_attention_and_fixed_pattern_on_mini(mini, mini_site):
+    """mini's day circuit: its successor candidate reads the day (> half its attention), and a row fixed on
+    the day equals a single-prompt run with that SetPattern."""
+    a = mini_site["day-circuit.attention"]["figure"].data
+    st = mini_site["day-circuit.streams"]["figure"].data
+    tokens, day_ids, targets = _days(mini)
+    assert a["subject_position"] == 4 and tokens[0, 4] == day_ids[0]
+    l, h = _head(a["successor"])
+    pat = np.stack([trace(mini, p)[f"blocks.{l}.attn.hook_pattern"][h, -1, 4] for p in D.PROMPTS])
+    assert a["successor_attention"] == pytest.approx(pat.mean(), abs=1e-4)
+    assert a["successor_attention"] > 0.5  # mini's L0H1 reads the day: meaning, not only plumbing
+    for i in (0, 3):
+        out = iv.run(mini, tokens[i:i + 1], edits=[iv.SetPattern(l, h, -1, 4)], final_only=True).logits[:, -1]
+        assert st["successor_fixed"][i] == pytest.approx(C.correct_probs(out, [targets[i]])[0], abs=1e-4)
+    assert st["both_best_is_subject"]  # on mini too, the day is the position that works
+    assert st["both_fixed_mean"] > st["both_other_best"]
+
+
+def test_layer_lens_ends_at_the_output(mini_site):
+    """The lens after the last layer is the model's own output: its correct probability is the task's."""
+    ll = mini_site["day-circuit.layer-lens"]["figure"].data
+    task = mini_site["day-circuit.task"]["figure"].data
+    assert ll["last_prob"] == pytest.approx(task["mean_prob"], abs=2e-4)
+    assert ll["correct_mean"][ll["peak_layer"]] == ll["peak_prob"] >= ll["last_prob"]
+    assert all(top == "␣" + D.DAYS[(i + 1) % 7] for i, top in enumerate(ll["top"][-1]))  # mini solves all 7
+
+
+def test_steering_on_mini(mini, mini_site):
+    """α = 0 is the clean attention; α = 5 recomputed as one edited run (the vector built by hand)."""
+    st = mini_site["day-circuit.steering"]["figure"].data
+    a = mini_site["day-circuit.attention"]["figure"].data
+    assert st["head"] == a["successor"] and st["attention_0"] == pytest.approx(a["successor_attention"], abs=1e-4)
+    l, h = _head(st["head"])
+    assert st["hook"] == f"blocks.{l}.hook_resid_pre"
+    W = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in mini.weights.items()}
+    t = mini.tokenizer.encode(" tomorrow")[0]
+    u = W["ln_final.w"] * (W["W_U"][:, t] - W["W_U"].mean(1))
+    tokens, _, _ = _days(mini)
+    out = iv.run(mini, tokens, edits=[iv.AddResid(st["hook"], (5 * u).astype(np.float32))],
+                 keep=[f"blocks.{l}.attn.hook_pattern"], final_only=True)
+    assert st["attention_5"] == pytest.approx(out[f"blocks.{l}.attn.hook_pattern"][:, h, -1, 4].mean(), abs=1e-4)
+    assert st["norm"] == pytest.approx(np.linalg.norm(u), abs=1e-3)
+
+
+def test_mlps_on_mini(mini, mini_site):
+    """The zero-ablation bar of the most needed MLP equals a ReplaceMLP run; on mini that is MLP 0, without
+    which the task fails."""
+    m = mini_site["day-circuit.mlps"]["figure"].data
+    L = mini.weights.dims.n_layers
+    assert len(m["local"]) == len(m["ablated"]) == L
+    tokens, _, targets = _days(mini)
+    clean = C.correct_probs(iv.run(mini, tokens, final_only=True).logits[:, -1], targets)
+    abl = C.correct_probs(iv.run(mini, tokens, edits=[iv.ReplaceMLP(m["needed"], 0.0)], final_only=True).logits[:, -1],
+                          targets)
+    assert m["needed_delta"] == pytest.approx((abl - clean).mean(), abs=1e-4)
+    assert m["needed"] == 0 and m["needed_delta"] < -0.5
+    assert m["local"][m["helpful"]] == max(m["local"]) and m["local"][m["harmful"]] == min(m["local"])
+    assert m["helpful_decopies"] == (m["subject_after"] < m["subject_before"] and m["correct_after"] > m["correct_before"])
+
+
+def test_in_vivo_claims_predicates():
+    by = claims.BY_ID
+    assert by["day-circuit.copy-l10h3"].compute([[0.0] * 4] * 4) is None  # a model without L10H3
+    table = [[0.0] * 12 for _ in range(12)]
+    table[10][3] = 0.59
+    assert by["day-circuit.copy-l10h3"].compute(table) == 0.59
+    assert by["day-circuit.tomorrow-top"].predicate([8, 9]) and not by["day-circuit.tomorrow-top"].predicate([8])
+    assert by["day-circuit.mlp9-decopies"].predicate([9, True]) and not by["day-circuit.mlp9-decopies"].predicate([9, False])
+    assert by["day-circuit.mlp0-ablation"].predicate(0) and not by["day-circuit.mlp0-ablation"].predicate(1)
+    assert by["day-circuit.subject-stream"].predicate("4: ␣⟨day⟩") and not by["day-circuit.subject-stream"].predicate("0: x")
+    gpt2 = {"name": "gpt2", "is_gpt2_small": True}
+    assert claims.status(by["day-circuit.steer-100"], 0.76, gpt2) == "reproduced"
+    assert claims.status(by["day-circuit.steer-100"], 0.70, gpt2) == "not reproduced"

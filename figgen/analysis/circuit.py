@@ -109,3 +109,77 @@ def day_distribution(day_logits: np.ndarray) -> np.ndarray:
     x = np.asarray(day_logits, np.float64)
     sd = x.std(-1, keepdims=True)
     return (x - x.mean(-1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+
+
+# --- in vivo: the logit lens on heads, layers and MLPs; attention; steering ------------------------------
+
+
+def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps: float, ids: np.ndarray,
+              *, chunk: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectors read through the logit lens, keeping only what is asked for.
+
+    x (..., d_model): stream vectors or single components (a head's result), each decoded as the model
+    decodes its last stream vector (figgen.analysis.lens's convention: the final LayerNorm with its own
+    γ and β, the scale recomputed for this vector, then W_U), softmax over the whole vocabulary.
+    ids (..., k): for each vector, the tokens whose probability and logit to keep.
+    Returns probs (..., k), logits (..., k) and the top-1 token (...). Never holds more than `chunk`
+    rows × d_vocab at once.
+    """
+    from .lens import _logits, log_softmax
+
+    x = np.asarray(x)
+    lead = x.shape[:-1]
+    ids = np.broadcast_to(np.asarray(ids), (*lead, np.shape(ids)[-1]))
+    flat, flat_ids = x.reshape(-1, x.shape[-1]), ids.reshape(-1, ids.shape[-1])
+    probs = np.empty(flat_ids.shape)
+    logits = np.empty(flat_ids.shape)
+    top = np.empty(len(flat), np.int64)
+    for i in range(0, len(flat), chunk):
+        rows = slice(i, i + chunk)
+        z = _logits(flat[rows], w, b, W_U, eps)  # (c, d_vocab)
+        lp = log_softmax(z)
+        probs[rows] = np.exp(np.take_along_axis(lp, flat_ids[rows], -1))
+        logits[rows] = np.take_along_axis(z, flat_ids[rows], -1)
+        top[rows] = z.argmax(-1)
+    return probs.reshape(ids.shape), logits.reshape(ids.shape), top.reshape(lead)
+
+
+def ranked_heads(score: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    """The (layer, head, score) of every head of `score` (layer, head) with score ≥ `threshold`, largest first."""
+    order = np.argsort(-score, axis=None, kind="stable")
+    out = []
+    for i in order:
+        l, h = np.unravel_index(i, score.shape)
+        if score[l, h] < threshold:
+            break
+        out.append((int(l), int(h), float(score[l, h])))
+    return out
+
+
+def subject_position(tokens: np.ndarray, subject_ids: Sequence[int]) -> int:
+    """The position of each prompt's subject day: where row b of `tokens` (batch, pos) holds subject_ids[b]
+    (the same position in every row; the last occurrence if the day appears twice)."""
+    hits = [np.flatnonzero(np.asarray(row) == s) for row, s in zip(tokens, subject_ids)]
+    if any(len(h) == 0 for h in hits):
+        raise ValueError("a prompt does not contain its subject day's token")
+    pos = {int(h[-1]) for h in hits}
+    if len(pos) != 1:
+        raise ValueError(f"the subject day sits at different positions: {sorted(pos)}")
+    return pos.pop()
+
+
+def unembedding_direction(W_U: np.ndarray, gamma: np.ndarray, token: int) -> np.ndarray:
+    """Token `token`'s unembedding vector as TransformerLens's processed GPT-2 has it (d_model,).
+
+    `fold_ln` multiplies each row of W_U by the final LayerNorm's γ and `center_unembed` subtracts each
+    row's mean over the vocabulary: u = γ ⊙ W_U[:, t] − mean_v(γ ⊙ W_U[:, v]). Not normalised: α
+    multiplies this vector as it is (Gould et al. add "α times the unembedding vector")."""
+    W_U = np.asarray(W_U, np.float64)
+    g = np.asarray(gamma, np.float64)
+    return g * (W_U[:, token] - W_U.mean(1))
+
+
+def mean_z(table: np.ndarray, index: Sequence[int]) -> float:
+    """table (batch, n_days) of normalised day logits → the mean over rows of table[b, index[b]]."""
+    t = np.asarray(table)
+    return float(t[np.arange(len(t)), np.asarray(index)].mean())

@@ -18,7 +18,7 @@ import numpy as np
 from .. import interventions as iv
 from ..analysis import circuit as C
 from . import style
-from .labels import cell_text, head_label, rounded
+from .labels import cell_ink, cell_text, head_label, rounded
 from .registry import Figure, figure
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -35,6 +35,14 @@ KINDS = ("zero", "mean", "random")
 TOP_K = 5  # heads named per ablation kind …
 THRESHOLD = 0.05  # … when their |Δ correct probability| is at least this
 MIN_SCALE = 0.01  # the ablation tables' colour scale spans at least ±1 percentage point
+COPY_THRESHOLD = 0.3  # a copying head: its own output, read by the lens, gives the prompt's day ≥ 30% (mean)
+ALPHAS = (-5, -1, 0, 5, 100)  # the seed's steering strengths: α × the unembedding vector of " tomorrow"
+STEER_TOKEN = " tomorrow"
+
+
+def _minus(text: str) -> str:
+    """A formatted signed number with a true minus sign (as the charts draw it)."""
+    return text.replace("-", "−")
 
 
 def _join(items: list[str]) -> str:
@@ -93,14 +101,18 @@ def successor(ctx) -> dict:
     raw = C.head_day_logits(results, gamma, W_U, t["day_ids"])  # (layer, head, 7, 7)
     folded = C.head_day_logits(results, gamma, W_U, t["day_ids"], value_bias=value_bias)
     return {"raw": raw, "folded": folded, "scores": C.successor_scores(raw, t["correct"]),
-            "scores_folded": C.successor_scores(folded, t["correct"]), "n": len(t["used"]), "used": t["used"]}
+            "scores_folded": C.successor_scores(folded, t["correct"]), "n": len(t["used"]), "used": t["used"],
+            "results": results, "value_bias": value_bias}
 
 
 def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fmt: str, legend_title: str,
                  L: int, H: int, tooltip_fmt: str, subtitle: str = "", legend: bool = True, text: str | None = None,
-                 legend_fmt: str | None = None):
-    """A layer × head heatmap (one panel) with values on the cells when they fit."""
-    base = alt.Chart(alt.Data(values=rows)).encode(
+                 legend_fmt: str | None = None, where=None, tooltip: tuple = ()):
+    """A layer × head heatmap (one panel) with values on the cells when they fit; `where` filters the rows."""
+    base = alt.Chart(alt.Data(values=rows))
+    if where is not None:
+        base = base.transform_filter(where)
+    base = base.encode(
         x=alt.X("head:O", title="head", axis=alt.Axis(labelAngle=0)), y=alt.Y("layer:O", title="layer"))
     scale = alt.Scale(range=style.vega_range(ramp), domain=list(domain))
     if ramp == "diverging":
@@ -108,7 +120,8 @@ def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fm
     chart = base.mark_rect().encode(
         color=alt.Color(f"{field}:Q", title=legend_title, scale=scale,
                         legend=alt.Legend(format=legend_fmt or fmt) if legend else None),
-        tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip(f"{field}:Q", format=tooltip_fmt, title=legend_title)])
+        tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip(f"{field}:Q", format=tooltip_fmt, title=legend_title),
+                 *tooltip])
     if H <= 16:  # labels: `text` (the value rounded as shown, no −0) coloured by the value's cell
         chart += cell_text(base, field, fmt, ramp, tuple(domain)).encode(text=alt.Text(f"{text or field}:Q", format=fmt))
     return chart.properties(width=min(480, max(200, 40 * H)), height=max(100, 24 * L),
@@ -292,5 +305,449 @@ def day_distribution_figure(ctx) -> Figure:
         caption=f"{label}'s output at the last position, read as logits of the 7 day tokens (columns) for each "
                 "prompt (rows), each row normalised by its own mean and standard deviation over the 7 days. "
                 "Outlined: the correct next day.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+# --- in vivo: what each head's output says, where the heads read, the layers and the MLPs ------------------
+
+
+def _lens_ids(ctx, t: dict) -> np.ndarray:
+    """Per prompt, the tokens the lens keeps: correct day, subject day, " tomorrow", then the 7 days: (prompts, 10)."""
+    tomorrow = ctx.tokenizer.encode(STEER_TOKEN)[0]
+    return np.array([[t["day_ids"][c], t["day_ids"][u], tomorrow, *t["day_ids"]]
+                     for c, u in zip(t["correct"], t["used"])])
+
+
+def _lens(ctx, x, ids):
+    W = ctx.weights
+    return C.lens_read(x, W["ln_final.w"], W["ln_final.b"], W["W_U"], ctx.model.cfg.layer_norm_epsilon, ids)
+
+
+def head_lens(ctx) -> dict:
+    """Each head's output at the final position through the logit lens: P(correct day), P(subject day) and the
+    top-1 token, (layer, head, prompt) each. The value-bias term b_V·W_O is taken out first (TransformerLens's
+    fold_value_biases, as for the successor claim)."""
+    t, s = ctx.analysis(task), ctx.analysis(successor)
+    results = s["results"] - s["value_bias"][:, None]  # (layer, prompt, head, d_model)
+    ids = _lens_ids(ctx, t)[:, :2]  # (prompt, 2)
+    probs, _, top = _lens(ctx, results, ids[None, :, None])  # (layer, prompt, head, 2), (layer, prompt, head)
+    return {"correct": probs[..., 0].transpose(0, 2, 1), "subject": probs[..., 1].transpose(0, 2, 1),
+            "top": top.transpose(0, 2, 1)}
+
+
+def circuit_heads(ctx) -> dict:
+    """The two heads the in-vivo experiments follow, named by computed criteria.
+
+    successor: the successor search's best head, counting both readings (prompts ranked right with the value
+    bias in the head plus with it folded out; the first such head in layer order on a tie).
+    copying heads: mean lens probability of the subject day ≥ COPY_THRESHOLD; the one followed is the copying
+    head whose mean ablation lowers the correct probability most (the post's L10H3: a copier whose removal
+    hurts most). With no copying head, the head with the highest mean subject probability stands in."""
+    s, h = ctx.analysis(successor), ctx.analysis(head_lens)
+    subject = h["subject"].mean(-1)  # (layer, head)
+    copying = C.ranked_heads(subject, COPY_THRESHOLD)
+    both = s["scores"] + s["scores_folded"]  # (layer, head)
+    succ = tuple(int(i) for i in np.unravel_index(np.argmax(both), both.shape))
+    if copying:
+        mean_delta = ctx.analysis(ablation)["delta"][KINDS.index("mean")]
+        copy = min(((l, hh) for l, hh, _ in copying), key=lambda lh: (mean_delta[lh], lh))
+    else:
+        copy = tuple(int(i) for i in np.unravel_index(np.argmax(subject), subject.shape))
+    return {"successor": succ, "copying": copy, "copying_heads": copying, "is_copying": bool(copying)}
+
+
+def _subject_pos(t: dict) -> int:
+    return C.subject_position(t["tokens"], [t["day_ids"][u] for u in t["used"]])
+
+
+def attention(ctx) -> dict:
+    """The final position's attention rows of the two heads, and correct probabilities with their row fixed.
+
+    Variants ("successor", "copying", "both"): those heads' final-position attention set to 1 on one key
+    position k (SetPattern), for every k; (variant, k, prompt) stacked in one batch."""
+    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
+    tokens, n = t["tokens"], len(t["used"])
+    n_pos = tokens.shape[1]
+    heads = {"successor": [c["successor"]], "copying": [c["copying"]],
+             "both": list(dict.fromkeys([c["successor"], c["copying"]]))}
+    names = sorted({f"blocks.{l}.attn.hook_pattern" for l, _ in heads["both"]})
+    clean = iv.run(ctx.model, tokens, keep=names, final_only=True)
+    rows_of = {(l, hh): clean[f"blocks.{l}.attn.hook_pattern"][:, hh, -1] for l, hh in heads["both"]}  # (prompt, key)
+    edits, batch = [], []
+    for v, hs in enumerate(heads.values()):
+        for k in range(n_pos):
+            rows = list(range(len(batch), len(batch) + n))
+            batch += list(tokens)
+            edits += [iv.SetPattern(l, hh, query=-1, row=k, rows=rows) for l, hh in hs]
+    out = iv.run(ctx.model, np.array(batch), edits=edits, final_only=True).logits[:, -1]  # (3·n_pos·n, d_vocab)
+    probs = C.correct_probs(out, np.tile(t["targets"], 3 * n_pos)).reshape(3, n_pos, n)
+    return {"rows": {f"L{l}H{hh}": r for (l, hh), r in rows_of.items()}, "probs": probs,
+            "variants": list(heads), "subject": _subject_pos(t), "clean": t["probs"]}
+
+
+def layer_lens(ctx) -> dict:
+    """The stream at the final position after each layer's attention (resid_mid) and after its MLP
+    (resid_post), through the lens; and the correct probabilities with each MLP zero-ablated."""
+    t = ctx.analysis(task)
+    L, n = ctx.dims.n_layers, len(t["used"])
+    names = [f"blocks.{l}.hook_resid_{k}" for l in range(L) for k in ("mid", "post")]
+    out = iv.run(ctx.model, t["tokens"], keep=names, final_only=True)
+    x = np.stack([out[name][:, -1] for name in names]).reshape(L, 2, n, -1)  # (layer, mid/post, prompt, d_model)
+    probs, logits, top = _lens(ctx, x, _lens_ids(ctx, t)[None, None])  # (layer, 2, prompt, 10), (layer, 2, prompt)
+    ablated = iv.run(ctx.model, np.tile(t["tokens"], (L, 1)), final_only=True,
+                     edits=[iv.ReplaceMLP(l, 0.0, rows=list(range(l * n, (l + 1) * n))) for l in range(L)]).logits[:, -1]
+    zero = C.correct_probs(ablated, np.tile(t["targets"], L)).reshape(L, n)
+    return {"probs": probs, "days": logits[..., 3:], "top": top, "zero_mlp": zero, "clean": t["probs"]}
+
+
+def steering(ctx) -> dict:
+    """α × the unembedding vector of " tomorrow" added to the stream entering the successor head's layer
+    (GPT-2: the end of layer 8, under L9H1), at every position (or at the final position only): the successor
+    head's attention from the final position to the subject day, and the correct probabilities."""
+    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
+    l, h = c["successor"]
+    n, subj = len(t["used"]), _subject_pos(t)
+    u = C.unembedding_direction(ctx.weights["W_U"], ctx.weights["ln_final.w"], ctx.tokenizer.encode(STEER_TOKEN)[0])
+    hook = f"blocks.{l}.hook_resid_pre"
+    edits = []
+    for i, a in enumerate(ALPHAS):
+        for j, pos in enumerate((None, -1)):  # every position; the final position only
+            first = (2 * i + j) * n
+            edits.append(iv.AddResid(hook, (a * u).astype(np.float32), pos=pos, rows=list(range(first, first + n))))
+    out = iv.run(ctx.model, np.tile(t["tokens"], (2 * len(ALPHAS), 1)), edits=edits, final_only=True,
+                 keep=[f"blocks.{l}.attn.hook_pattern"])
+    attn = out[f"blocks.{l}.attn.hook_pattern"][:, h, -1, subj].reshape(len(ALPHAS), 2, n)
+    probs = C.correct_probs(out.logits[:, -1], np.tile(t["targets"], 2 * len(ALPHAS))).reshape(len(ALPHAS), 2, n)
+    return {"attn": attn, "probs": probs, "layer": l, "head": h, "hook": hook, "norm": float(np.linalg.norm(u))}
+
+
+MEAN_OPTION = "mean of the prompts"
+
+
+def _prompt_name(b: int) -> str:
+    return f"{DAYS[b]} → {DAYS[(b + 1) % 7]}"
+
+
+@figure("day-circuit.head-lens", section="day-circuit", title="What each head's output says on its own",
+        caption="Each head's output at the last position through the logit lens: the probability of the prompt's "
+                "own day and of the correct next day.", prompts=PROMPTS)
+def head_lens_figure(ctx) -> Figure:
+    hl, c = ctx.analysis(head_lens), ctx.analysis(circuit_heads)
+    used = ctx.analysis(task)["used"]
+    L, H, n = hl["subject"].shape
+    subject, correct = hl["subject"].mean(-1), hl["correct"].mean(-1)  # (layer, head)
+    options = [MEAN_OPTION] + [_prompt_name(b) for b in used]
+    rows = []
+    for l in range(L):
+        for h in range(H):
+            for o, name in enumerate(options):
+                s_, c_ = (subject[l, h], correct[l, h]) if o == 0 else (hl["subject"][l, h, o - 1], hl["correct"][l, h, o - 1])
+                rows.append({"layer": l, "head": h, "label": head_label(l, h), "prompt": name,
+                             "subject": round(float(s_), 4), "correct": round(float(c_), 4),
+                             "top": "" if o == 0 else ctx.token_str(int(hl["top"][l, h, o - 1]))})
+    pick = alt.param(name="prompt", value=MEAN_OPTION, bind=alt.binding_select(options=options, name="prompt "))
+    where = alt.datum.prompt == pick
+    tips = (alt.Tooltip("prompt:N"), alt.Tooltip("top:N", title="top-1 token (one prompt)"))
+    panels = [_heads_chart(rows, f, title, "magnitude", (0, 1), ".2f", "probability", L, H, ".3f", legend=i == 0,
+                           where=where, tooltip=tips)
+              for i, (f, title) in enumerate((("subject", "Probability of the prompt's own day"),
+                                              ("correct", "Probability of the correct next day")))]
+    chart = alt.vconcat(*panels).add_params(pick)
+    copying = c["copying_heads"]
+    names = [head_label(l, h) for l, h, _ in copying]
+    best = np.unravel_index(np.argmax(subject), subject.shape)
+    verdict = (f"{_join([f'{head_label(l, h)} ({v:.0%})' for l, h, v in copying])}"
+               if copying else f"none: no head reaches {COPY_THRESHOLD:.0%}; the highest is {head_label(*best)}, "
+                               f"at {subject[best]:.0%}")
+    return Figure(
+        data={"subject_mean": rounded(subject), "correct_mean": rounded(correct), "threshold": COPY_THRESHOLD,
+              "copying": names, "n_copying": len(names), "copying_text": verdict,
+              "best_subject": head_label(*best), "best_subject_prob": round(float(subject[best]), 4),
+              "followed": head_label(*c["copying"]), "followed_is_copying": c["is_copying"],
+              "followed_text": (f"{head_label(*c['copying'])}, the copying head whose mean ablation lowers the "
+                                "correct probability most" if copying else
+                                f"{head_label(*c['copying'])}, the head with the highest probability of the prompt's "
+                                f"day ({subject[c['copying']]:.1%}), standing in for the copying head this model "
+                                "does not have"),
+              "followed_subject": round(float(subject[c["copying"]]), 4)},
+        alt=f"Two heatmaps of {L} layers by {H} heads: the mean probability each head's own output gives the prompt's "
+            f"day and the correct next day, read through the final LayerNorm and W_U; copying heads (prompt's day "
+            f"≥ {COPY_THRESHOLD:.0%}): {verdict}",
+        caption="Each head's output vector at the last position, minus its value-bias term, decoded the way the model "
+                "decodes its final stream (final LayerNorm, then W_U, softmax over the whole vocabulary). Top: the "
+                "probability of the day in the prompt; bottom: of the correct next day. Averaged over the "
+                f"{n} prompts; pick one prompt below the chart, and hover a cell for the head's top token.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+def _key_labels(ctx, t: dict, subj: int) -> list[str]:
+    """'position: token' for the prompt's positions, the subject day written ⟨day⟩ (it differs per prompt)."""
+    toks = ctx.token_strs(t["tokens"][0])
+    return [f"{k}: " + ("␣⟨day⟩" if k == subj else s) for k, s in enumerate(toks)]
+
+
+@figure("day-circuit.attention", section="day-circuit", title="Where the two heads look from the last position",
+        caption="The successor head's and the copying head's attention from the last position to each earlier "
+                "position, averaged over the prompts.", prompts=PROMPTS)
+def attention_figure(ctx) -> Figure:
+    a, c, t = ctx.analysis(attention), ctx.analysis(circuit_heads), ctx.analysis(task)
+    subj, labels = a["subject"], _key_labels(ctx, t, a["subject"])
+    succ, copy = head_label(*c["successor"]), head_label(*c["copying"])
+    who = {succ: "successor", copy: "copying"} if succ != copy else {succ: "both roles"}
+    rows = [{"head": f"{name} ({role})", "key": labels[k], "w": round(float(a["rows"][name][:, k].mean()), 4)}
+            for name, role in who.items() for k in range(len(labels))]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("key:N", sort=labels, title="key position (looked at)", axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("head:N", sort=[r["head"] for r in rows[::len(labels)]], title=None))
+    chart = base.mark_rect().encode(
+        color=alt.Color("w:Q", title="weight", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1])),
+        tooltip=[alt.Tooltip("head:N"), alt.Tooltip("key:N"), alt.Tooltip("w:Q", format=".3f", title="mean weight")])
+    chart += cell_text(base, "w", ".2f", "attention", (0.0, 1.0))
+    chart = chart.properties(width=min(480, 52 * len(labels)), height=34 * len(who),
+                             title="Attention of the last position, mean over the prompts")
+    s_att, c_att = float(a["rows"][succ][:, subj].mean()), float(a["rows"][copy][:, subj].mean())
+    top_key = {name: int(a["rows"][name].mean(0).argmax()) for name in who}
+    return Figure(
+        data={"successor": succ, "copying": copy, "same_head": succ == copy, "subject_position": subj,
+              "pair_text": (f"{succ}, which is both the best successor candidate and the head followed as the "
+                            "copier (one row below)" if succ == copy else f"{succ} and {copy}"),
+              "successor_attention": round(s_att, 4), "copying_attention": round(c_att, 4),
+              "successor_top_key": labels[top_key[succ]], "copying_top_key": labels[top_key[copy]],
+              "successor_bos": round(float(a["rows"][succ][:, 0].mean()), 4),
+              "attention_text": (f"{succ} puts {s_att:.1%} of its attention on the day" if succ == copy else
+                                 f"{succ} puts {s_att:.1%} of its attention on the day and {copy} {c_att:.1%}")},
+        alt=f"Heatmap of the attention from the last position to each of {len(labels)} positions for {_join(list(who))}; "
+            f"{succ} puts {s_att:.0%} on the day, {copy} {c_att:.0%}",
+        caption=f"Each row: one head's attention weights from the last position (the one predicting the next day) to "
+                f"every position, averaged over the {len(t['used'])} prompts. The day differs per prompt: it is "
+                f"position {subj}, written ⟨day⟩.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+@figure("day-circuit.streams", section="day-circuit", title="Attention fixed on one position",
+        caption="Mean correct probability with the heads' last-position attention set to 1 on one position.",
+        prompts=PROMPTS)
+def streams_figure(ctx) -> Figure:
+    a, c, t = ctx.analysis(attention), ctx.analysis(circuit_heads), ctx.analysis(task)
+    subj, labels = a["subject"], _key_labels(ctx, t, a["subject"])
+    succ, copy = head_label(*c["successor"]), head_label(*c["copying"])
+    names = {"successor": succ, "copying": copy, "both": f"{succ} and {copy}" if succ != copy else succ}
+    means = a["probs"].mean(-1)  # (variant, key)
+    clean = float(a["clean"].mean())
+    rows = [{"key": labels[k], "set": f"{names[v]}", "p": round(float(means[i, k]), 4),
+             "right": f"{int((a['probs'][i, k] > 0.5).sum())} of {a['probs'].shape[-1]}"}
+            for i, v in enumerate(a["variants"]) for k in range(len(labels))
+            if not (succ == copy and v != "successor")]
+    sets = list(dict.fromkeys(r["set"] for r in rows))
+    bars = alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+        y=alt.Y("key:N", sort=labels, title="position given all the attention"),
+        yOffset=alt.YOffset("set:N", sort=sets),
+        x=alt.X("p:Q", title="mean probability of the correct day", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("set:N", sort=sets, title="attention fixed for",
+                        legend=alt.Legend(orient="bottom", direction="vertical") if len(sets) > 1 else None),
+        tooltip=[alt.Tooltip("set:N", title="heads"), alt.Tooltip("key:N", title="attends to"),
+                 alt.Tooltip("p:Q", format=".3f", title="mean probability"),
+                 alt.Tooltip("right:N", title="prompts above 50%")])
+    rule = alt.Chart(alt.Data(values=[{"p": clean, "what": "unchanged model"}])).mark_rule(
+        strokeDash=[4, 3], color=style.RESIDUAL, strokeWidth=2).encode(
+        x="p:Q", tooltip=[alt.Tooltip("what:N", title=""), alt.Tooltip("p:Q", format=".3f", title="mean probability")])
+    chart = (bars + rule).properties(width=420, height=len(labels) * 14 * len(sets),
+                                     title=alt.Title("Correct probability with the attention fixed",
+                                                     subtitle="dashed: the unchanged model"))
+    i_both = a["variants"].index("both")
+    best = {v: int(np.argmax(means[i])) for i, v in enumerate(a["variants"])}
+    return Figure(
+        data={"clean_mean": round(clean, 4),
+              "successor_fixed": rounded(a["probs"][0, subj]), "successor_fixed_mean": round(float(means[0, subj]), 4),
+              "copying_fixed_mean": round(float(means[1, subj]), 4), "both_fixed_mean": round(float(means[i_both, subj]), 4),
+              "successor_fixed_gain": round(float(means[0, subj]) - clean, 4),
+              "best_key": {v: labels[k] for v, k in best.items()},
+              "both_best_is_subject": best["both"] == subj,
+              "both_other_best": round(float(np.delete(means[i_both], subj).max()), 4),
+              "both_other_best_key": labels[int(np.argmax(np.where(np.arange(len(labels)) == subj, -1, means[i_both])))],
+              "heads_text": names["both"],
+              "sets_text": (f"for {succ}, the one head followed" if succ == copy else
+                            f"for {succ} alone, {copy} alone and both at once"),
+              "means": {v: rounded(means[i]) for i, v in enumerate(a["variants"])}},
+        alt=f"Bar chart: for each of {len(labels)} positions, the mean correct probability when the last position's "
+            f"attention of {_join(sets)} is set entirely on it; on the day ({labels[subj]}) with both heads: "
+            f"{means[i_both, subj]:.0%}, against {clean:.0%} unchanged",
+        caption=f"For each position k, the last position's attention row of the named heads is replaced by a row "
+                f"that is 1 on k and 0 elsewhere (the heads' other rows and every other head untouched); bars: the "
+                f"correct probability at the output, averaged over the {a['probs'].shape[-1]} prompts. Dashed line: "
+                "the unchanged model.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+@figure("day-circuit.layer-lens", section="day-circuit", title="The last position after each layer",
+        caption="The stream at the last position after each layer, through the logit lens: the top token and the "
+                "correct day's probability.", prompts=PROMPTS)
+def layer_lens_figure(ctx) -> Figure:
+    ll, t = ctx.analysis(layer_lens), ctx.analysis(task)
+    used = t["used"]
+    probs, top = ll["probs"][:, 1], ll["top"][:, 1]  # after each layer: (layer, prompt, 10), (layer, prompt)
+    L, n = top.shape
+    tomorrow = ctx.tokenizer.encode(STEER_TOKEN)[0]
+    rows = [{"layer": f"layer {l}", "prompt": DAYS[b][:3] + " → " + DAYS[(b + 1) % 7][:3],
+             "p": round(float(probs[l, j, 0]), 4), "subject_p": round(float(probs[l, j, 1]), 4),
+             "tomorrow_p": round(float(probs[l, j, 2]), 4), "top": ctx.token_str(int(top[l, j]))}
+            for l in range(L) for j, b in enumerate(used)]
+    layers = [f"layer {l}" for l in range(L)]
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("prompt:N", sort=[r["prompt"] for r in rows[:n]], title=None, axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("layer:N", sort=layers, title=None))
+    chart = base.mark_rect().encode(
+        color=alt.Color("p:Q", title="P(correct)", scale=alt.Scale(range=style.vega_range("magnitude"), domain=[0, 1]),
+                        legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200)),
+        tooltip=[alt.Tooltip("prompt:N"), alt.Tooltip("layer:N", title="after"), alt.Tooltip("top:N", title="top token"),
+                 alt.Tooltip("p:Q", format=".3f", title="P(correct day)"),
+                 alt.Tooltip("subject_p:Q", format=".3f", title="P(prompt's day)"),
+                 alt.Tooltip("tomorrow_p:Q", format=".3f", title=f"P({ctx.token_str(tomorrow)})")])
+    chart += base.mark_text(fontSize=11).encode(text="top:N", color=cell_ink("p", "magnitude", (0.0, 1.0)))
+    chart = chart.properties(width=78 * n, height=22 * L, title="Top token after each layer; colour: P(correct day)")
+    mean = probs[:, :, 0].mean(-1)  # (layer,)
+    on_top = (top == tomorrow).sum(-1)  # (layer,) prompts where " tomorrow" is the top token
+    tomorrow_layers = [l for l in range(L) if on_top[l] >= n - 1]
+    days = ll["days"][:, 1]  # (layer, prompt, 7) day logits
+    subject_first = [l for l in range(L) if (days[l].argmax(-1) == np.array(used)).all()]
+    correct_first = (days.argmax(-1) == np.array(t["correct"])).sum(-1)  # (layer,)
+    return Figure(
+        data={"correct_mean": rounded(mean), "peak_layer": int(np.argmax(mean)), "peak_prob": round(float(mean.max()), 4),
+              "last_prob": round(float(mean[-1]), 4), "peak_is_last": int(np.argmax(mean)) == L - 1,
+              "tomorrow_top": on_top.astype(int).tolist(), "tomorrow_layers": tomorrow_layers,
+              "tomorrow_text": (f"layer{'s' if len(tomorrow_layers) > 1 else ''} "
+                                f"{_join([str(l) for l in tomorrow_layers])}" if tomorrow_layers else "no layer"),
+              "tomorrow_sentence": (
+                  f"{ctx.token_str(tomorrow)}, the prompt's own word, is the top token on all prompts but at most one "
+                  f"after layer{'s' if len(tomorrow_layers) > 1 else ''} {_join([str(l) for l in tomorrow_layers])}"
+                  if tomorrow_layers else
+                  f"{ctx.token_str(tomorrow)}, the prompt's own word, is not the top token on all prompts but one "
+                  f"after any layer (at most on {int(on_top.max())} of {n})"),
+              "subject_first_layers": subject_first, "correct_first": correct_first.astype(int).tolist(),
+              "top": [[ctx.token_str(int(i)) for i in r] for r in top]},
+        alt=f"Grid of {L} layers by {n} prompts: the top token of the lens at the last position after each layer, "
+            f"coloured by the correct day's probability; mean probability peaks at {mean.max():.0%} after layer "
+            f"{int(np.argmax(mean))}; {ctx.token_str(tomorrow)} is the top token on all prompts but at most one after "
+            + (_join([str(l) for l in tomorrow_layers]) if tomorrow_layers else "no layer"),
+        caption="Each cell: the residual stream at the last position after one layer (rows) for one prompt (columns), "
+                "decoded with the final LayerNorm and W_U: its top token, and in colour the correct next day's "
+                "probability. The last row is the model's output. Hover a cell for the probabilities of the "
+                f"correct day, the prompt's day and {ctx.token_str(tomorrow)}.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+@figure("day-circuit.steering", section="day-circuit", title="Steering with the “tomorrow” direction",
+        caption="α times the unembedding vector of “ tomorrow” added to the stream: the successor head's attention "
+                "to the day and the correct probability.", prompts=PROMPTS)
+def steering_figure(ctx) -> Figure:
+    st, c = ctx.analysis(steering), ctx.analysis(circuit_heads)
+    succ = head_label(*c["successor"])
+    attn, probs = st["attn"].mean(-1), st["probs"].mean(-1)  # (alpha, where)
+    where = ("every position", "last position only")
+    rows = [{"alpha": str(a), "where": w, "attn": round(float(attn[i, j]), 4), "p": round(float(probs[i, j]), 4)}
+            for i, a in enumerate(ALPHAS) for j, w in enumerate(where)]
+    order = [str(a) for a in ALPHAS]
+
+    def panel(field, title, fmt):
+        return alt.Chart(alt.Data(values=rows)).mark_bar().encode(
+            x=alt.X("alpha:N", sort=order, title="α", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("where:N", sort=list(where)),
+            y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("where:N", sort=list(where), title="added at",
+                            legend=alt.Legend(orient="bottom", direction="horizontal")),
+            tooltip=[alt.Tooltip("alpha:N", title="α"), alt.Tooltip("where:N", title="added at"),
+                     alt.Tooltip("attn:Q", format=".3f", title=f"{succ}'s attention to the day"),
+                     alt.Tooltip("p:Q", format=".3f", title="mean correct probability")],
+        ).properties(width=420, height=130)
+
+    chart = alt.vconcat(panel("attn", f"{succ}'s attention to the day", ".2f"),
+                        panel("p", "P(correct day)", ".2f")).properties(
+        title=alt.Title(f"α × u({ctx.token_str(ctx.tokenizer.encode(STEER_TOKEN)[0])}) added to the stream entering "
+                        f"layer {st['layer']}"))
+    layer_words = (f"the stream at the end of layer {st['layer'] - 1}" if st["layer"] > 0 else
+                   "the embeddings themselves, which layer 0 reads")
+    at = {a: round(float(attn[i, 0]), 4) for i, a in enumerate(ALPHAS)}
+    rising = bool(np.all(np.diff(attn[:, 0]) > 0))
+    return Figure(
+        data={"head": succ, "layer": st["layer"], "hook": st["hook"], "where_text": layer_words,
+              "attention": {str(a): v for a, v in at.items()},
+              "attention_last_only": {str(a): round(float(attn[i, 1]), 4) for i, a in enumerate(ALPHAS)},
+              "probs": {str(a): round(float(probs[i, 0]), 4) for i, a in enumerate(ALPHAS)},
+              "attention_rises": rising, "norm": round(st["norm"], 3),
+              "rises_text": ("rises at every step of α" if rising else "does not rise steadily with α"),
+              **{f"attention_{str(a).replace('-', 'm')}": v for a, v in at.items()}},
+        alt=f"Two bar charts over α = {', '.join(map(str, ALPHAS))}: {succ}'s attention from the last position to the "
+            f"day ({', '.join(f'{v:.2f}' for v in at.values())} with the vector added at every position) and the mean "
+            "correct probability",
+        caption=f"α times the unembedding vector u of “{STEER_TOKEN}” (as TransformerLens processes GPT-2: the final "
+                "LayerNorm's γ folded in, centred over the vocabulary; not normalised, length "
+                f"{st['norm']:.1f}) added to the residual stream entering layer {st['layer']}, {succ}'s layer, at "
+                f"every position or at the last one only. Top: {succ}'s attention from the last position to the day; "
+                "bottom: the correct probability at the output; both averaged over the prompts.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+@figure("day-circuit.mlps", section="day-circuit", title="What each MLP does for the answer",
+        caption="Each MLP's change to the correct probability: through the lens before and after it, and at the output "
+                "when it is zero-ablated.", prompts=PROMPTS)
+def mlps_figure(ctx) -> Figure:
+    ll, t = ctx.analysis(layer_lens), ctx.analysis(task)
+    probs = ll["probs"]  # (layer, mid/post, prompt, 10)
+    L = probs.shape[0]
+    local = (probs[:, 1, :, 0] - probs[:, 0, :, 0]).mean(-1)  # (layer,) P(correct) after − before the MLP
+    ablated = (ll["zero_mlp"] - ll["clean"][None]).mean(-1)  # (layer,)
+    rows = [{"mlp": f"MLP {l}", "local": round(float(local[l]), 4), "ablated": round(float(ablated[l]), 4)}
+            for l in range(L)]
+    order = [r["mlp"] for r in rows]
+
+    def panel(field, title, axis_title):
+        bars = alt.Chart(alt.Data(values=rows)).mark_bar(color=style.MLP).encode(
+            x=alt.X("mlp:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40 if L > 6 else 0)),
+            y=alt.Y(f"{field}:Q", title=axis_title, axis=alt.Axis(format="+.0%")),
+            tooltip=[alt.Tooltip("mlp:N"), alt.Tooltip("local:Q", format="+.3f", title="Δ through the lens"),
+                     alt.Tooltip("ablated:Q", format="+.3f", title="Δ at the output, zero-ablated")])
+        zero = alt.Chart(alt.Data(values=[{"y": 0}])).mark_rule(color=style.RESIDUAL).encode(y="y:Q")
+        return (bars + zero).properties(width=min(480, max(280, 40 * L)), height=130, title=title)
+
+    chart = alt.vconcat(panel("local", "Through the lens: after the MLP minus before it", "Δ P(correct)"),
+                        panel("ablated", "At the output: the MLP zero-ablated", "Δ P(correct)"))
+    helpful, harmful, needed = int(np.argmax(local)), int(np.argmin(local)), int(np.argmin(ablated))
+    # the most helpful MLP's day table (7 day logits per prompt, normalised) before and after it
+    used, correct = t["used"], t["correct"]
+    before, after = (C.day_distribution(ll["days"][helpful, k]) for k in (0, 1))
+    z = {"subject_before": C.mean_z(before, used), "subject_after": C.mean_z(after, used),
+         "correct_before": C.mean_z(before, correct), "correct_after": C.mean_z(after, correct)}
+    decopies = z["subject_after"] < z["subject_before"] and z["correct_after"] > z["correct_before"]
+    second = np.sort(ablated)[1] if L > 1 else 0.0
+    change = _minus(f"{local[harmful]:+.1%}")
+    harmful_text = (f"MLP {harmful} lowers it most ({change})" if local[harmful] < 0 else
+                    f"no MLP lowers it; the smallest change is MLP {harmful}'s ({change})")
+    return Figure(
+        data={"local": rounded(local), "ablated": rounded(ablated), "helpful": helpful, "harmful": harmful,
+              "needed": needed, "helpful_delta": round(float(local[helpful]), 4),
+              "harmful_delta": round(float(local[harmful]), 4), "needed_delta": round(float(ablated[needed]), 4),
+              "needed_second": round(float(second), 4), **{k: round(v, 4) for k, v in z.items()},
+              "helpful_decopies": bool(decopies),
+              "decopy_text": (f"it lowers the prompt's own day and raises the correct one: decopying" if decopies
+                              else "it does not both lower the prompt's own day and raise the correct one, so it is "
+                                   "not decopying by this test"),
+              "helpful_verdict": [helpful, bool(decopies)], "harmful_text": harmful_text,
+              "harmful_lowers": bool(local[harmful] < 0),
+              "needed_text": (f"zero-ablating MLP {needed} lowers it most ({_minus(f'{ablated[needed]:+.1%}')}; the "
+                              f"next largest change is {_minus(f'{second:+.1%}')})" if ablated[needed] < 0 else
+                              "no MLP's zero ablation lowers it")},
+        alt=f"Two bar charts over the {L} MLPs: the change in the correct day's mean probability across each MLP "
+            f"through the lens (largest rise: MLP {helpful}, {local[helpful]:+.0%}; largest fall: MLP {harmful}, "
+            f"{local[harmful]:+.0%}) and when each is zero-ablated (largest loss: MLP {needed}, {ablated[needed]:+.0%})",
+        caption="Top: the correct day's probability through the lens just after the MLP minus just before it (the "
+                "stream at the last position with and without the MLP's output), averaged over the prompts. Bottom: "
+                "the change in the model's output probability of the correct day when the MLP's output is replaced by "
+                "zero at every position.",
         chart=chart, prompts=list(PROMPTS),
     )
