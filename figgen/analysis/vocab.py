@@ -173,6 +173,77 @@ def in_ln_space(ctx, name: str) -> Vocabulary:
 
 
 # --- heads: pattern and message vectors (the vocabulary page's views 1 and 2) ---------------------------
+# A head's attention score between query i and key j splits into a part that depends on the query's
+# input x_i (its ln1 output) and one that does not:
+#     q_i · k_j = (x_i W_Q[h] + b_Q[h]) · k_j = x_i · (W_Q[h] k_j) + b_Q[h] · k_j
+# so p_j = W_Q[h] k_j (d_model) is what key j leaves for later queries to resemble: its *pattern*.
+# A head's output at query i is Σ_j A[i, j] v_j W_O[h] (the weights A sum to 1, b_V is inside v_j), so
+# m_j = v_j W_O[h] (d_model) is what the head writes when it attends to j: j's *message*.
+
+
+def head_patterns(trace, weights, layer: int) -> np.ndarray:
+    """(head, pos, d_model): each key position's pattern p_j = W_Q[h] @ k_j at every head of `layer`
+    (k_j from the trace, b_K included). Read it against `in_ln_space(ctx, f"blocks.{layer}.ln1")`."""
+    k = np.asarray(trace[f"blocks.{layer}.attn.hook_k"], dtype=np.float32)  # (pos, head, d_head)
+    W_Q = np.asarray(weights[f"blocks.{layer}.attn.W_Q"], dtype=np.float32)  # (head, d_model, d_head)
+    return np.einsum("hde,phe->hpd", W_Q, k)
+
+
+def head_messages(trace, weights, layer: int) -> np.ndarray:
+    """(head, pos, d_model): each position's message m_j = v_j @ W_O[h] at every head of `layer` (v_j from
+    the trace, b_V included). Written to the stream: read it against the raw vocabulary."""
+    v = np.asarray(trace[f"blocks.{layer}.attn.hook_v"], dtype=np.float32)  # (pos, head, d_head)
+    W_O = np.asarray(weights[f"blocks.{layer}.attn.W_O"], dtype=np.float32)  # (head, d_head, d_model)
+    return np.einsum("phe,hed->hpd", v, W_O)
+
+
+@dataclass(frozen=True)
+class HeadReadings:
+    """Every head's pattern and message at every position of one prompt, read against the vocabulary.
+
+    patterns, messages: `Reading`s whose ids and cosines are (layer, head, pos, k) and whose mean_z
+    and high are (layer, head, pos). tokens (pos,): the prompt's token ids.
+    """
+
+    patterns: Reading
+    messages: Reading
+    tokens: np.ndarray
+
+
+def _shaped(r: Reading, shape: tuple[int, ...]) -> Reading:
+    k = r.ids.shape[-1]
+    return Reading(r.ids.reshape(*shape, k), r.cosines.reshape(*shape, k), r.mean_z.reshape(shape),
+                   r.high.reshape(shape), r.threshold)
+
+
+def read_heads(trace, weights, vocab: Vocabulary, ln_spaces: Sequence[Vocabulary], k: int = 10) -> HeadReadings:
+    """Patterns of every layer against that layer's ln1 space (`ln_spaces[l]`, one kNN pass per layer,
+    all heads and positions at once) and all messages against the raw `vocab` in one pass."""
+    L = len(ln_spaces)
+    pats, msgs = [], []
+    for l in range(L):
+        p = head_patterns(trace, weights, l)  # (head, pos, d_model)
+        H, P, d = p.shape
+        pats.append(_shaped(ln_spaces[l].read(p.reshape(-1, d), k), (H, P)))
+        msgs.append(head_messages(trace, weights, l).reshape(-1, d))
+    m = _shaped(vocab.read(np.concatenate(msgs), k), (L, H, P))
+    stack = lambda f: np.stack([getattr(r, f) for r in pats])  # noqa: E731
+    patterns = Reading(stack("ids"), stack("cosines"), stack("mean_z"), stack("high"), pats[0].threshold)
+    return HeadReadings(patterns, m, np.asarray(trace.tokens))
+
+
+def head_readings(ctx, prompt: str, k: int = 10) -> HeadReadings:
+    """`read_heads` on `ctx.trace_of(prompt)` with the model's vocabularies: use via `ctx.analysis`."""
+    L = ctx.dims.n_layers
+    return read_heads(ctx.trace_of(prompt), ctx.weights, ctx.analysis(vocabulary),
+                      [in_ln_space(ctx, f"blocks.{l}.ln1") for l in range(L)], k)
+
+
+def self_attention(pattern: np.ndarray) -> np.ndarray:
+    """(head,) each head's mean attention of a query to itself, A[i, i], over the queries i ≥ 1 (position 0
+    can attend only to itself, so it is left out). `pattern`: (head, query_pos, key_pos)."""
+    diag = np.diagonal(np.asarray(pattern), axis1=1, axis2=2)  # (head, pos)
+    return diag[:, 1:].mean(-1) if diag.shape[1] > 1 else diag.mean(-1)
 
 
 # --- the stream: FFN neurons and token evolution (the vocabulary-stream page's views 3 and 4) ---------
