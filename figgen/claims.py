@@ -272,7 +272,7 @@ VOCAB_READING = ("Nearest words by cosine among whole words only (a space, then 
                  "prediction bias (β_final · W_U, in standard deviations over whole words) is beyond ±1 counts as "
                  "high bias. A pattern is W_Q[h] k_j (k_j with b_K, from the trace) read against the vocabulary "
                  "through the layer's input LayerNorm; the seed's own filters and threshold are not published, so "
-                 "its lists and ours differ in places. ")
+                 "its lists and ours differ in places. ␣ marks a token's leading space. ")
 
 
 def _pair(a, b) -> list:
@@ -282,28 +282,28 @@ def _pair(a, b) -> list:
 CLAIMS = CLAIMS + (
     Claim(
         id="vocabulary.home-contexts", source=SEED_003.at("Disambiguating Heads"),
-        statement="The heads of layer 0 leave different patterns for “ home”: most point to other words "
-                  "(baseball, stadiums, mortgages, …), a few to “ home” itself.",
+        statement="The heads of layer 0 leave different patterns for “␣home”: most point to other words "
+                  "(baseball, stadiums, mortgages, …), a few to “␣home” itself.",
         about=GPT2_SMALL, keys=("vocabulary.home:n_elsewhere", "vocabulary.home:n_itself"), compute=_pair,
-        published="7 of 12 heads without “ home” among the 10 nearest words (L0H0, L0H2, L0H4, L0H6, L0H7, L0H8, "
-                  "L0H11), 3 with “ home” first (L0H1, L0H5, L0H10)",
+        published="7 of 12 heads without “␣home” among the 10 nearest words (L0H0, L0H2, L0H4, L0H6, L0H7, L0H8, "
+                  "L0H11), 3 with “␣home” first (L0H1, L0H5, L0H10)",
         predicate=lambda v: v[0] >= 6 and v[1] >= 2,
-        criterion="Reproduced when at least 6 of layer 0's 12 heads leave a pattern for “ home” whose 10 nearest "
-                  "words (not high bias) do not include “ home”, and at least 2 have “ home” first (the values: "
+        criterion="Reproduced when at least 6 of layer 0's 12 heads leave a pattern for “␣home” whose 10 nearest "
+                  "words (not high bias) do not include “␣home”, and at least 2 have “␣home” first (the values: "
                   "those two counts)",
         conventions=VOCAB_PROMPT + VOCAB_READING),
     Claim(
         id="vocabulary.l0h0-baseball", source=SEED_003.at("Disambiguating Heads"),
-        statement="Head L0H0 reads “ home” in baseball's terms: “ baseball” is among the nearest words of its "
+        statement="Head L0H0 reads “␣home” in baseball's terms: “␣baseball” is among the nearest words of its "
                   "pattern.",
-        about=GPT2_SMALL, keys=("vocabulary.home:baseball_l0h0",), published="“ baseball” second of 10",
+        about=GPT2_SMALL, keys=("vocabulary.home:baseball_l0h0",), published="“␣baseball” second of 10",
         predicate=lambda v: v is True,
-        criterion="Reproduced when “ baseball” is among the 10 nearest words of L0H0's pattern for “ home” "
+        criterion="Reproduced when “␣baseball” is among the 10 nearest words of L0H0's pattern for “␣home” "
                   "(and the list is not high bias)",
         conventions=VOCAB_PROMPT + VOCAB_READING),
     Claim(
         id="vocabulary.l0h1-self", source=SEED_003.at("Attended Messages"),
-        statement="On this prompt, L0H1 is the head that attends most strongly to each query's own token.",
+        statement="On the seed's prompt, L0H1 is the head that attends most strongly to each query's own token.",
         about=GPT2_SMALL, keys=("vocabulary.attended:most_self",), published="L0H1",
         predicate=lambda v: v == "L0H1",
         criterion="Reproduced when L0H1 has the largest mean self-attention A[i, i] over the queries after the "

@@ -27,6 +27,8 @@ K_ATTENDED = 5  # words per list in the attended-messages table (all K in its to
 HOME = " home"  # the seed's table: this token's pattern at every head of layer 0
 BASEBALL = " baseball"
 ELSEWHERE_SHARE = 0.5  # "most heads of layer 0 point " home" elsewhere": at least this share of them
+SMALL_VOCABULARY = 5000  # fewer whole words than this: the page says the lists repeat and mean less
+OVERLAP = 0.5  # a head "leaves nearly the same list at every position": mean overlap of its lists at least this
 BOS_SHARE = 0.5  # a head "parks" its attention on the BOS when queries give position 0 at least this, on average
 CELL_W = 165  # px per word column in the patterns-and-messages table (narrow: phones show it at ~½ scale otherwise)
 LINE_CHARS = 24  # characters per line of a word list in it
@@ -152,12 +154,24 @@ def bias_figure(ctx) -> Figure:
     ax2.legend(loc="upper left")
     n_lists = pz.size + mz.size
     hp, hm = int(r.patterns.high.sum()), int(r.messages.high.sum())
+    listed = np.concatenate([r.patterns.ids[~r.patterns.high].ravel(), r.messages.ids[~r.messages.high].ravel()])
+    n_distinct = int(np.unique(listed).size)
+    n_words = int(keep.sum())
+    small = n_words < SMALL_VOCABULARY
+    vocab_note = (f"This model has only {n_words:,} whole words, so the lists on this page are drawn from a few "
+                  f"hundred: the {listed.size:,} places in them hold {n_distinct:,} different words, the same "
+                  "words recur from list to list, and a list says less about its vector than one drawn from "
+                  "GPT-2's tens of thousands of whole words would" if small else
+                  f"The lists are drawn from {n_words:,} whole words: the {listed.size:,} places in the lists on "
+                  f"this page hold {n_distinct:,} different words")
     return Figure(
         data={"threshold": thr, "n_words": int(keep.sum()), "d_vocab": int(len(keep)), "k": K,
               "highest": ctx.token_strs(high_), "lowest": ctx.token_strs(low),
               "highest_text": " ".join(ctx.token_strs(high_)), "lowest_text": " ".join(ctx.token_strs(low)),
               "bias_mean": round(float(raw[keep].mean()), 4), "bias_std": round(float(raw[keep].std()), 4),
               "n_lists": int(n_lists), "n_patterns": int(pz.size), "n_messages": int(mz.size),
+              "n_listed": int(listed.size), "n_distinct_words": n_distinct, "small_vocabulary": bool(small),
+              "small_threshold": SMALL_VOCABULARY, "vocab_note": vocab_note,
               "n_high_patterns": hp, "n_high_messages": hm,
               "share_high_patterns": round(hp / max(pz.size, 1), 4),
               "share_high_messages": round(hm / max(mz.size, 1), 4)},
@@ -175,6 +189,20 @@ def bias_figure(ctx) -> Figure:
 
 
 # --- view 1: patterns and messages of every head × token ---------------------------------------------
+
+
+def list_overlap(r: V.Reading) -> np.ndarray:
+    """(layer, head): how much a head's lists repeat across positions: the mean, over pairs of positions after the
+    BOS whose lists are not high bias, of the share of words two lists have in common (NaN: fewer than 2 lists)."""
+    L, H, P, k = r.ids.shape
+    out = np.full((L, H), np.nan)
+    for l in range(L):
+        for h in range(H):
+            sets = [set(r.ids[l, h, p].tolist()) for p in range(1, P) if not r.high[l, h, p]]
+            pairs = [len(a & b) / k for i, a in enumerate(sets) for b in sets[i + 1:]]
+            if pairs:
+                out[l, h] = float(np.mean(pairs))
+    return out
 
 
 @figure("vocabulary.patterns-messages", section="vocabulary", title="Patterns and messages, every head",
@@ -196,10 +224,18 @@ def patterns_messages(ctx) -> Figure:
     chart = _words_panel(rows, pos, ["pattern", "message"], CELL_W, _row_height(rows), top, "position",
                          keep=(alt.datum.layer == lp) & (alt.datum.head == hp)).add_params(lp, hp)
     first = [x for x in rows if x["layer"] == 0 and x["head"] == 0]
+    rep = {kind: list_overlap(reading) for kind, reading in (("pattern", r.patterns), ("message", r.messages))}
+    repeated = {}
+    for kind, o in rep.items():
+        best = np.unravel_index(np.nanargmax(np.nan_to_num(o, nan=-1.0)), o.shape)
+        repeated[kind] = {"head": head_label(*(int(i) for i in best)), "overlap": round(float(o[best]), 4),
+                          "n_heads": int((np.nan_to_num(o, nan=0.0) >= OVERLAP).sum()),
+                          "overlaps": rounded(np.nan_to_num(o, nan=0.0))}
     hp_n, hm_n = int(r.patterns.high.sum()), int(r.messages.high.sum())
     return Figure(
         data={"n_layers": L, "n_heads": H, "n_positions": P, "k": K, "n_lists": len(rows),
               "n_high_patterns": hp_n, "n_high_messages": hm_n, "scale_top": top,
+              "repeated": repeated, "overlap_threshold": OVERLAP,
               "prompt_tokens": ctx.token_strs(ctx.trace_of(PROMPT).tokens)},
         alt=f"Interactive table for one head at a time ({L} layers × {H} heads, chosen with two pickers; L0H0 first): "
             f"for each of the prompt's {P} positions, the {K} nearest whole words of its pattern and of its message. "
@@ -244,7 +280,7 @@ def _single_id(ctx, word: str) -> int | None:
     return int(ids[0]) if len(ids) == 1 else None
 
 
-@figure("vocabulary.home", section="vocabulary", title="One token, twelve readings: “home” in layer 0",
+@figure("vocabulary.home", section="vocabulary", title="One token, a reading per head: “home” in layer 0",
         caption="The pattern “home” leaves at every head of layer 0, as its nearest words.", prompts=(PROMPT,))
 def home_figure(ctx) -> Figure:
     r = _readings(ctx)
