@@ -54,6 +54,22 @@ def test_messages_weighted_by_attention_are_the_head_outputs(tiny, tiny_trace):
                                    atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("chunk", [7, 8192])
+def test_one_pass_over_many_layernorms_equals_one_space_at_a_time(monkeypatch, chunk):
+    monkeypatch.setattr(V, "CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    W_E = rng.normal(size=(90, 12)).astype(np.float32)
+    keep = rng.random(90) < 0.7
+    voc = V.Vocabulary(W_E, keep, np.zeros(90, np.float32))
+    lns = [(rng.normal(size=12), rng.normal(size=12)) for _ in range(3)]
+    queries, space = rng.normal(size=(9, 12)), np.arange(9) % 3
+    got = V.nearest_in_ln_spaces(voc, lns, 1e-5, queries, space, k=5)
+    for i in range(9):
+        want = voc.with_ln(*lns[space[i]], 1e-5).nearest(queries[i:i + 1], 5)
+        np.testing.assert_array_equal(got.ids[i], want.ids[0])
+        np.testing.assert_allclose(got.cosines[i], want.cosines[0], atol=1e-5)
+
+
 def test_read_heads_reads_each_kind_in_its_space(mini):
     """Patterns against each layer's ln1 space, messages against the raw rows: the batched readings equal
     one-vector reads, and their shapes are (layer, head, pos, k)."""
@@ -63,6 +79,12 @@ def test_read_heads_reads_each_kind_in_its_space(mini):
     assert r.patterns.ids.shape == r.messages.ids.shape == (L, H, P, 7)
     assert r.patterns.high.shape == (L, H, P)
     t = ctx.trace
+    for l in range(L):  # every pattern of every layer, as one-space reads
+        pats = V.head_patterns(t, ctx.weights, l).reshape(H * P, -1)
+        one = V.in_ln_space(ctx, f"blocks.{l}.ln1").read(pats, 7)
+        np.testing.assert_array_equal(one.ids.reshape(H, P, 7), r.patterns.ids[l])
+        np.testing.assert_allclose(one.cosines.reshape(H, P, 7), r.patterns.cosines[l], atol=1e-5)
+        np.testing.assert_array_equal(one.high.reshape(H, P), r.patterns.high[l])
     for l, h, p in [(0, 0, 6), (L - 1, H - 1, 2)]:
         pat = V.head_patterns(t, ctx.weights, l)[h, p]
         one = V.in_ln_space(ctx, f"blocks.{l}.ln1").read(pat[None], 7)
@@ -107,13 +129,14 @@ def test_figures_on_mini(mini):
     pm = out["vocabulary.patterns-messages"]
     vl = pm["vl"]
     values = vl["datasets"][next(iter(vl["datasets"]))] if "datasets" in vl else vl["data"]["values"]
-    assert len(values) == 2 * L * H * P
-    cell = next(v for v in values if v["layer"] == 0 and v["head"] == 0 and v["kind"] == "message" and v["row"].startswith("6:"))
+    assert len(values) == L * H * P  # one row per table row; the chart folds pattern and message into cells
+    cell = next(v for v in values if v["layer"] == 0 and v["head"] == 0 and v["row"].startswith("6:"))["message"]
     first = ctx.token_str(r.messages.ids[0, 0, 6, 0])
     assert cell["matches"].startswith(f"{first} {r.messages.cosines[0, 0, 6, 0]:.2f}")  # tooltip: word and cosine
-    flagged = [v for v in values if v["high"]]
-    assert flagged and all(v["words"] == "(high bias)" for v in flagged)
+    flagged = [v[kind] for v in values for kind in ("pattern", "message") if v[kind]["high"]]
+    assert flagged and all(c["words"] == "(high bias)" for c in flagged)
     assert len(flagged) == int(r.patterns.high.sum() + r.messages.high.sum())
+    assert '"fold"' in json.dumps(vl) and '"calculate": "datum.cell.words"' in json.dumps(vl)
     home = out["vocabulary.home"]["figure"].data
     assert home["word"] == "␣home" and home["position"] == 6
     assert home["n_elsewhere"] + home["n_high"] + sum(x is not None for x in home["ranks"]) == H
@@ -122,6 +145,11 @@ def test_figures_on_mini(mini):
     assert att["most_self"] == f"L{np.unravel_index(self_.argmax(), self_.shape)[0]}H{np.unravel_index(self_.argmax(), self_.shape)[1]}"
     spec = json.dumps(out["vocabulary.attended"]["vl"])
     assert '"name": "layer"' in spec and '"name": "head"' in spec  # the pickers
+    rows = out["vocabulary.attended"]["vl"]["data"]["values"]
+    t = ctx.trace
+    row = next(v for v in rows if v["layer"] == 1 and v["head"] == 2 and v["row"].startswith("3:"))
+    A = t["blocks.1.attn.hook_pattern"][2]
+    assert row["a"][:3] == [None] * 3 and row["a"][3:] == [round(float(a), 3) for a in A[3:, 3]]  # queries ≥ key
     for o in out.values():
         for key in ("light", "dark", "vl.svg"):
             if key in o:

@@ -216,27 +216,65 @@ def _shaped(r: Reading, shape: tuple[int, ...]) -> Reading:
                    r.high.reshape(shape), r.threshold)
 
 
-def read_heads(trace, weights, vocab: Vocabulary, ln_spaces: Sequence[Vocabulary], k: int = 10) -> HeadReadings:
-    """Patterns of every layer against that layer's ln1 space (`ln_spaces[l]`, one kNN pass per layer,
-    all heads and positions at once) and all messages against the raw `vocab` in one pass."""
-    L = len(ln_spaces)
-    pats, msgs = [], []
-    for l in range(L):
-        p = head_patterns(trace, weights, l)  # (head, pos, d_model)
-        H, P, d = p.shape
-        pats.append(_shaped(ln_spaces[l].read(p.reshape(-1, d), k), (H, P)))
-        msgs.append(head_messages(trace, weights, l).reshape(-1, d))
-    m = _shaped(vocab.read(np.concatenate(msgs), k), (L, H, P))
-    stack = lambda f: np.stack([getattr(r, f) for r in pats])  # noqa: E731
-    patterns = Reading(stack("ids"), stack("cosines"), stack("mean_z"), stack("high"), pats[0].threshold)
-    return HeadReadings(patterns, m, np.asarray(trace.tokens))
+def nearest_in_ln_spaces(vocab: Vocabulary, lns: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+                         queries: np.ndarray, space: np.ndarray, k: int = 10) -> Neighbours:
+    """`vocab.with_ln(*lns[space[i]], eps).nearest(queries[i:i+1], k)` for every query i, in ONE pass over the
+    vocabulary whatever the number of LayerNorms: queries (n, d), space (n,) the index of each one's
+    LayerNorm in `lns` ((γ, β) pairs sharing `eps`).
+
+    A LayerNorm is γ ⊙ n(r) + β with n(r) = (r − mean r) / √(var r + ε) the same for every LayerNorm, so
+    q · LN(r) = (q ⊙ γ) · n(r) + q · β and |LN(r)|² = n(r)² · γ² + 2 n(r) · (γ ⊙ β) + |β|²: one
+    normalisation of each block of rows serves every LayerNorm (12 at GPT-2's size, one per layer)."""
+    G = np.stack([np.asarray(g, np.float32) for g, _ in lns])  # (n_ln, d)
+    B = np.stack([np.asarray(b, np.float32) for _, b in lns])  # (n_ln, d)
+    space = np.asarray(space)
+    q = unit_rows(queries)  # (n, d)
+    qg = q * G[space]  # (n, d)
+    offset = (q * B[space]).sum(-1)  # (n,)
+    ids_all = np.flatnonzero(vocab.keep)
+    best_ids = np.zeros((len(q), 0), dtype=np.int64)
+    best_cos = np.zeros((len(q), 0), dtype=np.float32)
+    for start in range(0, len(ids_all), CHUNK):
+        ids = ids_all[start:start + CHUNK]  # (chunk,)
+        n = layer_norm_rows(np.asarray(vocab.W_E[ids], dtype=np.float32), 1.0, 0.0, eps)  # (chunk, d)
+        sq = (n * n) @ (G * G).T + 2 * n @ (G * B).T + (B * B).sum(-1)  # (chunk, n_ln): |LN(r)|²
+        cos = (qg @ n.T + offset[:, None]) / np.sqrt(np.maximum(sq.T[space], 1e-24))  # (n, chunk)
+        if cos.shape[1] > k:
+            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
+            cos = np.take_along_axis(cos, part, 1)
+            cand = ids[part]
+        else:
+            cand = np.broadcast_to(ids, cos.shape)
+        all_ids = np.concatenate([best_ids, cand], axis=1)
+        all_cos = np.concatenate([best_cos, cos.astype(np.float32)], axis=1)
+        order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
+        best_ids = np.take_along_axis(all_ids, order, 1)
+        best_cos = np.take_along_axis(all_cos, order, 1)
+    return Neighbours(best_ids, best_cos)
+
+
+def read_heads(trace, weights, vocab: Vocabulary, ln1s: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+               k: int = 10, threshold: float = HIGH_BIAS_Z) -> HeadReadings:
+    """Every layer's patterns against that layer's ln1 space (`ln1s[l]` = (γ, β)) and every message against
+    the raw `vocab`: two passes over the vocabulary in all, each for every head and position at once."""
+    L = len(ln1s)
+    pats = [head_patterns(trace, weights, l) for l in range(L)]  # (head, pos, d_model) each
+    H, P, d = pats[0].shape
+    space = np.repeat(np.arange(L), H * P)
+    nb = nearest_in_ln_spaces(vocab, ln1s, eps, np.concatenate([p.reshape(-1, d) for p in pats]), space, k)
+    mean_z, high = high_bias(nb.ids, vocab.z, threshold)
+    patterns = _shaped(Reading(nb.ids, nb.cosines, mean_z, high, threshold), (L, H, P))
+    msgs = np.concatenate([head_messages(trace, weights, l).reshape(-1, d) for l in range(L)])
+    messages = _shaped(vocab.read(msgs, k, threshold), (L, H, P))
+    return HeadReadings(patterns, messages, np.asarray(trace.tokens))
 
 
 def head_readings(ctx, prompt: str, k: int = 10) -> HeadReadings:
-    """`read_heads` on `ctx.trace_of(prompt)` with the model's vocabularies: use via `ctx.analysis`."""
-    L = ctx.dims.n_layers
-    return read_heads(ctx.trace_of(prompt), ctx.weights, ctx.analysis(vocabulary),
-                      [in_ln_space(ctx, f"blocks.{l}.ln1") for l in range(L)], k)
+    """`read_heads` on `ctx.trace_of(prompt)` with the model's vocabulary: use via `ctx.analysis`."""
+    W = ctx.weights
+    ln1s = [(W[f"blocks.{l}.ln1.w"], W[f"blocks.{l}.ln1.b"]) for l in range(ctx.dims.n_layers)]
+    return read_heads(ctx.trace_of(prompt), W, ctx.analysis(vocabulary), ln1s,
+                      float(ctx.model.cfg.layer_norm_epsilon), k)
 
 
 def self_attention(pattern: np.ndarray) -> np.ndarray:

@@ -82,19 +82,25 @@ def _pickers(ctx, layer: int, head: int):
     return lp, hp
 
 
-def _row_height(rows: list[dict]) -> int:
+def _row_height(lists: list[dict]) -> int:
     """px per table row: the longest word list's lines, 14 px each, and a margin."""
-    return 14 * max(x["words"].count("\n") + 1 for x in rows) + 10
+    return 14 * max(x["words"].count("\n") + 1 for x in lists) + 10
 
 
-def _words_panel(rows: list[dict], order: list[str], kinds: list[str], width: int, row_h: int, top: float,
+def _words_panel(rows: list[dict] | None, order: list[str], kinds: list[str], width: int, row_h: int, top: float,
                  tooltip_title: str, keep=None):
     """Rows (positions or heads) × kinds (pattern, message…): each cell its word list, coloured by its
-    top-1 cosine (one scale, [0, top]), the list's every match and cosine in the tooltip."""
+    top-1 cosine (one scale, [0, top]), the list's every match and cosine in the tooltip.
+
+    Each of `rows` holds one table row: "row" (its label), filter fields, and one `_list` dict per kind
+    under the kind's name; the chart folds them into cells after filtering (one data row per table row
+    keeps the spec small: altair validates inline data row by row)."""
     y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=120))
-    base = alt.Chart(alt.Data(values=rows))
+    base = alt.Chart() if rows is None else alt.Chart(alt.Data(values=rows))  # None: the concat's data
     if keep is not None:
         base = base.transform_filter(keep)
+    base = base.transform_fold(kinds, as_=["kind", "cell"]).transform_calculate(
+        words="datum.cell.words", top="datum.cell.top", matches="datum.cell.matches", z="datum.cell.z")
     base = base.encode(
         x=alt.X("kind:N", sort=kinds, title=None, axis=alt.Axis(orient="top", labelAngle=0, ticks=False, domain=False)),
         y=y)
@@ -216,12 +222,13 @@ def patterns_messages(ctx) -> Figure:
     for l in range(L):
         for h in range(H):
             for p in range(P):
-                for kind, reading in (("pattern", r.patterns), ("message", r.messages)):
-                    rows.append({"layer": l, "head": h, "row": pos[p], "kind": kind,
-                                 **_list(ctx, reading, (l, h, p), K, LINE_CHARS)})
+                rows.append({"layer": l, "head": h, "row": pos[p],
+                             **{kind: _list(ctx, reading, (l, h, p), K, LINE_CHARS)
+                                for kind, reading in (("pattern", r.patterns), ("message", r.messages))}})
     top = _domain(r)
     lp, hp = _pickers(ctx, 0, 0)
-    chart = _words_panel(rows, pos, ["pattern", "message"], CELL_W, _row_height(rows), top, "position",
+    lists = [x[kind] for x in rows for kind in ("pattern", "message")]
+    chart = _words_panel(rows, pos, ["pattern", "message"], CELL_W, _row_height(lists), top, "position",
                          keep=(alt.datum.layer == lp) & (alt.datum.head == hp)).add_params(lp, hp)
     first = [x for x in rows if x["layer"] == 0 and x["head"] == 0]
     rep = {kind: list_overlap(reading) for kind, reading in (("pattern", r.patterns), ("message", r.messages))}
@@ -233,14 +240,14 @@ def patterns_messages(ctx) -> Figure:
                           "overlaps": rounded(np.nan_to_num(o, nan=0.0))}
     hp_n, hm_n = int(r.patterns.high.sum()), int(r.messages.high.sum())
     return Figure(
-        data={"n_layers": L, "n_heads": H, "n_positions": P, "k": K, "n_lists": len(rows),
+        data={"n_layers": L, "n_heads": H, "n_positions": P, "k": K, "n_lists": len(lists),
               "n_high_patterns": hp_n, "n_high_messages": hm_n, "scale_top": top,
               "repeated": repeated, "overlap_threshold": OVERLAP,
               "prompt_tokens": ctx.token_strs(ctx.trace_of(PROMPT).tokens)},
         alt=f"Interactive table for one head at a time ({L} layers × {H} heads, chosen with two pickers; L0H0 first): "
             f"for each of the prompt's {P} positions, the {K} nearest whole words of its pattern and of its message. "
-            f"L0H0's patterns: " + "; ".join(f"{x['row']}: {x['words']}".replace("\n", " ")
-                                             for x in first if x["kind"] == "pattern"),
+            f"L0H0's patterns: " + "; ".join(f"{x['row']}: {x['pattern']['words']}".replace("\n", " ")
+                                             for x in first),
         caption=f"Pick a layer and a head: for each position of the prompt (rows), the {K} nearest whole words of the "
                 "pattern it leaves at that head (left, against the vocabulary through the layer's input LayerNorm) "
                 "and of its message (right, against the raw vocabulary), nearest first. A list whose words' mean "
@@ -289,15 +296,14 @@ def home_figure(ctx) -> Figure:
     word = ctx.token_str(ctx.trace_of(PROMPT).tokens[pos])
     s = home_scores(r, pos, _single_id(ctx, HOME), _single_id(ctx, BASEBALL))
     heads = [head_label(0, h) for h in range(H)]
-    rows = [{"row": heads[h], "kind": "nearest words of the pattern", **_list(ctx, r.patterns, (0, h, pos), K, 44)}
-            for h in range(H)]
+    rows = [{"row": heads[h], "pattern": _list(ctx, r.patterns, (0, h, pos), K, 44)} for h in range(H)]
     ranks = [{"row": heads[h], "kind": f"rank of {word}",
               "rank": "high bias" if r.patterns.high[0, h, pos] else ("—" if s["rank"][h] is None else str(s["rank"][h]))}
              for h in range(H)]
     top = _domain(r)
-    row_h = _row_height(rows)
+    row_h = _row_height([x["pattern"] for x in rows])
     height = H * row_h
-    words = _words_panel(rows, heads, [rows[0]["kind"]], 320, row_h, top, "head")
+    words = _words_panel(rows, heads, ["pattern"], 320, row_h, top, "head")
     rank_panel = alt.Chart(alt.Data(values=ranks)).mark_text(fontSize=11).encode(
         x=alt.X("kind:N", title=None, axis=alt.Axis(orient="top", labelAngle=0, ticks=False, domain=False)),
         y=alt.Y("row:N", sort=heads, title=None, axis=alt.Axis(labels=False, ticks=False, domain=False)),
@@ -351,38 +357,41 @@ def attended(ctx) -> Figure:
     pos = _positions(ctx)
     sc = ctx.analysis(attention_scores)
     best = tuple(int(i) for i in np.unravel_index(np.argmax(sc["self"]), sc["self"].shape))
-    words, att = [], []
+    rows = []  # one per (layer, head, key position): its two lists and the attention from every query
     for l in range(L):
         A = t[f"blocks.{l}.attn.hook_pattern"]  # (head, q, k)
         for h in range(H):
             for j in range(P):
-                for kind, reading in (("pattern", r.patterns), ("message", r.messages)):
-                    words.append({"layer": l, "head": h, "row": pos[j], "kind": kind,
-                                  **_list(ctx, reading, (l, h, j), K_ATTENDED, 20)})
-                for i in range(j, P):
-                    att.append({"layer": l, "head": h, "row": pos[j], "query": str(i), "query_token": pos[i],
-                                "a": round(float(A[h, i, j]), 3)})
+                rows.append({"layer": l, "head": h, "row": pos[j],
+                             **{kind: _list(ctx, reading, (l, h, j), K_ATTENDED, 20)
+                                for kind, reading in (("pattern", r.patterns), ("message", r.messages))},
+                             "a": [round(float(A[h, i, j]), 3) if i >= j else None for i in range(P)]})
     top = _domain(r)
     lp, hp = _pickers(ctx, *best)
-    row_h = _row_height(words)
+    row_h = _row_height([x[kind] for x in rows for kind in ("pattern", "message")])
     height = P * row_h
     keep = (alt.datum.layer == lp) & (alt.datum.head == hp)
-    left = _words_panel(words, pos, ["pattern", "message"], 150, row_h, top, "key position", keep=keep)
+    left = _words_panel(None, pos, ["pattern", "message"], 150, row_h, top, "key position", keep=keep)
     cell = min(30, 240 // P)
-    base = alt.Chart(alt.Data(values=att)).transform_filter(keep).encode(
-        x=alt.X("query:O", sort=[str(i) for i in range(P)], title="query position",
+    base = (alt.Chart().transform_filter(keep)
+            .transform_flatten(["a"])  # the attention from query 0, 1, … in order: number them
+            .transform_window(n="row_number()", groupby=["row"])
+            .transform_calculate(query="datum.n - 1")
+            .transform_filter("datum.a != null")).encode(
+        x=alt.X("query:O", scale=alt.Scale(domain=list(range(P))), title="query position",
                 axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("row:N", sort=pos, title=None, axis=alt.Axis(labels=False, ticks=False, domain=False)))
     heat = base.mark_rect().encode(
         color=alt.Color("a:Q", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1]),
                         legend=alt.Legend(title="attention", orient="bottom", gradientLength=120)),
-        tooltip=[alt.Tooltip("query_token:N", title="query"), alt.Tooltip("row:N", title="key"),
+        tooltip=[alt.Tooltip("query:O", title="query position"), alt.Tooltip("row:N", title="key"),
                  alt.Tooltip("a:Q", format=".3f", title="attention")])
     if cell >= 28:  # the weights as text where they fit
         heat += base.mark_text(fontSize=11).encode(text=alt.Text("a:Q", format=".1f"),
                                                    color=cell_ink("a", "attention", (0, 1)))
     right = heat.properties(width=cell * P, height=height)
-    chart = alt.hconcat(left, right, spacing=6).add_params(lp, hp).resolve_scale(color="independent")
+    chart = alt.hconcat(left, right, spacing=6, data=alt.Data(values=rows)).add_params(lp, hp).resolve_scale(
+        color="independent")
     self_best = float(sc["self"][best])
     self_sorted = np.sort(sc["self"].ravel())[::-1]
     runner = float(self_sorted[1]) if self_sorted.size > 1 else 0.0
