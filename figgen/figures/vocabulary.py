@@ -141,11 +141,9 @@ def bias_figure(ctx) -> Figure:
     ax1.set_xlabel("a whole word's bias, z (standard deviations from the mean over whole words)")
     ax1.set_ylabel("whole words")
     ax1.set_title(f"The {len(ids):,} whole words of the vocabulary", loc="left")
-    ax1.text(0.99, 0.95, "highest: " + " ".join(ctx.token_strs(high_)), transform=ax1.transAxes, ha="right",
-             va="top", color=ink)
-    ax1.text(0.01, 0.95, "lowest: " + " ".join(ctx.token_strs(low)), transform=ax1.transAxes, ha="left",
-             va="top", color=ink)
-    ax1.set_ylim(0, ax1.get_ylim()[1] * 1.3)  # room for the two lines of words
+    ax1.text(0.01, 0.97, "highest: " + " ".join(ctx.token_strs(high_)) + "\nlowest: " + " ".join(ctx.token_strs(low)),
+             transform=ax1.transAxes, ha="left", va="top", color=ink, linespacing=1.5)
+    ax1.set_ylim(0, ax1.get_ylim()[1] * 1.45)  # room for the two lines of words
     pz, mz = r.patterns.mean_z.ravel(), r.messages.mean_z.ravel()
     lim = max(float(np.abs(np.concatenate([pz, mz])).max()), thr) * 1.08
     bins = np.linspace(-lim, lim, 49)
@@ -153,7 +151,9 @@ def bias_figure(ctx) -> Figure:
              stacked=True)
     for x in (-thr, thr):
         ax2.axvline(x, color=muted, linestyle="--", linewidth=1)
-    ax2.text(thr, 0.97, f" ±{thr:g}: “(high bias)” beyond", transform=ax2.get_xaxis_transform(), va="top", color=ink)
+    ax2.text(0.99, 0.97, f"dashed: ±{thr:g}, “(high bias)” beyond", transform=ax2.transAxes, ha="right", va="top",
+             color=ink)
+    ax2.set_ylim(0, ax2.get_ylim()[1] * 1.3)  # room for the legend and the note
     ax2.set_xlabel(f"mean z of a list's {K} nearest words")
     ax2.set_ylabel("lists")
     ax2.set_title("Every pattern and message of every head and position of the prompt", loc="left")
