@@ -296,18 +296,18 @@ def home_figure(ctx) -> Figure:
     word = ctx.token_str(ctx.trace_of(PROMPT).tokens[pos])
     s = home_scores(r, pos, _single_id(ctx, HOME), _single_id(ctx, BASEBALL))
     heads = [head_label(0, h) for h in range(H)]
-    rows = [{"row": heads[h], "pattern": _list(ctx, r.patterns, (0, h, pos), K, 44)} for h in range(H)]
+    rows = [{"row": heads[h], "pattern": _list(ctx, r.patterns, (0, h, pos), K, 38)} for h in range(H)]
     ranks = [{"row": heads[h], "kind": f"rank of {word}",
               "rank": "high bias" if r.patterns.high[0, h, pos] else ("—" if s["rank"][h] is None else str(s["rank"][h]))}
              for h in range(H)]
     top = _domain(r)
     row_h = _row_height([x["pattern"] for x in rows])
     height = H * row_h
-    words = _words_panel(rows, heads, ["pattern"], 320, row_h, top, "head")
+    words = _words_panel(rows, heads, ["pattern"], 270, row_h, top, "head")
     rank_panel = alt.Chart(alt.Data(values=ranks)).mark_text(fontSize=11).encode(
         x=alt.X("kind:N", title=None, axis=alt.Axis(orient="top", labelAngle=0, ticks=False, domain=False)),
         y=alt.Y("row:N", sort=heads, title=None, axis=alt.Axis(labels=False, ticks=False, domain=False)),
-        text="rank:N").properties(width=80, height=height)
+        text="rank:N").properties(width=70, height=height)
     chart = alt.hconcat(words, rank_panel, spacing=4)
     n_else, n_self = len(s["elsewhere"]), len(s["itself"])
     share = n_else / H
