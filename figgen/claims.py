@@ -268,8 +268,11 @@ CLAIMS = CLAIMS + (
 
 # --- seed 003: vocabulary space (the deep dive's pages, section "vocabulary") ---------------------------
 VOCAB_PROMPT = "The seed's prompt “The baseball player hit a home run” with GPT-2's BOS token <|endoftext|> first. "
-CLAIMS = CLAIMS + (
-)
+VOCAB_READING = ("Nearest words by cosine among whole words only (a space, then letters); a list whose words' mean "
+                 "prediction bias (β_final · W_U, in standard deviations over whole words) is beyond ±1 counts as "
+                 "high bias. A pattern is W_Q[h] k_j (k_j with b_K, from the trace) read against the vocabulary "
+                 "through the layer's input LayerNorm; the seed's own filters and threshold are not published, so "
+                 "its lists and ours differ in places. ␣ marks a token's leading space. ")
 
 # The second page (docs/deep-dives/vocabulary-stream.md): MLP neurons and token evolution.
 SEED_003_PREDICTED = "␣The ␣first ␣team ␣who ␣the ␣home ␣run ␣in"  # tokens as the site shows them, space-separated
@@ -394,6 +397,48 @@ CLAIMS = CLAIMS + (
 
 def _pair(a, b) -> list:
     return [a, b]
+
+
+CLAIMS = CLAIMS + (
+    Claim(
+        id="vocabulary.home-contexts", source=SEED_003.at("Disambiguating Heads"),
+        statement="The heads of layer 0 leave different patterns for “␣home”: most point to other words "
+                  "(baseball, stadiums, mortgages, …), a few to “␣home” itself.",
+        about=GPT2_SMALL, keys=("vocabulary.home:n_elsewhere", "vocabulary.home:n_itself"), compute=_pair,
+        published="7 of 12 heads without “␣home” among the 10 nearest words (L0H0, L0H2, L0H4, L0H6, L0H7, L0H8, "
+                  "L0H11), 3 with “␣home” first (L0H1, L0H5, L0H10)",
+        predicate=lambda v: v[0] >= 6 and v[1] >= 2,
+        criterion="Reproduced when at least 6 of layer 0's 12 heads leave a pattern for “␣home” whose 10 nearest "
+                  "words (not high bias) do not include “␣home”, and at least 2 have “␣home” first (the values: "
+                  "those two counts)",
+        conventions=VOCAB_PROMPT + VOCAB_READING),
+    Claim(
+        id="vocabulary.l0h0-baseball", source=SEED_003.at("Disambiguating Heads"),
+        statement="Head L0H0 reads “␣home” in baseball's terms: “␣baseball” is among the nearest words of its "
+                  "pattern.",
+        about=GPT2_SMALL, keys=("vocabulary.home:baseball_l0h0",), published="“␣baseball” second of 10",
+        predicate=lambda v: v is True,
+        criterion="Reproduced when “␣baseball” is among the 10 nearest words of L0H0's pattern for “␣home” "
+                  "(and the list is not high bias)",
+        conventions=VOCAB_PROMPT + VOCAB_READING),
+    Claim(
+        id="vocabulary.l0h1-self", source=SEED_003.at("Attended Messages"),
+        statement="On the seed's prompt, L0H1 is the head that attends most strongly to each query's own token.",
+        about=GPT2_SMALL, keys=("vocabulary.attended:most_self",), published="L0H1",
+        predicate=lambda v: v == "L0H1",
+        criterion="Reproduced when L0H1 has the largest mean self-attention A[i, i] over the queries after the "
+                  "BOS (position 0 can only attend to itself, so it is left out), among all 144 heads",
+        conventions=VOCAB_PROMPT),
+    Claim(
+        id="vocabulary.bos-default", source=SEED_003.at("Attended Messages"),
+        statement="Most heads put most of their attention on the first token, the BOS.",
+        about=GPT2_SMALL, keys=("vocabulary.attended:bos_share",), published="most heads (a “much more common” "
+                                                                           "pattern than self-attention)",
+        predicate=lambda v: v > 0.5, fmt=".0%",
+        criterion="Reproduced when more than half of the heads give position 0 at least half of the attention, "
+                  "on average over the queries after the BOS (the value: the share of heads)",
+        conventions=VOCAB_PROMPT),
+)
 
 
 DAYS_TASK = ("The 7 prompts “If today is <Day>, tomorrow is”, one per day; the correct answer is the next day's "

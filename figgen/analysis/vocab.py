@@ -173,6 +173,115 @@ def in_ln_space(ctx, name: str) -> Vocabulary:
 
 
 # --- heads: pattern and message vectors (the vocabulary page's views 1 and 2) ---------------------------
+# A head's attention score between query i and key j splits into a part that depends on the query's
+# input x_i (its ln1 output) and one that does not:
+#     q_i · k_j = (x_i W_Q[h] + b_Q[h]) · k_j = x_i · (W_Q[h] k_j) + b_Q[h] · k_j
+# so p_j = W_Q[h] k_j (d_model) is what key j leaves for later queries to resemble: its *pattern*.
+# A head's output at query i is Σ_j A[i, j] v_j W_O[h] (the weights A sum to 1, b_V is inside v_j), so
+# m_j = v_j W_O[h] (d_model) is what the head writes when it attends to j: j's *message*.
+
+
+def head_patterns(trace, weights, layer: int) -> np.ndarray:
+    """(head, pos, d_model): each key position's pattern p_j = W_Q[h] @ k_j at every head of `layer`
+    (k_j from the trace, b_K included). Read it against `in_ln_space(ctx, f"blocks.{layer}.ln1")`."""
+    k = np.asarray(trace[f"blocks.{layer}.attn.hook_k"], dtype=np.float32)  # (pos, head, d_head)
+    W_Q = np.asarray(weights[f"blocks.{layer}.attn.W_Q"], dtype=np.float32)  # (head, d_model, d_head)
+    return np.einsum("hde,phe->hpd", W_Q, k)
+
+
+def head_messages(trace, weights, layer: int) -> np.ndarray:
+    """(head, pos, d_model): each position's message m_j = v_j @ W_O[h] at every head of `layer` (v_j from
+    the trace, b_V included). Written to the stream: read it against the raw vocabulary."""
+    v = np.asarray(trace[f"blocks.{layer}.attn.hook_v"], dtype=np.float32)  # (pos, head, d_head)
+    W_O = np.asarray(weights[f"blocks.{layer}.attn.W_O"], dtype=np.float32)  # (head, d_head, d_model)
+    return np.einsum("phe,hed->hpd", v, W_O)
+
+
+@dataclass(frozen=True)
+class HeadReadings:
+    """Every head's pattern and message at every position of one prompt, read against the vocabulary.
+
+    patterns, messages: `Reading`s whose ids and cosines are (layer, head, pos, k) and whose mean_z
+    and high are (layer, head, pos). tokens (pos,): the prompt's token ids.
+    """
+
+    patterns: Reading
+    messages: Reading
+    tokens: np.ndarray
+
+
+def _shaped(r: Reading, shape: tuple[int, ...]) -> Reading:
+    k = r.ids.shape[-1]
+    return Reading(r.ids.reshape(*shape, k), r.cosines.reshape(*shape, k), r.mean_z.reshape(shape),
+                   r.high.reshape(shape), r.threshold)
+
+
+def nearest_in_ln_spaces(vocab: Vocabulary, lns: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+                         queries: np.ndarray, space: np.ndarray, k: int = 10) -> Neighbours:
+    """`vocab.with_ln(*lns[space[i]], eps).nearest(queries[i:i+1], k)` for every query i, in ONE pass over the
+    vocabulary whatever the number of LayerNorms: queries (n, d), space (n,) the index of each one's
+    LayerNorm in `lns` ((γ, β) pairs sharing `eps`).
+
+    A LayerNorm is γ ⊙ n(r) + β with n(r) = (r − mean r) / √(var r + ε) the same for every LayerNorm, so
+    q · LN(r) = (q ⊙ γ) · n(r) + q · β and |LN(r)|² = n(r)² · γ² + 2 n(r) · (γ ⊙ β) + |β|²: one
+    normalisation of each block of rows serves every LayerNorm (12 at GPT-2's size, one per layer)."""
+    G = np.stack([np.asarray(g, np.float32) for g, _ in lns])  # (n_ln, d)
+    B = np.stack([np.asarray(b, np.float32) for _, b in lns])  # (n_ln, d)
+    space = np.asarray(space)
+    q = unit_rows(queries)  # (n, d)
+    qg = q * G[space]  # (n, d)
+    offset = (q * B[space]).sum(-1)  # (n,)
+    ids_all = np.flatnonzero(vocab.keep)
+    best_ids = np.zeros((len(q), 0), dtype=np.int64)
+    best_cos = np.zeros((len(q), 0), dtype=np.float32)
+    for start in range(0, len(ids_all), CHUNK):
+        ids = ids_all[start:start + CHUNK]  # (chunk,)
+        n = layer_norm_rows(np.asarray(vocab.W_E[ids], dtype=np.float32), 1.0, 0.0, eps)  # (chunk, d)
+        sq = (n * n) @ (G * G).T + 2 * n @ (G * B).T + (B * B).sum(-1)  # (chunk, n_ln): |LN(r)|²
+        cos = (qg @ n.T + offset[:, None]) / np.sqrt(np.maximum(sq.T[space], 1e-24))  # (n, chunk)
+        if cos.shape[1] > k:
+            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
+            cos = np.take_along_axis(cos, part, 1)
+            cand = ids[part]
+        else:
+            cand = np.broadcast_to(ids, cos.shape)
+        all_ids = np.concatenate([best_ids, cand], axis=1)
+        all_cos = np.concatenate([best_cos, cos.astype(np.float32)], axis=1)
+        order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
+        best_ids = np.take_along_axis(all_ids, order, 1)
+        best_cos = np.take_along_axis(all_cos, order, 1)
+    return Neighbours(best_ids, best_cos)
+
+
+def read_heads(trace, weights, vocab: Vocabulary, ln1s: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+               k: int = 10, threshold: float = HIGH_BIAS_Z) -> HeadReadings:
+    """Every layer's patterns against that layer's ln1 space (`ln1s[l]` = (γ, β)) and every message against
+    the raw `vocab`: two passes over the vocabulary in all, each for every head and position at once."""
+    L = len(ln1s)
+    pats = [head_patterns(trace, weights, l) for l in range(L)]  # (head, pos, d_model) each
+    H, P, d = pats[0].shape
+    space = np.repeat(np.arange(L), H * P)
+    nb = nearest_in_ln_spaces(vocab, ln1s, eps, np.concatenate([p.reshape(-1, d) for p in pats]), space, k)
+    mean_z, high = high_bias(nb.ids, vocab.z, threshold)
+    patterns = _shaped(Reading(nb.ids, nb.cosines, mean_z, high, threshold), (L, H, P))
+    msgs = np.concatenate([head_messages(trace, weights, l).reshape(-1, d) for l in range(L)])
+    messages = _shaped(vocab.read(msgs, k, threshold), (L, H, P))
+    return HeadReadings(patterns, messages, np.asarray(trace.tokens))
+
+
+def head_readings(ctx, prompt: str, k: int = 10) -> HeadReadings:
+    """`read_heads` on `ctx.trace_of(prompt)` with the model's vocabulary: use via `ctx.analysis`."""
+    W = ctx.weights
+    ln1s = [(W[f"blocks.{l}.ln1.w"], W[f"blocks.{l}.ln1.b"]) for l in range(ctx.dims.n_layers)]
+    return read_heads(ctx.trace_of(prompt), W, ctx.analysis(vocabulary), ln1s,
+                      float(ctx.model.cfg.layer_norm_epsilon), k)
+
+
+def self_attention(pattern: np.ndarray) -> np.ndarray:
+    """(head,) each head's mean attention of a query to itself, A[i, i], over the queries i ≥ 1 (position 0
+    can attend only to itself, so it is left out). `pattern`: (head, query_pos, key_pos)."""
+    diag = np.diagonal(np.asarray(pattern), axis1=1, axis2=2)  # (head, pos)
+    return diag[:, 1:].mean(-1) if diag.shape[1] > 1 else diag.mean(-1)
 
 
 # --- the stream: FFN neurons and token evolution (the vocabulary-stream page's views 3 and 4) ---------

@@ -1,0 +1,415 @@
+"""Vocabulary space, part 1 (seed 003, McCormick): patterns and messages read as their nearest words.
+
+Figures, in the order of the page (docs/deep-dives/vocabulary.md):
+- the technique's high-bias filter: every whole word's prediction bias, and the mean bias of every
+  list read on this page, with the threshold;
+- patterns and messages of every head × token (layer and head picker);
+- the seed's table: the pattern of " home" at every head of layer 0;
+- attended messages: one head's patterns and messages beside the attention each query pays.
+All on the seed's prompt. The arithmetic is figgen.analysis.vocab (`head_readings`); these functions only
+choose and draw.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+
+from ..analysis import vocab as V
+from . import style
+from .labels import cell_ink, head_label, rounded
+from .registry import Figure, figure
+
+PROMPT = "The baseball player hit a home run"  # the seed's prompt; the trace puts the BOS first
+K = 10  # nearest words per vector, as in the seed
+K_ATTENDED = 5  # words per list in the attended-messages table (all K in its tooltips)
+HOME = " home"  # the seed's table: this token's pattern at every head of layer 0
+BASEBALL = " baseball"
+ELSEWHERE_SHARE = 0.5  # "most heads of layer 0 point " home" elsewhere": at least this share of them
+SMALL_VOCABULARY = 5000  # fewer whole words than this: the page says the lists repeat and mean less
+OVERLAP = 0.5  # a head "leaves nearly the same list at every position": mean overlap of its lists at least this
+BOS_SHARE = 0.5  # a head "parks" its attention on the BOS when queries give position 0 at least this, on average
+CELL_W = 165  # px per word column in the patterns-and-messages table (narrow: phones show it at ~½ scale otherwise)
+LINE_CHARS = 24  # characters per line of a word list in it
+
+
+# --- what the figures share ------------------------------------------------------------------------
+
+
+def _readings(ctx) -> V.HeadReadings:
+    return ctx.analysis(V.head_readings, PROMPT, K)
+
+
+def _positions(ctx) -> list[str]:
+    t = ctx.trace_of(PROMPT)
+    return [f"{p}: {s}" for p, s in enumerate(ctx.token_strs(t.tokens))]
+
+
+def _wrap(words: list[str], chars: int) -> str:
+    """Words joined by spaces into lines of at most `chars` characters (a longer word gets its own line)."""
+    lines: list[str] = []
+    for w in words:
+        if lines and len(lines[-1]) + 1 + len(w) <= chars:
+            lines[-1] += " " + w
+        else:
+            lines.append(w)
+    return "\n".join(lines)
+
+
+def _list(ctx, r: V.Reading, idx: tuple, n: int, chars: int) -> dict:
+    """One list of a Reading at index `idx` (layer, head, pos) as chart fields: the wrapped words (or
+    "(high bias)"), the top cosine, and a tooltip of every match with its cosine."""
+    ids, cos = r.ids[idx], r.cosines[idx]
+    words = [ctx.token_str(i) for i in ids]
+    matches = ", ".join(f"{w} {c:.2f}" for w, c in zip(words, cos))
+    high = bool(r.high[idx])
+    return {"words": "(high bias)" if high else _wrap(words[:n], chars),
+            "top": 0.0 if high else round(float(max(cos[0], 0.0)), 3),
+            "matches": matches, "z": round(float(r.mean_z[idx]), 2), "high": high}
+
+
+def _domain(r: V.HeadReadings) -> float:
+    """The upper end of the shared cosine colour scale: the largest top-1 cosine shown, up to the next 0.05."""
+    tops = np.concatenate([r.patterns.cosines[..., 0][~r.patterns.high], r.messages.cosines[..., 0][~r.messages.high]])
+    return float(np.ceil(max(float(tops.max(initial=0.05)), 0.05) * 20) / 20)
+
+
+def _pickers(ctx, layer: int, head: int):
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    lp = alt.param(name="layer", value=layer, bind=alt.binding_select(options=list(range(L)), name="layer "))
+    hp = alt.param(name="head", value=head, bind=alt.binding_select(options=list(range(H)), name="head "))
+    return lp, hp
+
+
+def _row_height(lists: list[dict]) -> int:
+    """px per table row: the longest word list's lines, 14 px each, and a margin."""
+    return 14 * max(x["words"].count("\n") + 1 for x in lists) + 10
+
+
+def _words_panel(rows: list[dict] | None, order: list[str], kinds: list[str], width: int, row_h: int, top: float,
+                 tooltip_title: str, keep=None):
+    """Rows (positions or heads) × kinds (pattern, message…): each cell its word list, coloured by its
+    top-1 cosine (one scale, [0, top]), the list's every match and cosine in the tooltip.
+
+    Each of `rows` holds one table row: "row" (its label), filter fields, and one `_list` dict per kind
+    under the kind's name; the chart folds them into cells after filtering (one data row per table row
+    keeps the spec small: altair validates inline data row by row)."""
+    y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=120))
+    base = alt.Chart() if rows is None else alt.Chart(alt.Data(values=rows))  # None: the concat's data
+    if keep is not None:
+        base = base.transform_filter(keep)
+    base = base.transform_fold(kinds, as_=["kind", "cell"]).transform_calculate(
+        words="datum.cell.words", top="datum.cell.top", matches="datum.cell.matches", z="datum.cell.z")
+    base = base.encode(
+        x=alt.X("kind:N", sort=kinds, title=None, axis=alt.Axis(orient="top", labelAngle=0, ticks=False, domain=False)),
+        y=y)
+    tooltip = [alt.Tooltip("row:N", title=tooltip_title), alt.Tooltip("kind:N", title="vector"),
+               alt.Tooltip("matches:N", title=f"nearest {K} (cosine)"),
+               alt.Tooltip("z:Q", format="+.2f", title="mean bias z")]
+    cells = base.mark_rect(stroke=None).encode(
+        color=alt.Color("top:Q", scale=alt.Scale(range=style.vega_range("similarity"), domain=[0, top], clamp=True),
+                        legend=alt.Legend(title="top-1 cosine", format=".2f", orient="bottom", gradientLength=160)),
+        tooltip=tooltip)
+    text = base.mark_text(align="left", baseline="top", lineBreak="\n", dx=-width / 2 + 6, dy=-row_h / 2 + 5,
+                          fontSize=11, lineHeight=14, limit=width - 10).encode(
+        text="words:N", color=cell_ink("top", "similarity", (0, top)), tooltip=tooltip)
+    return (cells + text).properties(width=width * len(kinds), height=row_h * len(order))
+
+
+# --- the technique: the high-bias filter -------------------------------------------------------------
+
+
+@figure("vocabulary.bias", section="vocabulary", title="Each word's prediction bias, and the high-bias filter",
+        caption="Top: every whole word's prediction bias. Bottom: the mean bias of each list of nearest words "
+                "read on this page, with the threshold.", prompts=(PROMPT,))
+def bias_figure(ctx) -> Figure:
+    voc = ctx.analysis(V.vocabulary)
+    r = _readings(ctx)
+    W = ctx.weights
+    raw = V.token_bias(W["W_U"], W["ln_final.b"], W["b_U"] if "b_U" in W else None)
+    keep = voc.keep
+    z = voc.z[keep]
+    ids = np.flatnonzero(keep)
+    order = np.argsort(voc.z[ids], kind="stable")
+    low, high_ = ids[order[:5]], ids[order[::-1][:5]]
+    thr = r.patterns.threshold
+    fig = MplFigure(figsize=(style.COLUMN_IN, 5.0), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1)
+    ink, muted = style.ink(ctx.theme), style.muted(ctx.theme)
+    ax1.hist(z, bins=60, color=style.PARAMETER)
+    ax1.set_xlabel("a whole word's bias, z (standard deviations from the mean over whole words)")
+    ax1.set_ylabel("whole words")
+    ax1.set_title(f"The {len(ids):,} whole words of the vocabulary", loc="left")
+    ax1.text(0.01, 0.97, "highest: " + " ".join(ctx.token_strs(high_)) + "\nlowest: " + " ".join(ctx.token_strs(low)),
+             transform=ax1.transAxes, ha="left", va="top", color=ink, linespacing=1.5)
+    ax1.set_ylim(0, ax1.get_ylim()[1] * 1.45)  # room for the two lines of words
+    pz, mz = r.patterns.mean_z.ravel(), r.messages.mean_z.ravel()
+    lim = max(float(np.abs(np.concatenate([pz, mz])).max()), thr) * 1.08
+    bins = np.linspace(-lim, lim, 49)
+    ax2.hist([pz, mz], bins=bins, color=[style.ATTENTION, style.OPERATION], label=["patterns", "messages"],
+             stacked=True)
+    for x in (-thr, thr):
+        ax2.axvline(x, color=muted, linestyle="--", linewidth=1)
+    ax2.text(0.99, 0.97, f"dashed: ±{thr:g}, “(high bias)” beyond", transform=ax2.transAxes, ha="right", va="top",
+             color=ink)
+    ax2.set_ylim(0, ax2.get_ylim()[1] * 1.3)  # room for the legend and the note
+    ax2.set_xlabel(f"mean z of a list's {K} nearest words")
+    ax2.set_ylabel("lists")
+    ax2.set_title("Every pattern and message of every head and position of the prompt", loc="left")
+    ax2.legend(loc="upper left")
+    n_lists = pz.size + mz.size
+    hp, hm = int(r.patterns.high.sum()), int(r.messages.high.sum())
+    listed = np.concatenate([r.patterns.ids[~r.patterns.high].ravel(), r.messages.ids[~r.messages.high].ravel()])
+    n_distinct = int(np.unique(listed).size)
+    n_words = int(keep.sum())
+    small = n_words < SMALL_VOCABULARY
+    vocab_note = (f"This model has only {n_words:,} whole words, so the lists on this page are drawn from a few "
+                  f"hundred: the {listed.size:,} places in them hold {n_distinct:,} different words, the same "
+                  "words recur from list to list, and a list says less about its vector than one drawn from "
+                  "GPT-2's tens of thousands of whole words would" if small else
+                  f"The lists are drawn from {n_words:,} whole words: the {listed.size:,} places in the lists on "
+                  f"this page hold {n_distinct:,} different words")
+    return Figure(
+        data={"threshold": thr, "n_words": int(keep.sum()), "d_vocab": int(len(keep)), "k": K,
+              "highest": ctx.token_strs(high_), "lowest": ctx.token_strs(low),
+              "highest_text": " ".join(ctx.token_strs(high_)), "lowest_text": " ".join(ctx.token_strs(low)),
+              "bias_mean": round(float(raw[keep].mean()), 4), "bias_std": round(float(raw[keep].std()), 4),
+              "n_lists": int(n_lists), "n_patterns": int(pz.size), "n_messages": int(mz.size),
+              "n_listed": int(listed.size), "n_distinct_words": n_distinct, "small_vocabulary": bool(small),
+              "small_threshold": SMALL_VOCABULARY, "vocab_note": vocab_note,
+              "n_high_patterns": hp, "n_high_messages": hm,
+              "share_high_patterns": round(hp / max(pz.size, 1), 4),
+              "share_high_messages": round(hm / max(mz.size, 1), 4)},
+        alt=f"Two histograms: the prediction bias of the {len(ids):,} whole words in standard deviations, highest "
+            f"{' '.join(ctx.token_strs(high_))}, lowest {' '.join(ctx.token_strs(low))}; and the mean bias of the "
+            f"{n_lists} word lists of this page with the ±{thr:g} threshold: {hp} pattern lists and {hm} message "
+            "lists beyond it",
+        caption=f"Top: the prediction bias of every whole word (β of the final LayerNorm through W_U), in standard "
+                f"deviations from the mean over whole words, with the five highest and five lowest. Bottom: for "
+                f"every pattern and message of every head at every position of the prompt, the mean of that z over "
+                f"its {K} nearest words; dashed: ±{thr:g}, beyond which a table shows “(high bias)” instead of "
+                "the list.",
+        mpl=fig, prompts=[PROMPT],
+    )
+
+
+# --- view 1: patterns and messages of every head × token ---------------------------------------------
+
+
+def list_overlap(r: V.Reading) -> np.ndarray:
+    """(layer, head): how much a head's lists repeat across positions: the mean, over pairs of positions after the
+    BOS whose lists are not high bias, of the share of words two lists have in common (NaN: fewer than 2 lists)."""
+    L, H, P, k = r.ids.shape
+    out = np.full((L, H), np.nan)
+    for l in range(L):
+        for h in range(H):
+            sets = [set(r.ids[l, h, p].tolist()) for p in range(1, P) if not r.high[l, h, p]]
+            pairs = [len(a & b) / k for i, a in enumerate(sets) for b in sets[i + 1:]]
+            if pairs:
+                out[l, h] = float(np.mean(pairs))
+    return out
+
+
+@figure("vocabulary.patterns-messages", section="vocabulary", title="Patterns and messages, every head",
+        caption="For one head at a time (pickers), the nearest words of each token's pattern and message.",
+        prompts=(PROMPT,))
+def patterns_messages(ctx) -> Figure:
+    r = _readings(ctx)
+    L, H, P = r.patterns.high.shape
+    pos = _positions(ctx)
+    rows = []
+    for l in range(L):
+        for h in range(H):
+            for p in range(P):
+                rows.append({"layer": l, "head": h, "row": pos[p],
+                             **{kind: _list(ctx, reading, (l, h, p), K, LINE_CHARS)
+                                for kind, reading in (("pattern", r.patterns), ("message", r.messages))}})
+    top = _domain(r)
+    lp, hp = _pickers(ctx, 0, 0)
+    lists = [x[kind] for x in rows for kind in ("pattern", "message")]
+    chart = _words_panel(rows, pos, ["pattern", "message"], CELL_W, _row_height(lists), top, "position",
+                         keep=(alt.datum.layer == lp) & (alt.datum.head == hp)).add_params(lp, hp)
+    first = [x for x in rows if x["layer"] == 0 and x["head"] == 0]
+    rep = {kind: list_overlap(reading) for kind, reading in (("pattern", r.patterns), ("message", r.messages))}
+    repeated = {}
+    for kind, o in rep.items():
+        best = np.unravel_index(np.nanargmax(np.nan_to_num(o, nan=-1.0)), o.shape)
+        repeated[kind] = {"head": head_label(*(int(i) for i in best)), "overlap": round(float(o[best]), 4),
+                          "n_heads": int((np.nan_to_num(o, nan=0.0) >= OVERLAP).sum()),
+                          "overlaps": rounded(np.nan_to_num(o, nan=0.0))}
+    hp_n, hm_n = int(r.patterns.high.sum()), int(r.messages.high.sum())
+    return Figure(
+        data={"n_layers": L, "n_heads": H, "n_positions": P, "k": K, "n_lists": len(lists),
+              "n_high_patterns": hp_n, "n_high_messages": hm_n, "scale_top": top,
+              "repeated": repeated, "overlap_threshold": OVERLAP,
+              "prompt_tokens": ctx.token_strs(ctx.trace_of(PROMPT).tokens)},
+        alt=f"Interactive table for one head at a time ({L} layers × {H} heads, chosen with two pickers; L0H0 first): "
+            f"for each of the prompt's {P} positions, the {K} nearest whole words of its pattern and of its message. "
+            f"L0H0's patterns: " + "; ".join(f"{x['row']}: {x['pattern']['words']}".replace("\n", " ")
+                                             for x in first),
+        caption=f"Pick a layer and a head: for each position of the prompt (rows), the {K} nearest whole words of the "
+                "pattern it leaves at that head (left, against the vocabulary through the layer's input LayerNorm) "
+                "and of its message (right, against the raw vocabulary), nearest first. A list whose words' mean "
+                "bias is beyond the threshold reads “(high bias)”. Colour: the cosine of the nearest word, one "
+                f"scale for every head (0 to {top:.2f}). Hover a cell for every match with its cosine. The static "
+                "image shows L0H0.",
+        chart=chart, prompts=[PROMPT],
+    )
+
+
+# --- the seed's table: " home" at every head of layer 0 ----------------------------------------------
+
+
+def _home_position(ctx) -> int:
+    """The position of " home" in the prompt (the last position if a tokenizer splits it)."""
+    t = ctx.trace_of(PROMPT)
+    at = [p for p, tok in enumerate(t.tokens) if ctx.tokenizer.decode([int(tok)]) == HOME]
+    return at[0] if at else len(t.tokens) - 1
+
+
+def home_scores(r: V.HeadReadings, pos: int, word_id: int | None, baseball_id: int | None) -> dict:
+    """Layer 0's patterns for the token at `pos`: per head whether the list is high bias, the rank of the token
+    itself in its list (None if absent), its top-1 id; and the counts the page and claims quote."""
+    ids, high = r.patterns.ids[0, :, pos], r.patterns.high[0, :, pos]  # (head, k), (head,)
+    H = len(high)
+    rank = [None if high[h] or word_id not in ids[h] else int(np.flatnonzero(ids[h] == word_id)[0]) + 1
+            for h in range(H)]
+    elsewhere = [h for h in range(H) if not high[h] and rank[h] is None]
+    itself = [h for h in range(H) if rank[h] == 1]
+    tops = {int(ids[h, 0]) for h in elsewhere}
+    return {"rank": rank, "elsewhere": elsewhere, "itself": itself, "n_distinct_top": len(tops),
+            "baseball_l0h0": bool(baseball_id is not None and not high[0] and baseball_id in ids[0])}
+
+
+def _single_id(ctx, word: str) -> int | None:
+    ids = ctx.tokenizer.encode(word)
+    return int(ids[0]) if len(ids) == 1 else None
+
+
+@figure("vocabulary.home", section="vocabulary", title="One token, a reading per head: “home” in layer 0",
+        caption="The pattern “home” leaves at every head of layer 0, as its nearest words.", prompts=(PROMPT,))
+def home_figure(ctx) -> Figure:
+    r = _readings(ctx)
+    H = ctx.dims.n_heads
+    pos = _home_position(ctx)
+    word = ctx.token_str(ctx.trace_of(PROMPT).tokens[pos])
+    s = home_scores(r, pos, _single_id(ctx, HOME), _single_id(ctx, BASEBALL))
+    heads = [head_label(0, h) for h in range(H)]
+    rows = [{"row": heads[h], "pattern": _list(ctx, r.patterns, (0, h, pos), K, 38)} for h in range(H)]
+    ranks = [{"row": heads[h], "kind": f"rank of {word}",
+              "rank": "high bias" if r.patterns.high[0, h, pos] else ("—" if s["rank"][h] is None else str(s["rank"][h]))}
+             for h in range(H)]
+    top = _domain(r)
+    row_h = _row_height([x["pattern"] for x in rows])
+    height = H * row_h
+    words = _words_panel(rows, heads, ["pattern"], 270, row_h, top, "head")
+    rank_panel = alt.Chart(alt.Data(values=ranks)).mark_text(fontSize=11).encode(
+        x=alt.X("kind:N", title=None, axis=alt.Axis(orient="top", labelAngle=0, ticks=False, domain=False)),
+        y=alt.Y("row:N", sort=heads, title=None, axis=alt.Axis(labels=False, ticks=False, domain=False)),
+        text="rank:N").properties(width=70, height=height)
+    chart = alt.hconcat(words, rank_panel, spacing=4)
+    n_else, n_self = len(s["elsewhere"]), len(s["itself"])
+    share = n_else / H
+    verdict = (f"{n_else} of the {H} heads ({share:.0%}, at least the {ELSEWHERE_SHARE:.0%} this page asks for) "
+               f"leave a pattern for {word} whose {K} nearest words do not include {word} itself"
+               if share >= ELSEWHERE_SHARE else
+               f"only {n_else} of the {H} heads ({share:.0%}, under the {ELSEWHERE_SHARE:.0%} this page asks for) "
+               f"leave a pattern for {word} whose {K} nearest words do not include {word} itself")
+    n_high = int(r.patterns.high[0, :, pos].sum())
+    return Figure(
+        data={"word": word, "position": pos, "n_heads": H, "k": K, "n_elsewhere": n_else,
+              "elsewhere": [heads[h] for h in s["elsewhere"]], "elsewhere_share": round(share, 4),
+              "threshold": ELSEWHERE_SHARE, "verdict": verdict, "n_itself": n_self,
+              "itself": [heads[h] for h in s["itself"]], "itself_text": ", ".join(heads[h] for h in s["itself"]) or "none",
+              "n_distinct_top": s["n_distinct_top"], "n_high": n_high, "baseball_l0h0": s["baseball_l0h0"],
+              "ranks": [None if x is None else int(x) for x in s["rank"]]},
+        alt=f"Table of the {K} nearest whole words of the pattern {word} leaves at each of layer 0's {H} heads; "
+            f"{n_else} lists do not contain {word}, {n_self} have it first, {n_high} are high bias",
+        caption=f"The pattern {word} (position {pos}) leaves at each head of layer 0, read as its {K} nearest whole "
+                "words through layer 0's input LayerNorm; right: where "
+                f"{word} itself ranks in that list (— when it is not among the {K}). Colour and tooltips as in the "
+                "table above.",
+        chart=chart, prompts=[PROMPT],
+    )
+
+
+# --- view 2: attended messages ------------------------------------------------------------------------
+
+
+def attention_scores(ctx) -> dict:
+    """Per head (layer, head): mean self-attention over queries ≥ 1 and mean attention to position 0."""
+    t = ctx.trace_of(PROMPT)
+    L = ctx.dims.n_layers
+    pats = [t[f"blocks.{l}.attn.hook_pattern"] for l in range(L)]  # (head, q, k) each
+    self_ = np.stack([V.self_attention(p) for p in pats])  # (layer, head)
+    bos = np.stack([p[:, 1:, 0].mean(-1) for p in pats])  # (layer, head)
+    return {"self": self_, "bos": bos}
+
+
+@figure("vocabulary.attended", section="vocabulary", title="Attended messages: what each query picks up",
+        caption="For one head (pickers): each token's pattern and message beside the attention every query pays "
+                "to it.", prompts=(PROMPT,))
+def attended(ctx) -> Figure:
+    r = _readings(ctx)
+    t = ctx.trace_of(PROMPT)
+    L, H, P = r.patterns.high.shape
+    pos = _positions(ctx)
+    sc = ctx.analysis(attention_scores)
+    best = tuple(int(i) for i in np.unravel_index(np.argmax(sc["self"]), sc["self"].shape))
+    rows = []  # one per (layer, head, key position): its two lists and the attention from every query
+    for l in range(L):
+        A = t[f"blocks.{l}.attn.hook_pattern"]  # (head, q, k)
+        for h in range(H):
+            for j in range(P):
+                rows.append({"layer": l, "head": h, "row": pos[j],
+                             **{kind: _list(ctx, reading, (l, h, j), K_ATTENDED, 20)
+                                for kind, reading in (("pattern", r.patterns), ("message", r.messages))},
+                             "a": [round(float(A[h, i, j]), 3) if i >= j else None for i in range(P)]})
+    top = _domain(r)
+    lp, hp = _pickers(ctx, *best)
+    row_h = _row_height([x[kind] for x in rows for kind in ("pattern", "message")])
+    height = P * row_h
+    keep = (alt.datum.layer == lp) & (alt.datum.head == hp)
+    left = _words_panel(None, pos, ["pattern", "message"], 150, row_h, top, "key position", keep=keep)
+    cell = min(30, 240 // P)
+    base = (alt.Chart().transform_filter(keep)
+            .transform_flatten(["a"])  # the attention from query 0, 1, … in order: number them
+            .transform_window(n="row_number()", groupby=["row"])
+            .transform_calculate(query="datum.n - 1")
+            .transform_filter("datum.a != null")).encode(
+        x=alt.X("query:O", scale=alt.Scale(domain=list(range(P))), title="query position",
+                axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("row:N", sort=pos, title=None, axis=alt.Axis(labels=False, ticks=False, domain=False)))
+    heat = base.mark_rect().encode(
+        color=alt.Color("a:Q", scale=alt.Scale(range=style.vega_range("attention"), domain=[0, 1]),
+                        legend=alt.Legend(title="attention", orient="bottom", gradientLength=120)),
+        tooltip=[alt.Tooltip("query:O", title="query position"), alt.Tooltip("row:N", title="key"),
+                 alt.Tooltip("a:Q", format=".3f", title="attention")])
+    if cell >= 28:  # the weights as text where they fit
+        heat += base.mark_text(fontSize=11).encode(text=alt.Text("a:Q", format=".1f"),
+                                                   color=cell_ink("a", "attention", (0, 1)))
+    right = heat.properties(width=cell * P, height=height)
+    chart = alt.hconcat(left, right, spacing=6, data=alt.Data(values=rows)).add_params(lp, hp).resolve_scale(
+        color="independent")
+    self_best = float(sc["self"][best])
+    self_sorted = np.sort(sc["self"].ravel())[::-1]
+    runner = float(self_sorted[1]) if self_sorted.size > 1 else 0.0
+    bos_heads = sc["bos"] >= BOS_SHARE
+    label = head_label(*best)
+    return Figure(
+        data={"most_self": label, "most_self_score": round(self_best, 4), "runner_up_score": round(runner, 4),
+              "self": rounded(sc["self"]), "bos": rounded(sc["bos"]), "bos_threshold": BOS_SHARE,
+              "n_bos_heads": int(bos_heads.sum()), "n_heads_total": int(L * H),
+              "bos_share": round(float(bos_heads.mean()), 4), "k_shown": K_ATTENDED, "k": K,
+              "default_head": label},
+        alt=f"Interactive table for one head at a time ({label} first, the most self-attending head on this prompt, "
+            f"mean self-attention {self_best:.2f}): for each key position, the {K_ATTENDED} nearest words of its "
+            "pattern and its message, and the attention each later query pays to it",
+        caption=f"Pick a layer and a head (the first shown, {label}, attends most to itself on this prompt). Rows: "
+                f"the position a query attends to (key); left: the {K_ATTENDED} nearest words of its pattern and of "
+                "its message at that head (hover for all "
+                f"{K} with their cosines); right: the attention each query (columns) pays to it, so a column "
+                "sums to 1 and a row says who picks up that message.",
+        chart=chart, prompts=[PROMPT],
+    )
