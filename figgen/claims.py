@@ -263,11 +263,10 @@ CLAIMS = CLAIMS + (
 
 
 
-# --- the day-of-week circuit (seed 002) -----------------------------------------------------------
-
-
 # --- seed 003: vocabulary space (the deep dive's pages, section "vocabulary") ---------------------------
-VOCAB_PROMPT = "The seed's prompt “The baseball player hit a home run” with GPT-2's BOS token <|endoftext|> first. "
+VOCAB_PROMPT = ("The seed's prompt “␣The baseball player hit a home run”, starting with a space as the seed's printouts "
+                "tokenize it (“<|endoftext|> The baseball player| who|”: its first word is the token “␣The”), with "
+                "GPT-2's BOS token <|endoftext|> first. ")
 VOCAB_READING = ("Nearest words by cosine among whole words only (a space, then letters); a list whose words' mean "
                  "prediction bias (β_final · W_U, in standard deviations over whole words) is beyond ±1 counts as "
                  "high bias. A pattern is W_Q[h] k_j (k_j with b_K, from the trace) read against the vocabulary "
@@ -280,10 +279,12 @@ SEED_003_BOS = (666, 1825, 3034)  # layer 2
 BOS_CRITERION = ("BOS-only: the neuron's activation on the BOS is at least 5 times its largest activation on any other "
                  "token of the prompt (a negative maximum counts as 0) and at least the largest activation any neuron "
                  "of its layer reaches on a token other than the BOS. ")
-STREAM_PROMPT = (VOCAB_PROMPT + "On this page its text starts with a space, as the seed's printouts tokenize it "
-                 "(“<|endoftext|> The baseball player| who|”): the first word is the token “ The”. ")
-NEURON_CONVENTIONS = (STREAM_PROMPT + "Activation: the GELU output (gelu_new), mlp.hook_post; TransformerLens's weight "
+NEURON_CONVENTIONS = (VOCAB_PROMPT + "Activation: the GELU output (gelu_new), mlp.hook_post; TransformerLens's weight "
                       "processing does not change it (folding the LayerNorm into W_in keeps each neuron's input). ")
+
+
+def _pair(a, b) -> list:
+    return [a, b]
 
 
 def _bos_activation(layer: int, neuron: int):
@@ -318,12 +319,12 @@ CLAIMS = CLAIMS + (
         about=GPT2_SMALL, keys=("vocabulary.evolution:predicted_text",), published=SEED_003_PREDICTED,
         predicate=lambda v: v == SEED_003_PREDICTED,
         criterion="Reproduced when all 8 argmax predictions are these tokens, in this order",
-        conventions=STREAM_PROMPT + "Prediction: argmax of the logits at each position (␣ shows a space)."),
+        conventions=VOCAB_PROMPT + "Prediction: argmax of the logits at each position (␣ shows a space)."),
     Claim(
         id="vocabulary.accuracy", source=SEED_003.at("Token Evolution: Accuracy"),
         statement="Of the 7 predictions whose next token is in the prompt, GPT-2 small gets 3 right.",
         about=GPT2_SMALL, keys=("vocabulary.evolution:n_correct",), published=3, tolerance=0,
-        conventions=STREAM_PROMPT + "Counted: the predictions after the BOS alone up to “… home”, each against the "
+        conventions=VOCAB_PROMPT + "Counted: the predictions after the BOS alone up to “… home”, each against the "
                     "prompt's next token; the 8th, after “run”, has no answer in the prompt."),
     Claim(
         id="vocabulary.last-layer", source=SEED_003.at("Token Evolution"),
@@ -334,7 +335,7 @@ CLAIMS = CLAIMS + (
         criterion="Reproduced when the nearest whole word to the stream entering the last layer (in its ln1 space) "
                   "differs from the model's prediction (argmax of the logits) at more than half of the 8 positions "
                   "(the value: that share)",
-        conventions=STREAM_PROMPT + "As the post's table: its “layer 11” row against its “predicted” row."),
+        conventions=VOCAB_PROMPT + "As the post's table: its “layer 11” row against its “predicted” row."),
     Claim(
         id="vocabulary.never-hit", source=SEED_003.at("Token Evolution: Accuracy"),
         statement="After “The baseball player” the stream never resembles the true next word, “ hit”: at no layer is "
@@ -343,7 +344,7 @@ CLAIMS = CLAIMS + (
         published="never, at any layer", predicate=lambda v: v is False,
         criterion="Reproduced when “ hit” is not among the 10 nearest whole words of the stream at position 3 "
                   "(“ player”) at any layer's input (the value: whether it is)",
-        conventions=STREAM_PROMPT + "Each layer's input read in that layer's ln1 space, as in the post's top-10 table."),
+        conventions=VOCAB_PROMPT + "Each layer's input read in that layer's ln1 space, as in the post's top-10 table."),
     Claim(
         id="vocabulary.bos-neuron", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
         statement="Neuron 666 of layer 2 fires on the BOS token only, with activation 61.9.",
@@ -395,10 +396,6 @@ CLAIMS = CLAIMS + (
 )
 
 
-def _pair(a, b) -> list:
-    return [a, b]
-
-
 CLAIMS = CLAIMS + (
     Claim(
         id="vocabulary.home-contexts", source=SEED_003.at("Disambiguating Heads"),
@@ -441,6 +438,7 @@ CLAIMS = CLAIMS + (
 )
 
 
+# --- the day-of-week circuit (seed 002) -----------------------------------------------------------
 DAYS_TASK = ("The 7 prompts “If today is <Day>, tomorrow is”, one per day; the correct answer is the next day's "
              "token with a leading space.")
 CLAIMS = CLAIMS + (

@@ -62,7 +62,7 @@ def test_read_in_equals_the_core_read(tiny_ctx, name):
     rng = np.random.default_rng(3)
     q = rng.normal(size=(7, tiny_ctx.dims.d_model)).astype(np.float32)
     want = V.in_ln_space(tiny_ctx, name).read(q, 10)
-    got = V.read_in(tiny_ctx, name, q, 10)
+    got = V.read_in(tiny_ctx, name, q, k=10)
     np.testing.assert_array_equal(got.ids, want.ids)
     np.testing.assert_allclose(got.cosines, want.cosines, atol=1e-5)
     np.testing.assert_array_equal(got.high, want.high)

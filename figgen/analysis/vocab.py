@@ -172,6 +172,62 @@ def in_ln_space(ctx, name: str) -> Vocabulary:
     return ctx.analysis(vocabulary).with_ln(W[f"{name}.w"], W[f"{name}.b"], float(ctx.model.cfg.layer_norm_epsilon))
 
 
+def nearest_in_ln_spaces(vocab: Vocabulary, lns: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
+                         queries: np.ndarray, space: np.ndarray, k: int = 10) -> Neighbours:
+    """`vocab.with_ln(*lns[space[i]], eps).nearest(queries[i:i+1], k)` for every query i, in ONE pass over the
+    vocabulary whatever the number of LayerNorms: queries (n, d), space (n,) the index of each one's
+    LayerNorm in `lns` ((γ, β) pairs sharing `eps`).
+
+    A LayerNorm is γ ⊙ n(r) + β with n(r) = (r − mean r) / √(var r + ε) the same for every LayerNorm, so
+    q · LN(r) = (q ⊙ γ) · n(r) + q · β and |LN(r)|² = n(r)² · γ² + 2 n(r) · (γ ⊙ β) + |β|²: one
+    normalisation of each block of rows serves every LayerNorm (12 at GPT-2's size, one per layer)."""
+    G = np.stack([np.asarray(g, np.float32) for g, _ in lns])  # (n_ln, d)
+    B = np.stack([np.asarray(b, np.float32) for _, b in lns])  # (n_ln, d)
+    space = np.asarray(space)
+    q = unit_rows(queries)  # (n, d)
+    qg = q * G[space]  # (n, d)
+    offset = (q * B[space]).sum(-1)  # (n,)
+    ids_all = np.flatnonzero(vocab.keep)
+    best_ids = np.zeros((len(q), 0), dtype=np.int64)
+    best_cos = np.zeros((len(q), 0), dtype=np.float32)
+    for start in range(0, len(ids_all), CHUNK):
+        ids = ids_all[start:start + CHUNK]  # (chunk,)
+        n = layer_norm_rows(np.asarray(vocab.W_E[ids], dtype=np.float32), 1.0, 0.0, eps)  # (chunk, d)
+        sq = (n * n) @ (G * G).T + 2 * n @ (G * B).T + (B * B).sum(-1)  # (chunk, n_ln): |LN(r)|²
+        cos = (qg @ n.T + offset[:, None]) / np.sqrt(np.maximum(sq.T[space], 1e-24))  # (n, chunk)
+        if cos.shape[1] > k:
+            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
+            cos = np.take_along_axis(cos, part, 1)
+            cand = ids[part]
+        else:
+            cand = np.broadcast_to(ids, cos.shape)
+        all_ids = np.concatenate([best_ids, cand], axis=1)
+        all_cos = np.concatenate([best_cos, cos.astype(np.float32)], axis=1)
+        order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
+        best_ids = np.take_along_axis(all_ids, order, 1)
+        best_cos = np.take_along_axis(all_cos, order, 1)
+    return Neighbours(best_ids, best_cos)
+
+
+def read_in(ctx, names: str | Sequence[str], queries: np.ndarray, space: np.ndarray | None = None, k: int = 10,
+            threshold: float = HIGH_BIAS_Z) -> Reading:
+    """Queries (n, d) read in LayerNorm spaces: query i against the vocabulary through LayerNorm
+    `names[space[i]]` ("blocks.3.ln1", "ln_final", …; one name: every query in it), with the high-bias
+    verdict. Equal to `in_ln_space(ctx, name).read(...)` per query, in one pass over the vocabulary."""
+    names = [names] if isinstance(names, str) else list(names)
+    space = np.zeros(len(queries), np.int64) if space is None else np.asarray(space, np.int64)
+    W, voc = ctx.weights, ctx.analysis(vocabulary)
+    lns = [(W[f"{name}.w"], W[f"{name}.b"]) for name in names]
+    nb = nearest_in_ln_spaces(voc, lns, float(ctx.model.cfg.layer_norm_epsilon), queries, space, k)
+    mean_z, high = high_bias(nb.ids, voc.z, threshold)
+    return Reading(nb.ids, nb.cosines, mean_z, high, threshold)
+
+
+# The seed's prompt, with the leading space its printouts show (“<|endoftext|> The baseball player| who|”):
+# its first word is the token " The". Both vocabulary pages read it (the trace puts the BOS first).
+PROMPT = " The baseball player hit a home run"
+
+
 # --- heads: pattern and message vectors (the vocabulary page's views 1 and 2) ---------------------------
 # A head's attention score between query i and key j splits into a part that depends on the query's
 # input x_i (its ln1 output) and one that does not:
@@ -216,43 +272,6 @@ def _shaped(r: Reading, shape: tuple[int, ...]) -> Reading:
                    r.high.reshape(shape), r.threshold)
 
 
-def nearest_in_ln_spaces(vocab: Vocabulary, lns: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
-                         queries: np.ndarray, space: np.ndarray, k: int = 10) -> Neighbours:
-    """`vocab.with_ln(*lns[space[i]], eps).nearest(queries[i:i+1], k)` for every query i, in ONE pass over the
-    vocabulary whatever the number of LayerNorms: queries (n, d), space (n,) the index of each one's
-    LayerNorm in `lns` ((γ, β) pairs sharing `eps`).
-
-    A LayerNorm is γ ⊙ n(r) + β with n(r) = (r − mean r) / √(var r + ε) the same for every LayerNorm, so
-    q · LN(r) = (q ⊙ γ) · n(r) + q · β and |LN(r)|² = n(r)² · γ² + 2 n(r) · (γ ⊙ β) + |β|²: one
-    normalisation of each block of rows serves every LayerNorm (12 at GPT-2's size, one per layer)."""
-    G = np.stack([np.asarray(g, np.float32) for g, _ in lns])  # (n_ln, d)
-    B = np.stack([np.asarray(b, np.float32) for _, b in lns])  # (n_ln, d)
-    space = np.asarray(space)
-    q = unit_rows(queries)  # (n, d)
-    qg = q * G[space]  # (n, d)
-    offset = (q * B[space]).sum(-1)  # (n,)
-    ids_all = np.flatnonzero(vocab.keep)
-    best_ids = np.zeros((len(q), 0), dtype=np.int64)
-    best_cos = np.zeros((len(q), 0), dtype=np.float32)
-    for start in range(0, len(ids_all), CHUNK):
-        ids = ids_all[start:start + CHUNK]  # (chunk,)
-        n = layer_norm_rows(np.asarray(vocab.W_E[ids], dtype=np.float32), 1.0, 0.0, eps)  # (chunk, d)
-        sq = (n * n) @ (G * G).T + 2 * n @ (G * B).T + (B * B).sum(-1)  # (chunk, n_ln): |LN(r)|²
-        cos = (qg @ n.T + offset[:, None]) / np.sqrt(np.maximum(sq.T[space], 1e-24))  # (n, chunk)
-        if cos.shape[1] > k:
-            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
-            cos = np.take_along_axis(cos, part, 1)
-            cand = ids[part]
-        else:
-            cand = np.broadcast_to(ids, cos.shape)
-        all_ids = np.concatenate([best_ids, cand], axis=1)
-        all_cos = np.concatenate([best_cos, cos.astype(np.float32)], axis=1)
-        order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
-        best_ids = np.take_along_axis(all_ids, order, 1)
-        best_cos = np.take_along_axis(all_cos, order, 1)
-    return Neighbours(best_ids, best_cos)
-
-
 def read_heads(trace, weights, vocab: Vocabulary, ln1s: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
                k: int = 10, threshold: float = HIGH_BIAS_Z) -> HeadReadings:
     """Every layer's patterns against that layer's ln1 space (`ln1s[l]` = (γ, β)) and every message against
@@ -285,58 +304,6 @@ def self_attention(pattern: np.ndarray) -> np.ndarray:
 
 
 # --- the stream: FFN neurons and token evolution (the vocabulary-stream page's views 3 and 4) ---------
-
-# Reading in many LayerNorm spaces at once. Every LayerNorm of a model standardises a row the same way and
-# differs only in γ and β: LN_s(e) = γ_s ⊙ n(e) + β_s, n(e) = (e − mean) / √(var + ε). So the whole words'
-# n(e) are computed once per build (`standardised_words`), and for a space s
-#     cos(q, LN_s(e)) = ((q ⊙ γ_s) · n(e) + q · β_s) / (|q| |LN_s(e)|),
-#     |LN_s(e)|² = n(e)² · γ_s² + 2 n(e) · (γ_s β_s) + |β_s|²,
-# three products with the stored matrices instead of a LayerNorm of the whole vocabulary per space. Same
-# result as `in_ln_space(ctx, name).read(...)` (tests/test_figures_vocabulary_stream.py holds them equal);
-# at GPT-2's size a read costs ~0.08 s instead of ~0.4 s (the page makes 24), for 2 × 32,105 × 768 floats
-# (≈ 200 MB) held per build.
-
-
-@dataclass(frozen=True)
-class Standardised:
-    """The kept (whole-word) rows of W_E standardised: ids (n,), n (n, d_model), n² (n, d_model); float32."""
-
-    ids: np.ndarray
-    n: np.ndarray
-    n2: np.ndarray
-
-
-def standardised_words(ctx) -> Standardised:
-    """Use via `ctx.analysis(standardised_words)`: once per build."""
-    voc = ctx.analysis(vocabulary)
-    ids = np.flatnonzero(voc.keep)
-    eps = float(ctx.model.cfg.layer_norm_epsilon)
-    n = np.concatenate([layer_norm_rows(voc.W_E[ids[s:s + CHUNK]], 1.0, 0.0, eps) for s in range(0, len(ids), CHUNK)]) \
-        if len(ids) else np.zeros((0, voc.W_E.shape[1]), np.float32)
-    n = n.astype(np.float32)
-    return Standardised(ids, n, n * n)
-
-
-def read_in(ctx, name: str, queries: np.ndarray, k: int = 10, threshold: float = HIGH_BIAS_Z) -> Reading:
-    """`in_ln_space(ctx, name).read(queries, k)` computed from the standardised words (see above)."""
-    W, st = ctx.weights, ctx.analysis(standardised_words)
-    g = np.asarray(W[f"{name}.w"], np.float32)
-    b = np.asarray(W[f"{name}.b"], np.float32)
-    q = unit_rows(queries)  # (n_q, d)
-    norms = np.sqrt(np.maximum(st.n2 @ (g * g) + 2 * (st.n @ (g * b)) + float(b @ b), 1e-24))  # (n_words,)
-    cos = ((q * g) @ st.n.T + (q @ b)[:, None]) / norms[None, :]  # (n_q, n_words)
-    k = min(k, len(st.ids))
-    ids, best = np.zeros((len(q), k), np.int64), np.zeros((len(q), k), np.float32)
-    for i, row in enumerate(cos):
-        if k == 0:
-            break
-        kth = np.partition(row, len(row) - k)[len(row) - k]  # the k-th largest cosine
-        cand = np.flatnonzero(row >= kth)  # every candidate, ties at the k-th included
-        cand = cand[np.lexsort((st.ids[cand], -row[cand]))[:k]]  # cosine desc, then id asc
-        ids[i], best[i] = st.ids[cand], row[cand]
-    mean_z, high = high_bias(ids, ctx.analysis(vocabulary).z, threshold)
-    return Reading(ids, best, mean_z, high, threshold)
-
 
 # Which neurons are read. A neuron's activation is its GELU output (`blocks.{l}.mlp.hook_post`); its input
 # weights W_in[:, n] are read against the vocabulary in its layer's ln2 space (the MLP reads the stream after
@@ -406,24 +373,17 @@ class NeuronReading:
 
 
 def read_neurons(ctx, neurons: np.ndarray, post: np.ndarray, k: int = 10) -> NeuronReading:
-    """Read only these neurons (n, 2): one `read` per layer's ln2 space for the input weights (all that layer's
-    neurons at once), one against the raw vocabulary for every output weight. post: (n_layers, pos, d_mlp)."""
-    W = ctx.weights
+    """Read only these neurons (n, 2): their input weights, each in its layer's ln2 space, in one pass over the
+    vocabulary; their output weights against the raw vocabulary in another. post: (n_layers, pos, d_mlp)."""
+    W, d = ctx.weights, ctx.dims.d_model
     neurons = np.asarray(neurons, dtype=np.int64).reshape(-1, 2)
-    n, k = len(neurons), min(k, int(ctx.analysis(vocabulary).keep.sum()))
-    ids, cos = np.zeros((n, k), np.int64), np.zeros((n, k), np.float32)
-    mean_z, high = np.zeros(n, np.float32), np.zeros(n, bool)
-    threshold = HIGH_BIAS_Z
-    for l in np.unique(neurons[:, 0]):
-        rows = np.flatnonzero(neurons[:, 0] == l)
-        queries = np.asarray(W[f"blocks.{l}.mlp.W_in"])[:, neurons[rows, 1]].T  # (n_l, d_model)
-        r = read_in(ctx, f"blocks.{l}.ln2", queries, k)
-        ids[rows], cos[rows], mean_z[rows], high[rows], threshold = r.ids, r.cosines, r.mean_z, r.high, r.threshold
-    inputs = Reading(ids, cos, mean_z, high, threshold)
-    out_vectors = np.stack([np.asarray(W[f"blocks.{l}.mlp.W_out"])[m] for l, m in neurons]) if n else \
-        np.zeros((0, ctx.dims.d_model), np.float32)
-    outputs = ctx.analysis(vocabulary).read(out_vectors, k)
-    acts = np.stack([post[l, :, m] for l, m in neurons]) if n else np.zeros((0, post.shape[1]), np.float32)
+    def columns(name: str, take) -> np.ndarray:  # (n, d_model)
+        return (np.stack([take(np.asarray(W[f"blocks.{l}.mlp.{name}"]), m) for l, m in neurons]) if len(neurons)
+                else np.zeros((0, d), np.float32))
+    ln2 = [f"blocks.{l}.ln2" for l in range(ctx.dims.n_layers)]
+    inputs = read_in(ctx, ln2, columns("W_in", lambda w, m: w[:, m]), neurons[:, 0], k)
+    outputs = ctx.analysis(vocabulary).read(columns("W_out", lambda w, m: w[m]), k)
+    acts = np.stack([post[l, :, m] for l, m in neurons]) if len(neurons) else np.zeros((0, post.shape[1]), np.float32)
     return NeuronReading(neurons, inputs, outputs, acts)
 
 
@@ -466,20 +426,20 @@ def lens_logits(x: np.ndarray, weights, eps: float) -> np.ndarray:
 
 
 def evolution(ctx, prompt: str, k: int = 10) -> Evolution:
-    """Token evolution on `prompt` (traced with `ctx.trace_of`): one `read` per layer's ln1 space (every
-    position at once), and the lens at the same points, one layer at a time (pos × d_vocab logits)."""
+    """Token evolution on `prompt` (traced with `ctx.trace_of`): every layer's input read in that layer's ln1
+    space (one pass over the vocabulary), and the lens at the same points, one layer at a time (pos × d_vocab)."""
     t = ctx.trace_of(prompt)
     W, L = ctx.weights, ctx.dims.n_layers
     eps = float(ctx.model.cfg.layer_norm_epsilon)
     keep = ctx.analysis(vocabulary).keep
-    n, k = len(t.tokens), min(k, int(keep.sum()))
-    ids, cos = np.zeros((L, n, k), np.int64), np.zeros((L, n, k), np.float32)
-    mean_z, high = np.zeros((L, n), np.float32), np.zeros((L, n), bool)
+    n = len(t.tokens)
     lens_top, lens_word_top = np.zeros((L, n), np.int64), np.zeros((L, n), np.int64)
-    threshold = HIGH_BIAS_Z
+    ln1 = [f"blocks.{l}.ln1" for l in range(L)]
+    streams = np.concatenate([stream_as_read(t, W, l, eps) for l in range(L)])  # (L · pos, d_model)
+    r = read_in(ctx, ln1, streams, np.repeat(np.arange(L), n), k)
+    ids, cos = r.ids.reshape(L, n, -1), r.cosines.reshape(L, n, -1)
+    mean_z, high, threshold = r.mean_z.reshape(L, n), r.high.reshape(L, n), r.threshold
     for l in range(L):
-        r = read_in(ctx, f"blocks.{l}.ln1", stream_as_read(t, W, l, eps), k)
-        ids[l], cos[l], mean_z[l], high[l], threshold = r.ids, r.cosines, r.mean_z, r.high, r.threshold
         logits = lens_logits(t[f"blocks.{l}.hook_resid_pre"], W, eps)  # (pos, d_vocab)
         lens_top[l] = logits.argmax(-1)
         lens_word_top[l] = np.where(keep, logits, -np.inf).argmax(-1)

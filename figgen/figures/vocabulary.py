@@ -21,7 +21,7 @@ from . import style
 from .labels import cell_ink, head_label, rounded
 from .registry import Figure, figure
 
-PROMPT = "The baseball player hit a home run"  # the seed's prompt; the trace puts the BOS first
+PROMPT = V.PROMPT
 K = 10  # nearest words per vector, as in the seed
 K_ATTENDED = 5  # words per list in the attended-messages table (all K in its tooltips)
 HOME = " home"  # the seed's table: this token's pattern at every head of layer 0

@@ -23,7 +23,7 @@ from .registry import Figure, figure
 # The seed's prompt, as its printouts tokenize it: GPT-2's <|endoftext|> first (`trace` prepends it as the
 # BOS), then " The" with its leading space, like every later word ("<|endoftext|> The baseball player| who|").
 # Its count "3 of 7 right" needs that: the prediction after the BOS alone is " The".
-PROMPT = " The baseball player hit a home run"
+PROMPT = V.PROMPT
 K_SHOWN = 5  # words shown per neuron side (the seed listed ten; the tooltip gives each one's cosine)
 K_TOOLTIP = 5  # words listed in an evolution cell's tooltip
 MAX_CHARS = 11  # a word longer than this is cut with "…" in its cell (whole in the tooltip)
