@@ -66,6 +66,11 @@ class Katex:
                     warn(f"KaTeX cannot typeset {tex[:60]!r}: {err}")
                 return m.group(0)
             count += 1
+            # The search index (Material's) reads the formula's glyphs once, from KaTeX's HTML: not
+            # again from the MathML, nor the TeX source in its annotation ("μ\\muμ"). (Excluding
+            # the HTML instead does not work: Material's parser loses the mark at the first inner span.)
+            out = out.replace('<math xmlns="http://www.w3.org/1998/Math/MathML"',
+                              '<math xmlns="http://www.w3.org/1998/Math/MathML" data-search-exclude', 1)
             # In a plain <span>, as KaTeX's auto-render put it in the browser (Material's CSS for
             # `div.arithmatex > *` centres and pads that span).
             return f'<{tag} class="arithmatex"><span>{out}</span></{tag}>'

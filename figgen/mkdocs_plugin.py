@@ -141,8 +141,12 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         html_text, count = self._katex.typeset(html_text, warn=lambda msg: log.warning(f"figgen: {where}: {msg}"))
         if not count:
             return html_text
+        # Just before the first formula: a stylesheet in the body holds back the rendering of what
+        # follows it until it has loaded (no unstyled math), and a void element there changes nothing
+        # for the search index (at the very top, the text after it would become its own section).
         css = html.escape(get_relative_url("assets/vendor/katex/katex.min.css", page.url))
-        return f'<link rel="stylesheet" href="{css}">\n{html_text}'
+        first = MATH.search(html_text).start()
+        return f'{html_text[:first]}<link rel="stylesheet" href="{css}">{html_text[first:]}'
 
     def on_serve(self, server, config, builder):
         """`mkdocs serve` also rebuilds when figgen's code changes (edited figure and analysis modules are
