@@ -191,13 +191,10 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         per theme at build time (figgen.figures.save.vega_specs), so pages load no Vega-Lite."""
         from .figures.save import atomic_write, vega_specs
 
-        source = self.out / fname
-        data = source.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()[:16]
         stem = fname.removesuffix(".vl.json")
         out = {}
-        for theme, text in vega_specs(data).items():
-            path = self.cache_dir / "vega" / f"{Path(stem).name}.{digest}.{theme}.json"
+        for theme, text in vega_specs((self.out / fname).read_bytes()).items():
+            path = self.cache_dir / "vega" / f"{Path(stem).name}.{theme}.json"  # rewritten only when it changes
             if not path.is_file() or path.read_bytes() != text:
                 atomic_write(path, text)
             out[f"{SITE_DIR}/{stem}.vg.{theme}.json"] = path
