@@ -5,12 +5,18 @@
 Without --site, builds the site first (`mkdocs build --strict`, $FIGGEN_MODEL or mini) into a temp
 folder. The site is served from 127.0.0.1 twice: as Python's http.server sends files (identity,
 as the page-weight budget was first measured) and gzip-compressed (as GitHub Pages serves text
-files). Each page is loaded at 1280 × 900 with the browser cache disabled and measured once its
-charts and math have rendered and the network has been idle for 0.5 s: the sum over its requests
-of DevTools' `encodedDataLength` (body as sent plus headers: the Network panel's "transferred").
-Lazy images below the fold are not loaded, as on a real first view. Budget: 1.0 MB a page, 2 MB
-for the Introduction (the poster). Also lists which of the big libraries each page loaded.
-Needs Debian's `chromium`.
+files). Each page is loaded at 1280 × 900 with the browser cache disabled and measured twice:
+
+- first view: once the page has loaded and the network has been idle for 0.5 s, before any
+  interaction (math is typeset at build time; charts show their static fallbacks: figgen.js loads
+  Vega on the reader's first interaction). The budget applies to this: 1.0 MB a page, 2 MB for
+  the Introduction (the poster).
+- engaged: after one turn of the mouse wheel, once every chart has been drawn and the network is idle again
+  (what a page costs a reader who uses its charts; no budget).
+
+Bytes are the sum over requests of DevTools' `encodedDataLength` (body as sent plus headers: the
+Network panel's "transferred"). Lazy images below the fold are not loaded, as on a real first view.
+Also lists which of the big libraries each page loaded in the end. Needs Debian's `chromium`.
 """
 
 from __future__ import annotations
@@ -41,20 +47,29 @@ def build(dest: Path) -> None:
                    cwd=ROOT, env=env, check=True)
 
 
-def measure(site: Path, *, compress: bool) -> dict[str, tuple[int, int, list[str], list[str]]]:
-    """page → (bytes transferred, requests, libraries loaded, problems)."""
+def engage(browser: Browser) -> None:
+    """A reader's first interaction: one turn of the mouse wheel (figgen.js then draws the charts), in
+    the top-left corner, so the pointer rests on no chart when the next page loads."""
+    browser.call("Input.dispatchMouseEvent", type="mouseWheel", x=1, y=1, deltaX=0, deltaY=1)
+
+
+def measure(site: Path, *, compress: bool) -> dict[str, tuple[int, int, int, list[str], list[str]]]:
+    """page → (bytes at first view, bytes engaged, requests engaged, libraries loaded, problems)."""
     rows = {}
     with SiteServer(compress=compress) as server, Browser() as browser:
         base = server.start(site)
         browser.call("Network.setCacheDisabled", cacheDisabled=True)
         for page in site_pages(site):
-            browser.goto(base + page)
+            browser.goto(base + page)  # a fresh document: nothing engaged yet
+            browser.settle()
+            first = browser.visit().transferred
+            engage(browser)
             rendered = browser.wait_for(RENDERED, until_error=True)
             browser.settle()
             visit = browser.visit()
             libraries = [name for name, part in LIBRARIES.items() if any(part in r.url for r in visit.requests)]
             problems = visit.errors() + ([] if rendered else ["charts or math not rendered"])
-            rows[page] = (visit.transferred, len(visit.requests), libraries, problems)
+            rows[page] = (first, visit.transferred, len(visit.requests), libraries, problems)
     return rows
 
 
@@ -76,17 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     def mark(size: int, page: str) -> str:
         return f"{size:>11,} {' ' if size <= BUDGET.get(page, DEFAULT_BUDGET) else '!'}"
 
-    print(f"{'page':<32} {'identity B':>13} {'gzip B':>13} {'requests':>8}  loads")
-    for page, (size, n, libraries, problems) in raw.items():
-        print(f"{'/' + page:<32} {mark(size, page)} {mark(packed[page][0], page)} {n:>8}  {' '.join(libraries) or '-'}")
-        for p in problems + packed[page][3]:
+    print(f"{'':<32} {'first view (budget)':^27} {'engaged (charts drawn)':^27}")
+    print(f"{'page':<32} {'identity B':>13} {'gzip B':>13} {'identity B':>13} {'gzip B':>13} {'requests':>8}  loads")
+    for page, (first, size, n, libraries, problems) in raw.items():
+        print(f"{'/' + page:<32} {mark(first, page)} {mark(packed[page][0], page)} "
+              f"{size:>13,} {packed[page][1]:>13,} {n:>8}  {' '.join(libraries) or '-'}")
+        for p in problems + packed[page][4]:
             print(f"    ! {p}")
     for name, rows in (("identity", raw), ("gzip", packed)):
-        sizes = sorted(size for size, *_ in rows.values())
-        over = [p for p, (size, *_) in rows.items() if size > BUDGET.get(p, DEFAULT_BUDGET)]
-        print(f"{name}: {len(sizes)} pages, min {sizes[0]:,} B, median {sizes[len(sizes) // 2]:,} B, "
-              f"max {sizes[-1]:,} B; over budget (!): {len(over)}")
-    return 0
+        for col, label in ((0, "first view"), (1, "engaged")):
+            sizes = sorted(row[col] for row in rows.values())
+            over = [p for p, row in rows.items() if row[col] > BUDGET.get(p, DEFAULT_BUDGET)]
+            print(f"{name}, {label}: {len(sizes)} pages, min {sizes[0]:,} B, median {sizes[len(sizes) // 2]:,} B, "
+                  f"max {sizes[-1]:,} B; " + (f"over budget (!): {len(over)}" if col == 0
+                                              else f"over the first-view budget (not a budget here): {len(over)}"))
+    over = [p for p, row in raw.items() if row[0] > BUDGET.get(p, DEFAULT_BUDGET)]
+    return 1 if over else 0
 
 
 if __name__ == "__main__":

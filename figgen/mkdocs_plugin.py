@@ -121,7 +121,32 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
             jupyter.config["cache_dir"] = str(self.cache_dir / "notebooks" / digest)
 
     def on_page_content(self, html_text: str, page, config, files) -> str:
-        return strip_heading_tooltips(html_text)
+        return self._typeset_math(strip_heading_tooltips(html_text), page)
+
+    def _typeset_math(self, html_text: str, page) -> str:
+        """Math typeset by KaTeX at build time (figgen/katex.py); the page links KaTeX's stylesheet
+        itself (inside the article, so instant navigation brings it along), and loads no KaTeX script."""
+        from .katex import MATH, Katex
+
+        if not MATH.search(html_text):
+            return html_text
+        if getattr(self, "_katex", None) is None:
+            try:
+                from .assets import katex_script
+
+                self._katex = Katex(katex_script(self.cache_dir / "assets"))
+            except FiggenError as err:
+                raise PluginError(f"figgen: {err}") from None
+        where = page.file.src_uri
+        html_text, count = self._katex.typeset(html_text, warn=lambda msg: log.warning(f"figgen: {where}: {msg}"))
+        if not count:
+            return html_text
+        # Just before the first formula: a stylesheet in the body holds back the rendering of what
+        # follows it until it has loaded (no unstyled math), and a void element there changes nothing
+        # for the search index (at the very top, the text after it would become its own section).
+        css = html.escape(get_relative_url("assets/vendor/katex/katex.min.css", page.url))
+        first = MATH.search(html_text).start()
+        return f'{html_text[:first]}<link rel="stylesheet" href="{css}">{html_text[first:]}'
 
     def on_serve(self, server, config, builder):
         """`mkdocs serve` also rebuilds when figgen's code changes (edited figure and analysis modules are
@@ -146,19 +171,34 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         return SOCIAL_CARD
 
     def on_files(self, files: Files, config) -> Files:
-        if not self.config.enabled:
-            return files
-        generated = {f"{SITE_DIR}/manifest.json": self.out / "manifest.json"}
-        if self.social is not None:
-            generated[SOCIAL_CARD] = self.social
-        for entry in self.manifest["figures"]:
-            for fname in entry["files"]:  # paths relative to the manifest's folder
-                generated[f"{SITE_DIR}/{fname}"] = self.out / fname
-        generated.update(_vendored(self.cache_dir / "assets"))
+        generated = _vendored(self.cache_dir / "assets")  # also without figures: the math needs KaTeX's CSS
+        if self.config.enabled:
+            generated[f"{SITE_DIR}/manifest.json"] = self.out / "manifest.json"
+            if self.social is not None:
+                generated[SOCIAL_CARD] = self.social
+            for entry in self.manifest["figures"]:
+                for fname in entry["files"]:  # paths relative to the manifest's folder
+                    generated[f"{SITE_DIR}/{fname}"] = self.out / fname
+                    if fname.endswith(".vl.json"):
+                        generated.update(self._vega_specs(fname))
         for dest, src in generated.items():
             if files.get_file_from_path(dest) is None:
                 files.append(File.generated(config, dest, abs_src_path=str(src)))
         return files
+
+    def _vega_specs(self, fname: str) -> dict[str, Path]:
+        """figures/ID.vl.json → {site path of ID.vg.THEME.json: file}: the chart compiled to Vega once
+        per theme at build time (figgen.figures.save.vega_specs), so pages load no Vega-Lite."""
+        from .figures.save import atomic_write, vega_specs
+
+        stem = fname.removesuffix(".vl.json")
+        out = {}
+        for theme, text in vega_specs((self.out / fname).read_bytes()).items():
+            path = self.cache_dir / "vega" / f"{Path(stem).name}.{theme}.json"  # rewritten only when it changes
+            if not path.is_file() or path.read_bytes() != text:
+                atomic_write(path, text)
+            out[f"{SITE_DIR}/{stem}.vg.{theme}.json"] = path
+        return out
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
         where = page.file.src_uri
@@ -304,7 +344,10 @@ def figure_html(entry: dict, page_url: str) -> str:
         fallback = "".join(
             f'<img src="{url(f"{fid}.vl.{t}.svg")}#only-{t}" alt="{alt}" loading="lazy">' for t in ("light", "dark")
         )
-        parts.append(f'<div class="figgen-vega" data-spec="{url(f"{fid}.vl.json")}" '
+        # The chart as Vega, compiled per theme (figgen.js fetches the palette's); the Vega-Lite
+        # source stays in the site beside it.
+        parts.append(f'<div class="figgen-vega" data-spec-light="{url(f"{fid}.vg.light.json")}" '
+                     f'data-spec-dark="{url(f"{fid}.vg.dark.json")}" data-source="{url(f"{fid}.vl.json")}" '
                      f'aria-label="{alt}">{fallback}</div>')
     prompts = ""
     if entry.get("prompts"):  # a figure on its own prompts says which, under it

@@ -1,11 +1,13 @@
 """The built site in a real browser: Debian's headless Chromium, driven over the DevTools protocol.
 
-Every page is opened from a local server (the session's site, built once with mini; conftest.py)
-and must render without a JavaScript exception, console error or warning, failed request or
-4xx; with every chart drawn (an SVG or canvas in each `.figgen-vega`), all math typeset and no
-`.katex-error`; with no request leaving 127.0.0.1; and loading Vega and KaTeX only where the page
-has a chart or math. Then the whole site is walked by clicking "Next" (Material's instant
-navigation, no reload), and every page reached that way must render as well.
+Every page is opened from a local server (the session's site, built once with mini; conftest.py).
+At first view (no interaction yet) it shows every chart's static fallback and loads no Vega (figgen.js
+waits for the reader); math is typeset in the HTML (KaTeX at build time) and styled by KaTeX's CSS,
+with no KaTeX script. After one turn of the mouse wheel it must render without a JavaScript exception,
+console error or warning, failed request or 4xx; with every chart drawn (an SVG or canvas in each
+`.figgen-vega`), all math typeset and no `.katex-error`; with no request leaving 127.0.0.1; and
+loading Vega only where the page has a chart. Then the whole site is walked by clicking "Next"
+(Material's instant navigation, no reload), and every page reached that way must render as well.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ FACTS = """(() => {
     katex_errors: all('.katex-error').length,
     katex_styled: all('.katex').every((el) => getComputedStyle(el).fontFamily.includes('KaTeX')),
     scheme: document.body.getAttribute('data-md-color-scheme'),
+    // Charts still showing their static fallback (an <img> of the palette's SVG, not hidden).
+    fallbacks: all('.figgen-vega').filter((el) => !el.querySelector('.figgen-vega-chart')
+      && [...el.querySelectorAll('img')].some((img) => getComputedStyle(img).display !== 'none')).length,
     // Smallest chart text as rendered: font size × how much the chart's SVG is scaled on the page.
     chart_text_px: Math.min(Infinity, ...all('.figgen-vega-chart svg').flatMap((svg) => {
       const scale = svg.getBoundingClientRect().width / svg.width.baseVal.value;
@@ -56,16 +61,50 @@ def browser():
         yield b
 
 
+def engage(browser: Browser) -> None:
+    """The reader's first interaction: a turn of the mouse wheel (a real input event) in the top-left
+    corner, away from any chart. figgen.js then loads Vega and draws the page's charts."""
+    browser.call("Input.dispatchMouseEvent", type="mouseWheel", x=1, y=1, deltaX=0, deltaY=0)
+
+
+def open_page(browser: Browser, url: str) -> dict:
+    """Open `url` afresh and return its facts at first view; then engage and wait for the charts."""
+    browser.goto(url)
+    browser.settle()
+    first = browser.evaluate(FACTS)
+    visit = browser.visit()
+    first["requests"], first["bytes"] = [r.url for r in visit.requests], visit.transferred
+    engage(browser)
+    browser.wait_for(RENDERED, timeout=30, until_error=True)
+    browser.settle()
+    return first
+
+
 @pytest.fixture(scope="module")
 def loads(site, base, browser) -> dict:
-    """page → (facts, visit) for a fresh load of every page."""
+    """page → (facts, visit, facts at first view) for a fresh load of every page, with an empty cache
+    (so the bytes are what a first visit transfers)."""
     out = {}
-    for page in site_pages(site):
-        browser.goto(base + page)
-        browser.wait_for(RENDERED, timeout=30, until_error=True)
-        browser.settle()
-        out[page] = (browser.evaluate(FACTS), browser.visit())
+    browser.call("Network.setCacheDisabled", cacheDisabled=True)
+    try:
+        for page in site_pages(site):
+            first = open_page(browser, base + page)
+            out[page] = (browser.evaluate(FACTS), browser.visit(), first)
+    finally:
+        browser.call("Network.setCacheDisabled", cacheDisabled=False)
     return out
+
+
+#: The page-weight budget at first view (benchmarks/page_weight.py prints the details): every page
+#: ≤ 1.0 MB transferred, the Introduction (the poster) ≤ 2 MB, as Python's http.server sends them.
+BUDGET, INTRODUCTION_BUDGET = 1_000_000, 2_000_000
+
+
+def test_first_view_is_within_the_page_weight_budget(loads):
+    over = {page: first["bytes"] for page, (_, _, first) in loads.items()
+            if first["bytes"] > (INTRODUCTION_BUDGET if page == "" else BUDGET)}
+    assert not over, over
+    assert all(first["bytes"] > 100_000 for _, _, first in loads.values())  # the bytes were counted
 
 
 def rendering_problems(facts: dict) -> list[str]:
@@ -82,34 +121,41 @@ def rendering_problems(facts: dict) -> list[str]:
 
 
 def test_every_page_loads_without_errors(loads):
-    failures = {page: visit.errors() for page, (_, visit) in loads.items() if visit.errors()}
+    failures = {page: visit.errors() for page, (_, visit, _) in loads.items() if visit.errors()}
     assert not failures, failures
 
 
 def test_every_chart_and_formula_renders(loads):
-    failures = {page: rendering_problems(facts) for page, (facts, _) in loads.items() if rendering_problems(facts)}
+    failures = {page: rendering_problems(facts) for page, (facts, *_) in loads.items() if rendering_problems(facts)}
     assert not failures, failures
-    assert sum(f["charts"] for f, _ in loads.values()) > 0 and sum(f["math"] for f, _ in loads.values()) > 0
+    assert sum(f["charts"] for f, *_ in loads.values()) > 0 and sum(f["math"] for f, *_ in loads.values()) > 0
 
 
 def test_no_request_leaves_the_site(loads, base):
     outside = {page: [r.url for r in visit.requests if not r.url.startswith(base)]
-               for page, (_, visit) in loads.items()}
+               for page, (_, visit, _) in loads.items()}
     assert not any(outside.values()), {p: u for p, u in outside.items() if u}
 
 
 def test_libraries_load_only_where_needed(loads):
-    """Vega only on pages with a chart, KaTeX only on pages with math; never twice on a page."""
-    for page, (facts, visit) in loads.items():
+    """Vega only on pages with a chart, and only once the reader engages (never twice on a page);
+    no KaTeX script anywhere (math is typeset at build time), KaTeX's CSS only where there is math."""
+    for page, (facts, visit, first) in loads.items():
         urls = [r.url for r in visit.requests]
         vega = [u for u in urls if "/assets/vendor/vega" in u]
-        katex = [u for u in urls if "/assets/vendor/katex/" in u and u.endswith(".js")]
+        katex_js = [u for u in urls if "/assets/vendor/katex/" in u and u.endswith(".js")]
+        katex_css = [u for u in urls if u.endswith("/assets/vendor/katex/katex.min.css")]
         assert bool(vega) == bool(facts["charts"]), (page, facts, vega)
-        assert bool(katex) == bool(facts["math"]), (page, facts, katex)
-        twice = {u for u in vega + katex if urls.count(u) > 1}
+        assert not katex_js, (page, katex_js)
+        assert bool(katex_css) == bool(facts["math"]), (page, facts, katex_css)
+        twice = {u for u in vega + katex_css if urls.count(u) > 1}
         assert not twice, (page, twice)
+        # First view: no Vega yet; each chart shows its static fallback; the math is already typeset.
+        assert not [u for u in first["requests"] if "/assets/vendor/vega" in u], page
+        assert first["drawn"] == 0 and first["fallbacks"] == first["charts"], (page, first)
+        assert first["typeset"] == first["math"] and first["katex_styled"], (page, first)
     # Some page needs neither library, and loads neither (the loader is lazy, not merely correct).
-    light = [p for p, (f, visit) in loads.items() if not f["charts"] and not f["math"]]
+    light = [p for p, (f, *_) in loads.items() if not f["charts"] and not f["math"]]
     assert light and not any("/assets/vendor/" in r.url for r in loads[light[0]][1].requests), light
 
 
@@ -144,15 +190,15 @@ def test_instant_navigation_renders_every_page(site, base, browser):
 def test_chart_text_is_legible_at_1280(loads):
     """At a 1280 px window every chart's smallest text renders at ≥ 10 px (the static figures are
     measured from their SVGs: tests/test_legibility.py)."""
-    small = {page: round(f["chart_text_px"], 1) for page, (f, _) in loads.items()
+    small = {page: round(f["chart_text_px"], 1) for page, (f, *_) in loads.items()
              if f["charts"] and f["chart_text_px"] < 10}
     assert not small, small
 
 
 def test_palette_toggle_redraws_charts(base, browser):
-    """Switching the palette redraws every chart (vega-embed's dark theme in slate), without errors."""
+    """Switching the palette redraws every chart (from the spec compiled for the other palette), without errors."""
     toggle = "document.querySelector('form[data-md-component=palette] label:not([hidden])').click()"
-    browser.goto(base + "output/decoding/")
+    open_page(browser, base + "output/decoding/")
     assert browser.wait_for(RENDERED)
     scheme = browser.evaluate(FACTS)["scheme"]
     browser.evaluate("document.querySelectorAll('.figgen-vega-chart').forEach((el) => (el.__figgenOld = true))")
@@ -187,9 +233,7 @@ def test_nothing_scrolls_sideways_on_a_phone(site, base):
     wide = {}
     with Browser(width=390, height=800) as phone:
         for page in site_pages(site):
-            phone.goto(base + page)
-            phone.wait_for(RENDERED, timeout=30, until_error=True)
-            phone.settle()
+            open_page(phone, base + page)
             width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             if width[0] > width[1] + 1:
                 wide[page] = width

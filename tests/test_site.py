@@ -36,8 +36,9 @@ class Refs(HTMLParser):
             self.resources.append(a["data"])
         if tag == "figure" and "figgen-figure" in (a.get("class") or ""):
             self.figures.append(a.get("id", ""))
-        if a.get("data-spec"):
-            self.resources.append(a["data-spec"])
+        for spec in ("data-spec-light", "data-spec-dark"):  # a chart's Vega spec per palette (figgen.js)
+            if a.get(spec):
+                self.resources.append(a[spec])
 
     def handle_data(self, data):
         self.text.append(data)
@@ -190,20 +191,65 @@ def test_claims_page_lists_every_claim_with_its_status(site):
 
 
 def test_heavy_libraries_are_not_in_the_html(site):
-    """Vega and KaTeX are loaded by javascripts/figgen.js on the pages that need them, not by every
-    page's HTML (tests/test_browser.py checks which pages end up loading them)."""
+    """Vega is loaded by javascripts/figgen.js on the pages that need it, not by every page's HTML
+    (tests/test_browser.py checks which pages end up loading it); no page loads KaTeX's script, and
+    only pages with math link KaTeX's stylesheet."""
     for page in pages(site):
+        text = page.read_text(encoding="utf-8")
         refs = Refs()
-        refs.feed(page.read_text(encoding="utf-8"))
+        refs.feed(text)
         vendored = [r for r in refs.resources if "assets/vendor/" in r]
-        assert not vendored, f"{page.relative_to(site)} loads {vendored} up front"
+        css = [r for r in vendored if r.endswith("assets/vendor/katex/katex.min.css")]
+        assert vendored == css, f"{page.relative_to(site)} loads {vendored} up front"
+        assert len(css) == ('class="katex"' in text), (page.relative_to(site), css)
     loader = (site / "javascripts" / "figgen.js").read_text(encoding="utf-8")
-    for path in ["vega/vega.min.js", "vega-lite/vega-lite.min.js", "vega-embed/vega-embed.min.js",
-                 "katex/katex.min.js", "katex/katex.min.css", "katex/contrib/auto-render.min.js"]:
+    for path in ["vega/vega.min.js", "vega-embed/vega-embed.min.js"]:
         assert f'"{path}"' in loader, path  # what the loader asks for …
         assert (site / "assets" / "vendor" / path).is_file(), path  # … is in the site
+    assert (site / "assets" / "vendor" / "katex" / "katex.min.css").is_file()
+    for gone in ["vega-lite", "katex.min.js", "auto-render"]:  # compiled and typeset at build time
+        assert gone not in loader, gone
+        assert not list((site / "assets").rglob(f"*{gone}*")), gone
 
 
+def test_math_is_typeset_at_build_time(site):
+    """Every arithmatex element holds KaTeX's HTML and MathML (typeset by figgen/katex.py), none is
+    left as TeX or holds a KaTeX error; and pages do have math."""
+    total = 0
+    for page in pages(site):
+        text = page.read_text(encoding="utf-8")
+        where = page.relative_to(site)
+        for tag, start in re.findall(r'<(span|div) class="arithmatex">(.{0,60})', text, re.S):
+            total += 1
+            expected = '<span><span class="katex-display"><span class="katex">' if tag == "div" \
+                else '<span><span class="katex"><span class="katex-mathml"><math'
+            assert start.startswith(expected), (where, start)
+        assert "katex-error" not in text, where
+        assert text.count('<span class="katex-mathml">') == text.count('<span class="katex-html"') \
+            == text.count('<span class="katex">'), where  # MathML for screen readers beside each formula
+    assert total > 100, total
+
+
+def test_charts_are_compiled_to_vega_per_palette(site):
+    """Each chart's container names one Vega spec per palette, compiled at build time; the Vega-Lite
+    source is published beside them."""
+    import json
+
+    charts = 0
+    for page in pages(site):
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r'<div class="figgen-vega" ([^>]*)>', text):
+            attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', m.group(1)))
+            charts += 1
+            specs = {}
+            for theme in ("light", "dark"):
+                path = (page.parent / attrs[f"data-spec-{theme}"]).resolve()
+                specs[theme] = json.loads(path.read_text(encoding="utf-8"))
+                assert specs[theme]["$schema"] == "https://vega.github.io/schema/vega/v6.json", path
+                assert "usermeta" not in specs[theme] and "background" not in specs[theme], path
+            assert specs["light"]["config"] != specs["dark"]["config"], attrs  # each palette's own
+            assert (page.parent / attrs["data-source"]).resolve().is_file(), attrs
+    assert charts > 0
 def test_no_version_selector_outside_mike(site):
     """Material's version selector fetches ../versions.json, which only a mike deployment has."""
     import json

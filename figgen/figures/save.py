@@ -117,6 +117,31 @@ def _printable_strings(obj):
     return printable(obj) if isinstance(obj, str) else obj
 
 
+#: The Vega-Lite that compiles the site's charts: vl-convert's copy of the version vendored for the
+#: browser before (figgen/assets.py), whose Vega (6.2.0) draws both the charts and their fallbacks.
+VEGALITE_VERSION = "6.4"
+
+
+def vega_specs(vl_json: bytes) -> dict[str, bytes]:
+    """A chart's Vega-Lite spec (the .vl.json) compiled to Vega once per theme, as compact JSON.
+
+    Each theme's config (usermeta.figgen.themes) is applied as vega-embed applied it in the browser:
+    vega-themes' dark theme under the palette's config under the spec's own, with a transparent
+    background (the page shows through). The compiled spec needs neither usermeta nor Vega-Lite."""
+    import vl_convert as vlc
+
+    from . import style
+
+    spec = json.loads(vl_json)
+    out = {}
+    for theme in style.THEMES:
+        vg = vlc.vegalite_to_vega(themed(spec, theme), vl_version=VEGALITE_VERSION, config={"background": None},
+                                  theme="dark" if theme == "dark" else None)
+        vg.pop("usermeta", None)
+        out[theme] = json.dumps(vg, separators=(",", ":"), ensure_ascii=False).encode()
+    return out
+
+
 def vegalite_svg(spec: dict, theme: str) -> bytes:
     """Static SVG fallback of a Vega-Lite spec (vl-convert), in the light or dark theme."""
     import vl_convert as vlc
