@@ -152,8 +152,8 @@ def test_figures_are_well_formed(mini_site, fid):
 
 def test_claims_registered_with_the_seed():
     ours = [c for c in claims.CLAIMS if c.section == "day-circuit"]
-    assert {c.id for c in ours} == {"day-circuit.solves-all", "day-circuit.l10h3-ablation",
-                                    "day-circuit.successor-head"}
+    assert {c.id for c in ours} >= {"day-circuit.solves-all", "day-circuit.l10h3-ablation",
+                                    "day-circuit.successor-head"}  # (the in-vitro half registers more)
     assert all(c.source.seed == claims.SEED_002.seed and c.source.section and c.about == claims.GPT2_SMALL
                for c in ours)
     succ = claims.BY_ID["day-circuit.successor-head"]
