@@ -197,3 +197,24 @@ def test_claims_on_mini_are_other_model(mini_site):
     records = [r for r in claims.evaluate({"figures": figures, "model": {"name": "mini", "is_gpt2_small": False}})
                if r["figures"] and set(r["figures"]) <= set(IDS)]
     assert len(records) == 7 and {r["status"] for r in records} == {"other model"}
+
+
+def test_stream_at_cut_equals_the_engines_in_vitro_run(mini, mini_site):
+    """The feeding MLP added in numpy to one bare run = an InVitro run that keeps that MLP."""
+    ctx = mini_site.ctx
+    tokens = iv.tokenize_batch(mini, list(D.DAY_PROMPTS))
+    L = mini.weights.dims.n_layers
+    for feed, cut in ((0, 1), (1, L - 1), (None, 2)):
+        comps = frozenset() if feed is None else frozenset({f"mlp{feed}"})
+        name = f"blocks.{cut}.hook_resid_pre"
+        engine = iv.run(mini, tokens, edits=[iv.InVitro(comps)], keep=[name])[name][:, 4]
+        assert np.allclose(D.stream_at_cut(ctx, "day", feed, cut), engine, atol=1e-4), (feed, cut)
+
+
+def test_months_from_the_weights_equal_the_engine(mini, mini_site):
+    """The generalisation figure computes setups from the weights; the engine's InVitro run agrees."""
+    data = mini_site["day-circuit.generalisation"]["figure"].data
+    chosen = mini_site.ctx.analysis(D.vitro_search)["result"].chosen
+    engine = D.run_setup(mini_site.ctx, "month", chosen)
+    assert np.allclose(engine["probs"], data["month"]["probs"], atol=1e-3)
+    assert int((engine["top"] == D.prompts(mini_site.ctx, "month")["targets"]).sum()) == data["month"]["n_top1"]

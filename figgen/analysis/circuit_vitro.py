@@ -122,9 +122,9 @@ def fixed_head_outputs(x_subject: np.ndarray, W, heads: Iterable[tuple[int, int]
 def mlp(s: np.ndarray, W, layer: int, eps: float, act: str) -> np.ndarray:
     """MLP `layer` on s (batch, d_model) through its own LayerNorm (ln2): (batch, d_model), b_out included."""
     p = f"blocks.{layer}."
-    n = _layer_norm(np.asarray(s, np.float64), W[p + "ln2.w"], W[p + "ln2.b"], eps)
-    return gelu(n @ np.asarray(W[p + "mlp.W_in"], np.float64) + W[p + "mlp.b_in"], act) @ np.asarray(
-        W[p + "mlp.W_out"], np.float64) + W[p + "mlp.b_out"]
+    n = _layer_norm(np.asarray(s, np.float64), W[p + "ln2.w"], W[p + "ln2.b"], eps).astype(np.float32)
+    hidden = gelu(n @ np.asarray(W[p + "mlp.W_in"], np.float32) + W[p + "mlp.b_in"], act)  # float32: no weight copies
+    return (hidden @ np.asarray(W[p + "mlp.W_out"], np.float32) + W[p + "mlp.b_out"]).astype(np.float64)
 
 
 def readout(s: np.ndarray, W, after: int | None, eps: float, act: str) -> np.ndarray:
@@ -133,7 +133,8 @@ def readout(s: np.ndarray, W, after: int | None, eps: float, act: str) -> np.nda
     s = np.asarray(s, np.float64)
     if after is not None:
         s = s + mlp(s, W, after, eps, act)
-    return _layer_norm(s, W["ln_final.w"], W["ln_final.b"], eps) @ np.asarray(W["W_U"], np.float64)
+    x = _layer_norm(s, W["ln_final.w"], W["ln_final.b"], eps).astype(np.float32)
+    return (x @ np.asarray(W["W_U"], np.float32)).astype(np.float64)  # float32 product: no d_vocab-wide float64 copy
 
 
 def summed_outputs(setup: Setup, outputs: dict, W, n_layers: int) -> np.ndarray:
@@ -192,9 +193,10 @@ def lens_probs(vectors: np.ndarray, gamma: np.ndarray, beta: np.ndarray, W_U: np
     vectors at a time (n × d_vocab logits are never all held)."""
     v = np.asarray(vectors, np.float64)
     ids = np.asarray(token_ids)
+    W_U = np.asarray(W_U, np.float32)
     out = np.empty((len(v), len(ids)))
     for i in range(0, len(v), chunk):
-        logits = _layer_norm(v[i:i + chunk], gamma, beta, eps) @ np.asarray(W_U, np.float64)  # (chunk, d_vocab)
+        logits = _layer_norm(v[i:i + chunk], gamma, beta, eps).astype(np.float32) @ W_U  # (chunk, d_vocab)
         out[i:i + chunk] = softmax(logits)[:, ids]
     return out
 

@@ -75,15 +75,16 @@ def heads_lens(ctx) -> dict:
     t = ctx.analysis(prompts, "day")
     L = ctx.dims.n_layers
     names = [f"blocks.{l}.attn.hook_result" for l in range(L)]
-    out = iv.run(ctx.model, t["tokens"], keep=names)
+    out = iv.run(ctx.model, t["tokens"], keep=names, final_only=True)
     W = ctx.weights
     vb = np.stack([np.einsum("he,hed->hd", W[f"blocks.{l}.attn.b_V"], W[f"blocks.{l}.attn.W_O"])
                    for l in range(L)])  # (layer, head, d_model)
     results = np.stack([out[n][:, -1] for n in names])  # (layer, batch, head, d_model)
     day_ids = [ctx.tokenizer.encode(" " + d)[0] for d in DAYS]
     correct = [(i + 1) % 7 for i in t["used"]]
-    folded = C.head_day_logits(results, W["ln_final.w"], W["W_U"], day_ids, value_bias=vb)  # (layer, head, b, 7)
-    raw = C.head_day_logits(results, W["ln_final.w"], W["W_U"], day_ids)
+    W_days = W["W_U"][:, day_ids]  # (d_model, 7): sliced first, so no d_vocab-wide float64 copy is made
+    folded = C.head_day_logits(results, W["ln_final.w"], W_days, range(7), value_bias=vb)  # (layer, head, b, 7)
+    raw = C.head_day_logits(results, W["ln_final.w"], W_days, range(7))
     return {"results": results, "value_bias": vb, "scores": C.successor_scores(folded, correct),
             "scores_raw": C.successor_scores(raw, correct), "day_ids": day_ids}
 
@@ -119,13 +120,28 @@ def _cfg(ctx):
     return ctx.model.cfg.layer_norm_epsilon, ctx.model.cfg.activation_function
 
 
-def stream_at_cut(ctx, kind: str, feed: int | None, cut: int) -> np.ndarray:
-    """The stream the heads read at the subject position (batch, d_model): an InVitro run keeping only MLP
-    `feed` (no head), `blocks.{cut}.hook_resid_pre` = embedding + Σ b_O[< cut] + MLP feed's output."""
+def bare_streams(ctx, kind: str) -> np.ndarray:
+    """What an InVitro run with no component has as every layer's resid_pre at the subject position,
+    (layer, batch, d_model) = token + position embedding + Σ b_O of the layers before (a test compares it
+    with the engine's run)."""
     t = ctx.analysis(prompts, kind)
-    comps = frozenset() if feed is None else frozenset({f"mlp{feed}"})
-    name = f"blocks.{cut}.hook_resid_pre"
-    return iv.run(ctx.model, t["tokens"], edits=[iv.InVitro(comps)], keep=[name], final_only=True)[name][:, t["subject"]]
+    W = ctx.weights
+    e = W["W_E"][t["tokens"][:, t["subject"]]].astype(np.float64) + W["W_pos"][t["subject"]]  # (batch, d_model)
+    b = np.cumsum([np.zeros(ctx.dims.d_model)] + [W[f"blocks.{l}.attn.b_O"] for l in range(ctx.dims.n_layers - 1)], 0)
+    return e[None] + b[:, None]  # (layer, batch, d_model)
+
+
+def stream_at_cut(ctx, kind: str, feed: int | None, cut: int) -> np.ndarray:
+    """The stream the heads read at the subject position (batch, d_model), as an InVitro run keeping only MLP
+    `feed` gives `blocks.{cut}.hook_resid_pre`: embedding + Σ b_O[< cut] + MLP feed's output, where MLP feed
+    reads its layer's resid_mid (embedding + Σ b_O[≤ feed]). From `bare_streams` (one run) and the MLP in
+    numpy (a test compares it with the engine's run)."""
+    x = ctx.analysis(bare_streams, kind)
+    if feed is None:
+        return x[cut]
+    eps, act = _cfg(ctx)
+    W = ctx.weights
+    return x[cut] + V.mlp(x[feed] + W[f"blocks.{feed}.attn.b_O"], W, feed, eps, act)
 
 
 def run_setup(ctx, kind: str, setup: V.Setup) -> dict:
@@ -138,13 +154,24 @@ def run_setup(ctx, kind: str, setup: V.Setup) -> dict:
     comps = frozenset(c for c in setup.components() if setup.after is None or c != f"mlp{setup.after}")
     edits = [iv.InVitro(comps, cut=setup.cut), *(iv.SetPattern(l, h, -1, t["subject"]) for l, h in setup.heads)]
     keep = [f"blocks.{L - 1}.hook_resid_post", *{f"blocks.{l}.attn.hook_result" for l, _ in setup.heads}]
-    out = iv.run(ctx.model, t["tokens"], edits=edits, keep=keep)
+    out = iv.run(ctx.model, t["tokens"], edits=edits, keep=keep, final_only=True)
     eps, act = _cfg(ctx)
     summed = out[f"blocks.{L - 1}.hook_resid_post"][:, -1]  # (batch, d_model)
     logits = V.readout(summed, ctx.weights, setup.after, eps, act)  # (batch, d_vocab)
     return {"logits": logits, "probs": C.correct_probs(logits, t["targets"]), "top": logits.argmax(-1),
             "summed": summed,
             "heads": {hd: out[f"blocks.{hd[0]}.attn.hook_result"][:, -1, hd[1]] for hd in setup.heads}}
+
+
+def setup_from_weights(ctx, kind: str, setup: V.Setup) -> dict:
+    """The same as `run_setup`, computed from the weights (`stream_at_cut`, `fixed_head_outputs`, `readout`):
+    the months' and numbers' batches cost a few small matrix products instead of full forward passes."""
+    t = ctx.analysis(prompts, kind)
+    eps, act = _cfg(ctx)
+    W = ctx.weights
+    outs = V.fixed_head_outputs(stream_at_cut(ctx, kind, setup.feed, setup.cut), W, setup.heads, eps)
+    logits = V.readout(V.summed_outputs(setup, outs, W, ctx.dims.n_layers), W, setup.after, eps, act)
+    return {"logits": logits, "probs": C.correct_probs(logits, t["targets"]), "top": logits.argmax(-1)}
 
 
 def vitro_search(ctx) -> dict:
@@ -225,6 +252,14 @@ def in_vitro_figure(ctx) -> Figure:
                f"component{'s' if chosen.size > 1 else ''}: {chosen.text()}" if r.solved else
                f"no setup tried gets all {n} prompts; the best, {chosen.text()}, gets {top1}")
     copy = ctx.analysis(copy_candidates)
+    others = [head_label(*hd) for hd in chosen.heads if hd != v["successor"]]
+    roles = [
+        (f"MLP {chosen.feed}'s output joins the stream the heads read" if chosen.feed is not None else
+         "no MLP feeds the heads" + (" (the successor head is in layer 0: there is no earlier MLP to try)"
+                                     if chosen.cut == 0 else "")),
+        (f"{_join(others)} works beside the successor head" if others else "no second head was needed"),
+        (f"MLP {chosen.after} reads the heads' summed outputs" if chosen.after is not None else
+         "no MLP reads the heads' sum")]
     return Figure(
         data={"components": components, "setup_text": chosen.text(), "size": chosen.size, "solved": r.solved,
               "successor": head_label(*v["successor"]), "copy_candidates": [head_label(*h) for h in v["copy"]],
@@ -238,7 +273,7 @@ def in_vitro_figure(ctx) -> Figure:
               "without_after": {"setup": bare.text(), "n_top1": n - len(bare_wrong), "wrong": bare_wrong,
                                 "wrong_text": _join(bare_wrong) or "none",
                                 "mean_prob": round(float(bare_run["probs"].mean()), 4)},
-              "engine_vs_weights": float(f"{diff:.2g}")},
+              "engine_vs_weights": float(f"{diff:.2g}"), "roles_text": "; ".join(roles)},
         alt=f"Two bar charts. Top: the correct-day probability of each of the {n} day prompts for the setup "
             f"{chosen.text()}, from {engine['probs'].min():.2f} to {engine['probs'].max():.2f}, correct top-1 on {top1}. "
             "Bottom: the most prompts the best setup of each size gets right: "
@@ -258,8 +293,9 @@ def generalisation(ctx) -> dict:
     chosen = ctx.analysis(vitro_search)["result"].chosen
     s = ctx.analysis(successor_head)
     simple = V.Setup((s,), chosen.feed, None)
-    return {"month": ctx.analysis(run_setup, "month", chosen), "number": ctx.analysis(run_setup, "number", chosen),
-            "number_simple": ctx.analysis(run_setup, "number", simple), "simple": simple, "chosen": chosen}
+    return {"month": ctx.analysis(setup_from_weights, "month", chosen),
+            "number": ctx.analysis(setup_from_weights, "number", chosen),
+            "number_simple": ctx.analysis(setup_from_weights, "number", simple), "simple": simple, "chosen": chosen}
 
 
 def _summary(ctx, kind: str, run: dict) -> dict:
@@ -356,10 +392,10 @@ def month_lens(ctx) -> dict:
     l, h = ctx.analysis(successor_head)
     W = ctx.weights
     name = f"blocks.{l}.attn.hook_result"
-    res = iv.run(ctx.model, t["tokens"], keep=[name])[name][:, -1]  # (batch, head, d_model)
+    res = iv.run(ctx.model, t["tokens"], keep=[name], final_only=True)[name][:, -1]  # (batch, head, d_model)
     vb = np.einsum("he,hed->hd", W[f"blocks.{l}.attn.b_V"], W[f"blocks.{l}.attn.W_O"])
     month_ids = [ctx.tokenizer.encode(" " + m)[0] for m in MONTHS]
-    logits = C.head_day_logits(res[None], W["ln_final.w"], W["W_U"], month_ids, value_bias=vb[None])[0, h]
+    logits = C.head_day_logits(res[None], W["ln_final.w"], W["W_U"][:, month_ids], range(12), value_bias=vb[None])[0, h]
     correct = [(i + 1) % 12 for i in t["used"]]
     return {"table": C.day_distribution(logits), "score": int(C.successor_scores(logits, correct)), "used": t["used"]}
 
@@ -464,6 +500,9 @@ def successor_ov_figure(ctx) -> Figure:
     main = "feed" if len(feeds) > 1 else "embed"
     return Figure(
         data={**data, "head": label, "main": main, "has_feed": len(feeds) > 1, "feed": feeds[-1],
+              "input_text": (f"the token and position embeddings plus MLP {feeds[-1]}'s output, as the in-vitro circuit "
+                             "feeds the head (the left-hand panels: the embeddings alone)") if len(feeds) > 1 else
+                            "the token and position embeddings (this model's circuit has no MLP before the head)",
               "day": data[f"day_{main}"], "month": data[f"month_{main}"]},
         alt=f"Heatmaps of {label}'s OV circuit: for each day token (rows) what it writes, read at the 7 day tokens "
             f"(columns), normalised per row; then the same for the 12 months. Days: {data[f'day_{main}']['verdict']}; "
