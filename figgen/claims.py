@@ -348,9 +348,8 @@ CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.months-but-july", source=SEED_002.at("The month task"),
         statement="The day circuit, unchanged, completes every month prompt but July's, where it predicts “ Aug”.",
-        about=GPT2_SMALL, keys=("day-circuit.generalisation:month.wrong", "day-circuit.generalisation:month.wrong_top"),
-        compute=_pair, published="all but July (→ ␣Aug)",
-        predicate=lambda v: list(v[0]) == ["July"] and list(v[1]) == ["␣Aug"],
+        about=GPT2_SMALL, keys=("day-circuit.generalisation:month.wrong_pairs",),
+        published="all but July → ␣Aug", predicate=lambda v: list(v) == ["July → ␣Aug"],
         criterion="Reproduced when the only month prompt whose top-1 token is not the next month is July's, and its "
                   "top-1 is “␣Aug” (the value: the wrong prompts and their top-1 tokens)",
         conventions="The 12 prompts “If this month is <Month>, next month is” (the month at position 5, where the seed "

@@ -185,9 +185,9 @@ def test_claims_registered_with_predicates_that_can_fail():
     c = claims.BY_ID
     assert c["day-circuit.vitro-circuit"].predicate(["mlp0", "L9H1", "L10H3", "mlp9"])
     assert not c["day-circuit.vitro-circuit"].predicate(["L9H1", "L10H3", "mlp9"])
-    assert c["day-circuit.months-but-july"].predicate([["July"], ["␣Aug"]])
-    assert not c["day-circuit.months-but-july"].predicate([["July"], ["␣August"]])
-    assert not c["day-circuit.months-but-july"].predicate([[], []])
+    assert c["day-circuit.months-but-july"].predicate(["July → ␣Aug"])
+    assert not c["day-circuit.months-but-july"].predicate(["July → ␣August"])
+    assert not c["day-circuit.months-but-july"].predicate([])
     assert c["day-circuit.month-successor"].predicate(["L9H1", 11]) and not c["day-circuit.month-successor"].predicate(["L9H1", 12])
     assert c["day-circuit.vitro-without-mlp9"].predicate(["Monday", "Sunday"])
 

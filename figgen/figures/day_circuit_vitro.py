@@ -144,12 +144,20 @@ def stream_at_cut(ctx, kind: str, feed: int | None, cut: int) -> np.ndarray:
     return x[cut] + V.mlp(x[feed] + W[f"blocks.{feed}.attn.b_O"], W, feed, eps, act)
 
 
+def _no_prompts(ctx) -> dict:
+    """A task none of whose prompts this tokenizer keeps (tiny test models): empty results."""
+    empty = np.zeros((0, ctx.dims.d_vocab))
+    return {"logits": empty, "probs": np.zeros(0), "top": np.zeros(0, np.int64), "summed": empty, "heads": {}}
+
+
 def run_setup(ctx, kind: str, setup: V.Setup) -> dict:
     """The setup through the engine on a task's prompts: InVitro(feed + heads, cut) with each head's attention
     from the final position one-hot on the subject; the summed outputs (the last layer's resid_post, which
     in vitro excludes the stream at the cut) then through the read-out MLP and the unembedding (numpy).
     → logits (batch, d_vocab), correct probabilities, top-1 ids, each head's output."""
     t = ctx.analysis(prompts, kind)
+    if not t["used"]:
+        return _no_prompts(ctx)
     L = ctx.dims.n_layers
     comps = frozenset(c for c in setup.components() if setup.after is None or c != f"mlp{setup.after}")
     edits = [iv.InVitro(comps, cut=setup.cut), *(iv.SetPattern(l, h, -1, t["subject"]) for l, h in setup.heads)]
@@ -167,6 +175,8 @@ def setup_from_weights(ctx, kind: str, setup: V.Setup) -> dict:
     """The same as `run_setup`, computed from the weights (`stream_at_cut`, `fixed_head_outputs`, `readout`):
     the months' and numbers' batches cost a few small matrix products instead of full forward passes."""
     t = ctx.analysis(prompts, kind)
+    if not t["used"]:
+        return _no_prompts(ctx)
     eps, act = _cfg(ctx)
     W = ctx.weights
     outs = V.fixed_head_outputs(stream_at_cut(ctx, kind, setup.feed, setup.cut), W, setup.heads, eps)
@@ -305,6 +315,7 @@ def _summary(ctx, kind: str, run: dict) -> dict:
     return {"probs": rounded(run["probs"]), "mean_prob": round(float(run["probs"].mean()), 4) if len(right) else 0.0,
             "n_top1": int(right.sum()), "n_prompts": len(right), "wrong": wrong,
             "wrong_top": [ctx.token_str(int(run["top"][j])) for j in np.flatnonzero(~right)],
+            "wrong_pairs": [f"{t['items'][j]} → {ctx.token_str(int(run['top'][j]))}" for j in np.flatnonzero(~right)],
             "wrong_text": _wrong_text([f"{w} (→ {ctx.token_str(int(run['top'][j]))})"
                                        for w, j in zip(wrong, np.flatnonzero(~right))])}
 
@@ -390,6 +401,8 @@ def month_lens(ctx) -> dict:
     month tokens (scale-free, value bias folded: the day table's convention), normalised per prompt."""
     t = ctx.analysis(prompts, "month")
     l, h = ctx.analysis(successor_head)
+    if not t["used"]:
+        return {"table": np.zeros((0, 12)), "score": 0, "used": []}
     W = ctx.weights
     name = f"blocks.{l}.attn.hook_result"
     res = iv.run(ctx.model, t["tokens"], keep=[name], final_only=True)[name][:, -1]  # (batch, head, d_model)
@@ -407,12 +420,12 @@ def month_distribution_figure(ctx) -> Figure:
     d = ctx.analysis(month_lens)
     table, used = d["table"], d["used"]
     label = head_label(*ctx.analysis(successor_head))
-    m = round(max(float(np.abs(table).max()), 1e-3), 2)
+    m = round(max(float(np.abs(table).max(initial=0.0)), 1e-3), 2)
     rows = [f"{MONTHS[i]} → {MONTHS[(i + 1) % 12][:3]}" for i in used]
     chart = _table_chart(table, rows, list(MONTHS), f"{label}: month logits, normalised per prompt", 24, False, m,
                          True, "prompt", "month token")
-    correct = np.array([table[j, (i + 1) % 12] for j, i in enumerate(used)])
-    subject = np.array([table[j, i] for j, i in enumerate(used)])
+    correct = np.array([table[j, (i + 1) % 12] for j, i in enumerate(used)] or [0.0])
+    subject = np.array([table[j, i] for j, i in enumerate(used)] or [0.0])
     n = len(used)
     return Figure(
         data={"head": label, "score": d["score"], "n_prompts": n, "table": rounded(table),
@@ -442,6 +455,10 @@ def ov_tables(ctx) -> dict:
         t = ctx.analysis(prompts, kind)
         ids = [ctx.tokenizer.encode(" " + s)[0] for s in items]
         for feed in feeds:
+            if not t["used"]:  # no prompt of this kind kept by this tokenizer (tiny test models)
+                out[(kind, feed)] = {"table": np.zeros((0, len(items))), "used": [], "n_successor": 0, "n_copy": 0,
+                                     "profile": None}
+                continue
             x = stream_at_cut(ctx, kind, feed, l)  # (batch, d_model)
             x = x - x.mean(-1, keepdims=True)
             ov = (x * W[f"blocks.{l}.ln1.w"]) @ W_OV  # (batch, d_model)
@@ -459,6 +476,8 @@ def ov_tables(ctx) -> dict:
 
 
 def _ov_verdict(r: dict, n: int, what: str) -> str:
+    if n == 0:
+        return f"no {what} prompt tokenizes to single tokens with this tokenizer"
     if r["n_successor"] == n:
         return f"every {what} maps to the next one"
     if r["n_copy"] > r["n_successor"]:
@@ -474,7 +493,7 @@ def successor_ov_figure(ctx) -> Figure:
     l, h = o["head"]
     label = head_label(l, h)
     feeds = o["feeds"]
-    m = round(max(max(float(np.abs(v["table"]).max()) for v in o["tables"].values()), 1e-3), 2)
+    m = round(max(max(float(np.abs(v["table"]).max(initial=0.0)) for v in o["tables"].values()), 1e-3), 2)
     data, panels = {}, []
     for kind, items, cell in (("day", DAYS, 30), ("month", MONTHS, 18)):
         row = []
