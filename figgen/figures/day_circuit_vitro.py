@@ -376,13 +376,15 @@ def generalisation_figure(ctx) -> Figure:
 
 
 def _table_chart(table: np.ndarray, rows: list[str], cols: list[str], title: str, cell: int, labels: bool,
-                 m: float, legend: bool, row_title: str, col_title: str, successor_outline: bool = True):
+                 m: float, legend: bool, row_title: str, col_title: str, successor_outline: bool = True,
+                 show_rows: bool = True):
     n = len(rows)
     data = [{"row": rows[i], "col": cols[j], "z": round(float(table[i, j]), 4), "shown": round(float(table[i, j]), 1) + 0.0,
              "next": "yes" if j == (i + 1) % len(cols) else "no"} for i in range(n) for j in range(len(cols))]
     base = alt.Chart(alt.Data(values=data)).encode(
         x=alt.X("col:N", sort=cols, title=col_title, axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("row:N", sort=rows, title=row_title))
+        y=alt.Y("row:N", sort=rows, title=row_title if show_rows else None,
+                axis=alt.Axis() if show_rows else alt.Axis(labels=False, ticks=False)))
     chart = base.mark_rect().encode(
         color=alt.Color("z:Q", title="normalised logit",
                         scale=alt.Scale(range=style.vega_range("diverging"), domain=[-m, m], domainMid=0),
@@ -495,17 +497,18 @@ def successor_ov_figure(ctx) -> Figure:
     feeds = o["feeds"]
     m = round(max(max(float(np.abs(v["table"]).max(initial=0.0)) for v in o["tables"].values()), 1e-3), 2)
     data, panels = {}, []
-    for kind, items, cell in (("day", DAYS, 30), ("month", MONTHS, 18)):
+    two = len(feeds) > 1
+    for kind, items, cell in (("day", DAYS, 26 if two else 30), ("month", MONTHS, 16 if two else 18)):
         row = []
         for i, feed in enumerate(feeds):
             r = o["tables"][(kind, feed)]
             names = [items[j] for j in r["used"]]
             short = [s[:3] for s in items]
             name = "embedding" if feed is None else f"MLP {feed}"
-            title = f"{kind}s, from the {'token embedding' if feed is None else f'embedding + MLP {feed}'}"
+            title = f"{kind}s, from the {'embedding' if feed is None else f'embedding + MLP {feed}'}"
             row.append(_table_chart(r["table"], [s[:3] if kind == "month" else s for s in names],
                                     short if kind == "month" else list(items), title, cell, kind == "day" and len(feeds) == 1,
-                                    m, kind == "day" and i == 0, "source token", f"{kind} token"))
+                                    m, kind == "day" and i == 0, "source token", f"{kind} token", show_rows=i == 0))
             n = len(items)
             key = f"{kind}_{'embed' if feed is None else 'feed'}"
             data[key] = {"n_successor": r["n_successor"], "n_copy": r["n_copy"], "n": len(r["used"]), "input": name,
