@@ -313,8 +313,8 @@ CLAIMS = CLAIMS + (
 VITRO = ("The setup in the seed's form: the stream entering the successor head's layer (token and position "
          "embeddings, the layer biases b_O before it and at most one MLP's output; every earlier head removed) is "
          "read by the heads, whose attention from the final position is set to 1 on the subject token; only the heads' "
-         "outputs (and their layers' b_O) are summed, the stream they read is not added back; at most one MLP is "
-         "applied to that sum (s + MLP(LN(s))); then the final LayerNorm and W_U. The search tries the successor "
+         "outputs (and their layers' b_O) are summed, the stream they read is not added back; at most one MLP reads "
+         "that sum (through its own LayerNorm) and its output is added to it; then the final LayerNorm and W_U. The search tries the successor "
          "head, at most one of the 3 heads (in its layer or later) with the highest subject-day probability, and "
          "every MLP, smallest setups first, and keeps the smallest with the correct top-1 on all 7 prompts.")
 NUMBERS_TASK = ("Prompts “If the number is <n>, the next is” for n = 1..100 (the seed's own number template is not in "
