@@ -609,6 +609,80 @@ CLAIMS = CLAIMS + tuple(
                                 "in the output's correct probability, averaged over the 7 prompts."),
 )
 
+
+# --- the day-of-week circuit in vitro, months and numbers (seed 002; figgen/figures/day_circuit_vitro.py) ----
+
+
+VITRO = ("The setup in the seed's form: the stream entering the successor head's layer (token and position "
+         "embeddings, the layer biases b_O before it and at most one MLP's output; every earlier head removed) is "
+         "read by the heads, whose attention from the final position is set to 1 on the subject token; only the heads' "
+         "outputs (and their layers' b_O) are summed, the stream they read is not added back; at most one MLP reads "
+         "that sum (through its own LayerNorm) and its output is added to it; then the final LayerNorm and W_U. The search tries the successor "
+         "head, at most one of the 3 heads (in its layer or later) with the highest subject-day probability, and "
+         "every MLP, smallest setups first, and keeps the smallest with the correct top-1 on all 7 prompts.")
+NUMBERS_TASK = ("Prompts “If the number is <n>, the next is” for n = 1..100 (the seed's own number template is not in "
+                "its text; ours puts the number at position 5, the seed's at 2); the answer is “ <n+1>”; attention "
+                "fixed on the number.")
+CLAIMS = CLAIMS + (
+    Claim(
+        id="day-circuit.vitro-circuit", source=SEED_002.at("Testing our theories"),
+        statement="The smallest in-vitro setup that solves the day task is MLP 0's output read by L9H1 and L10H3 "
+                  "(attention fixed on the day), then MLP 9, then the unembedding.",
+        about=GPT2_SMALL, keys=("day-circuit.in-vitro:components",),
+        published="MLP 0 → L9H1 + L10H3 → MLP 9", predicate=lambda c: list(c) == ["mlp0", "L9H1", "L10H3", "mlp9"],
+        criterion="Reproduced when the search's smallest setup with the correct day top-1 on all 7 prompts is exactly "
+                  "MLP 0, L9H1, L10H3 and MLP 9 (the value: the components found)",
+        conventions=DAYS_TASK + " " + VITRO),
+    Claim(
+        id="day-circuit.vitro-all-seven", source=SEED_002.at("Testing our theories"),
+        statement="That setup gives the correct day as its top prediction on all 7 prompts.",
+        about=GPT2_SMALL, keys=("day-circuit.in-vitro:n_top1",),
+        published="all 7 prompts", predicate=lambda n: n == 7,
+        criterion="Reproduced when the chosen setup has the correct day top-1 on all 7 prompts (the number: on how many)",
+        conventions=DAYS_TASK + " " + VITRO),
+    Claim(
+        id="day-circuit.vitro-without-mlp9", source=SEED_002.at("Testing our theories"),
+        statement="Without MLP 9 the same setup fails on two prompts: Monday → Tuesday and Sunday → Monday.",
+        about=GPT2_SMALL, keys=("day-circuit.in-vitro:without_after.wrong",),
+        published="Monday and Sunday wrong", predicate=lambda w: list(w) == ["Monday", "Sunday"],
+        criterion="Reproduced when the chosen setup without its read-out MLP has a wrong top-1 on exactly the Monday "
+                  "and the Sunday prompts (the value: the prompts it gets wrong)",
+        conventions=DAYS_TASK + " " + VITRO),
+    Claim(
+        id="day-circuit.months-but-july", source=SEED_002.at("The month task"),
+        statement="The day circuit, unchanged, completes every month prompt but July's, where it predicts “ Aug”.",
+        about=GPT2_SMALL, keys=("day-circuit.generalisation:month.wrong_pairs",),
+        published="all but July → ␣Aug", predicate=lambda v: list(v) == ["July → ␣Aug"],
+        criterion="Reproduced when the only month prompt whose top-1 token is not the next month is July's, and its "
+                  "top-1 is “␣Aug” (the value: the wrong prompts and their top-1 tokens)",
+        conventions="The 12 prompts “If this month is <Month>, next month is” (the month at position 5, where the seed "
+                    "fixes attention); " + VITRO),
+    Claim(
+        id="day-circuit.month-successor", source=SEED_002.at("The month task"),
+        statement="No head ranks the next month first among the 12 months on all 12 prompts; allowing one miss, only "
+                  "L9H1 does.",
+        about=GPT2_SMALL, keys=("day-circuit.month-distribution:head", "day-circuit.month-distribution:score"),
+        compute=_pair, published="L9H1, on 11 of 12", predicate=lambda v: list(v) == ["L9H1", 11],
+        criterion="Reproduced when the day task's successor head is L9H1 and it ranks the next month first among the "
+                  "12 month tokens on exactly 11 of the 12 month prompts (the value: the head and its count)",
+        conventions="The 12 prompts “If this month is <Month>, next month is”, the full model; the head's output at the "
+                    "last position minus b_V·W_O, centred, times the final LayerNorm's γ, times W_U at the 12 month tokens."),
+    Claim(
+        id="day-circuit.numbers-mean-prob", source=SEED_002.at("The number task"),
+        statement="MLP 0 and L9H1 alone (attention fixed on the number) give the next number a mean probability of "
+                  "0.7363 over n = 1..100.",
+        about=GPT2_SMALL, keys=("day-circuit.generalisation:number_simple.mean_prob",),
+        published=0.7363, tolerance=0.02, fmt=".4f",
+        conventions=NUMBERS_TASK + " The setup: the day circuit's feeding MLP and its successor head only, the stream "
+                    "it reads not added back; mean of the correct token's probability."),
+    Claim(
+        id="day-circuit.numbers-top1", source=SEED_002.at("The number task"),
+        statement="The same setup answers 83 of the 100 number prompts correctly (top-1).",
+        about=GPT2_SMALL, keys=("day-circuit.generalisation:number_simple.n_top1",),
+        published=83, tolerance=2,
+        conventions=NUMBERS_TASK + " The setup: the day circuit's feeding MLP and its successor head only; top-1 token."),
+)
+
 BY_ID: dict[str, Claim] = {c.id: c for c in CLAIMS}
 
 
