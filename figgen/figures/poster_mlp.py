@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import style
 from .poster_canvas import Canvas
-from .poster_layout import X0
+from .poster_layout import RIGHT, X0
 
 L = 0  # the layer drawn in full
 STEP = 0.42  # between two stacked blocks: an arrow down and the chip beside it
@@ -45,7 +45,11 @@ def draw_mlp(p: Canvas):
     p.y = bottom + 0.32
     p.y = p.stream_block(p.y, f"blocks.{L}.hook_resid_post",
                          f"x + MLP output · stream after layer {L}", "residual-stream",
-                         "What the next layer reads (its hook_resid_pre).") + 0.25
+                         "What the next layer reads (its hook_resid_pre).") + 0.1
+    # What a neuron's weights (and a head's patterns and messages) point to: the vocabulary deep dive.
+    p.text(RIGHT / 2 + 0.1, p.y + 0.1, "A neuron's input and output weights read as the nearest vocabulary words: "
+           "vocabulary space ↗", ha="center", color=p.muted, section="vocabulary")
+    p.y += 0.4
 
 
 def _step(p: Canvas, y: float, chip: str, colour: str, section: str, math: bool = True) -> float:
