@@ -109,7 +109,10 @@ def main() -> None:
             print(f"build ({len(result.manifest['figures'])} figures):            "
                   f"{time.perf_counter() - t:6.2f} s  ({total:.1f} MB; largest {biggest.name} "
                   f"{biggest.stat().st_size / 1e6:.2f} MB)")
-        print(f"peak RSS:                        {peak_mb():8.0f} MB")
+        # Resetting VmHWM (--per-figure) also resets what getrusage reports: the peak is then the largest
+        # of the per-figure peaks.
+        peak = max([peak_mb(), *(r[2] for r in rows)])
+        print(f"peak RSS:                        {peak:8.0f} MB")
         if rows:
             print("\nper figure, largest peak first:  seconds   peak MB  held after MB")
             for fid, sec, peak, held in sorted(rows, key=lambda r: -r[2]):

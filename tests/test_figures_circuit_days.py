@@ -30,7 +30,7 @@ def test_correct_probs_and_deltas():
     assert np.allclose(C.correct_probs(logits, targets), [0.7, 0.8])
     sweep = np.broadcast_to(logits, (2, 1, 2, 2, 3)).copy()  # (kind, layer, head, batch, vocab)
     sweep[1, 0, 1] = np.log([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
-    d = C.ablation_deltas(sweep, targets, C.correct_probs(logits, targets))
+    d = C.ablation_deltas(C.correct_probs(sweep, targets), C.correct_probs(logits, targets))
     assert d.shape == (2, 1, 2)
     assert np.allclose(d[0], 0) and np.isclose(d[1, 0, 0], 0) and np.isclose(d[1, 0, 1], -0.2)
 

@@ -203,6 +203,11 @@ def test_sweep_equals_the_loop(tiny, tokens):
                 for b in range(len(tokens)):
                     loop = run(tiny, tokens[b:b + 1], edits=[ReplaceHead(l, h, full[l, b, :, h])]).logits[0, -1]
                     assert_close(sweep[k, l, h, b], loop)
+    # reduced to what a caller keeps (here each variant's top logit and its prompt): the same values, smaller
+    top = head_ablation_sweep(tiny, tokens, values, chunk=5, reduce=lambda lg, rows: np.stack([lg.max(-1), rows], -1))
+    assert top.shape == (3, dims.n_layers, dims.n_heads, len(tokens), 2)
+    assert_close(top[..., 0], sweep.max(-1))
+    assert (top[..., 1] == np.arange(len(tokens))).all()
 
 
 # --- bad input: one line --------------------------------------------------------------------------

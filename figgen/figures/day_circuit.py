@@ -82,9 +82,11 @@ def ablation(ctx) -> dict:
     values = {"zero": 0.0,
               "mean": iv.head_results_mean(ctx.model, mean_set)[:, None],  # (layer, 1, pos, head, d_model)
               "random": iv.head_results_mean(ctx.model, random_set)[:, None]}
-    sweep = iv.head_ablation_sweep(ctx.model, t["tokens"], values)  # (kind, layer, head, 7, d_vocab)
+    targets = np.asarray(t["targets"])
+    probs = iv.head_ablation_sweep(ctx.model, t["tokens"], values,
+                                   reduce=lambda logits, rows: C.correct_probs(logits, targets[rows]))  # (kind, layer, head, 7)
     example = {"mean": ctx.tokenizer.decode(mean_set[0, 1:]), "random": ctx.tokenizer.decode(random_set[0, 1:])}
-    return {"delta": C.ablation_deltas(sweep, t["targets"], t["probs"]), "n_words": len(words), "example": example}
+    return {"delta": C.ablation_deltas(probs, t["probs"]), "n_words": len(words), "example": example}
 
 
 def successor(ctx) -> dict:
