@@ -32,9 +32,11 @@ def copy_project(dest: Path, site_url: str | None = None) -> Path:
             shutil.copytree(src, dest / name)
         elif src.is_file():
             shutil.copy(src, dest / name)
-    if site_url:
+    if site_url:  # in place of the config's own (environment-set) site_url line
         config = dest / "mkdocs.yml"
-        config.write_text(f"site_url: {site_url}\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+        lines = [line for line in config.read_text(encoding="utf-8").splitlines(keepends=True)
+                 if not line.startswith("site_url:")]
+        config.write_text(f"site_url: {site_url}\n" + "".join(lines), encoding="utf-8")
     cache = ROOT / ".cache"
     cache.mkdir(exist_ok=True)
     (dest / ".cache").symlink_to(cache)
