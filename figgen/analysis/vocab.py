@@ -74,18 +74,23 @@ def nearest(matrix: np.ndarray, queries: np.ndarray, k: int = 5, exclude: np.nda
         cos = q @ block.T  # (n_queries, chunk)
         if exclude is not None:
             cos[np.asarray(exclude)[:, None] == ids[None, :]] = -np.inf
-        if cos.shape[1] > k:  # keep each query's k best of this block before the exact merge below
-            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
-            cos = np.take_along_axis(cos, part, 1)
-            cand = ids[part]
-        else:
-            cand = np.broadcast_to(ids, cos.shape)
-        all_ids = np.concatenate([best_ids, cand], axis=1)
-        all_cos = np.concatenate([best_cos, cos], axis=1)
-        order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
-        best_ids = np.take_along_axis(all_ids, order, 1)
-        best_cos = np.take_along_axis(all_cos, order, 1)
+        best_ids, best_cos = _merge_best(best_ids, best_cos, ids, cos, k)
     return Neighbours(best_ids, best_cos)
+
+
+def _merge_best(best_ids: np.ndarray, best_cos: np.ndarray, ids: np.ndarray, cos: np.ndarray, k: int):
+    """The k best so far (n, ≤k) merged with a block's cosines cos (n, chunk) of rows ids (chunk,):
+    by cosine descending, then id ascending (deterministic ties)."""
+    if cos.shape[1] > k:  # each query's k best of this block first, then the exact merge
+        part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
+        cos = np.take_along_axis(cos, part, 1)
+        cand = ids[part]
+    else:
+        cand = np.broadcast_to(ids, cos.shape)
+    all_ids = np.concatenate([best_ids, cand], axis=1)
+    all_cos = np.concatenate([best_cos, cos.astype(np.float32)], axis=1)
+    order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]
+    return np.take_along_axis(all_ids, order, 1), np.take_along_axis(all_cos, order, 1)
 
 
 def word_mask(token_strings: Sequence[str]) -> np.ndarray:
@@ -195,17 +200,7 @@ def nearest_in_ln_spaces(vocab: Vocabulary, lns: Sequence[tuple[np.ndarray, np.n
         n = layer_norm_rows(np.asarray(vocab.W_E[ids], dtype=np.float32), 1.0, 0.0, eps)  # (chunk, d)
         sq = (n * n) @ (G * G).T + 2 * n @ (G * B).T + (B * B).sum(-1)  # (chunk, n_ln): |LN(r)|²
         cos = (qg @ n.T + offset[:, None]) / np.sqrt(np.maximum(sq.T[space], 1e-24))  # (n, chunk)
-        if cos.shape[1] > k:
-            part = np.argpartition(-cos, k - 1, axis=1)[:, :k]
-            cos = np.take_along_axis(cos, part, 1)
-            cand = ids[part]
-        else:
-            cand = np.broadcast_to(ids, cos.shape)
-        all_ids = np.concatenate([best_ids, cand], axis=1)
-        all_cos = np.concatenate([best_cos, cos.astype(np.float32)], axis=1)
-        order = np.lexsort((all_ids, -all_cos), axis=-1)[:, :k]  # by cosine desc, then id asc
-        best_ids = np.take_along_axis(all_ids, order, 1)
-        best_cos = np.take_along_axis(all_cos, order, 1)
+        best_ids, best_cos = _merge_best(best_ids, best_cos, ids, cos, k)
     return Neighbours(best_ids, best_cos)
 
 
