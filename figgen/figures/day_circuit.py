@@ -71,22 +71,30 @@ def task(ctx) -> dict:
             "used": used, "correct": correct, "logits": logits, "probs": C.correct_probs(logits, targets)}
 
 
-def ablation(ctx) -> dict:
-    """Δ correct probability (kind, layer, head) and the two datasets' sizes."""
+def dataset_means(ctx) -> dict:
+    """Every head's mean result over the mean- and the random-ablation datasets, (layer, pos, head, d_model) each,
+    computed once for the single-head ablations and the head subsets."""
     t = ctx.analysis(task)
     words = C.space_words([ctx.tokenizer.decode([i]) for i in range(ctx.dims.d_vocab)])
     template = t["tokens"][0]
     mean_set = C.dataset(template, MEAN_SLOTS, C.random_word_ids(words, N_DATASET, len(MEAN_SLOTS), MEAN_SEED))
     random_set = C.dataset(template, RANDOM_SLOTS,
                            C.random_word_ids(words, N_DATASET, len(RANDOM_SLOTS), RANDOM_SEED))
+    example = {"mean": ctx.tokenizer.decode(mean_set[0, 1:]), "random": ctx.tokenizer.decode(random_set[0, 1:])}
+    return {"mean": iv.head_results_mean(ctx.model, mean_set), "random": iv.head_results_mean(ctx.model, random_set),
+            "n_words": len(words), "example": example}
+
+
+def ablation(ctx) -> dict:
+    """Δ correct probability (kind, layer, head) and the two datasets' sizes."""
+    t, m = ctx.analysis(task), ctx.analysis(dataset_means)
     values = {"zero": 0.0,
-              "mean": iv.head_results_mean(ctx.model, mean_set)[:, None],  # (layer, 1, pos, head, d_model)
-              "random": iv.head_results_mean(ctx.model, random_set)[:, None]}
+              "mean": m["mean"][:, None],  # (layer, 1, pos, head, d_model)
+              "random": m["random"][:, None]}
     targets = np.asarray(t["targets"])
     probs = iv.head_ablation_sweep(ctx.model, t["tokens"], values,
                                    reduce=lambda logits, rows: C.correct_probs(logits, targets[rows]))  # (kind, layer, head, 7)
-    example = {"mean": ctx.tokenizer.decode(mean_set[0, 1:]), "random": ctx.tokenizer.decode(random_set[0, 1:])}
-    return {"delta": C.ablation_deltas(probs, t["probs"]), "n_words": len(words), "example": example}
+    return {"delta": C.ablation_deltas(probs, t["probs"]), "n_words": m["n_words"], "example": m["example"]}
 
 
 def successor(ctx) -> dict:
@@ -751,5 +759,150 @@ def mlps_figure(ctx) -> Figure:
                 "stream at the last position with and without the MLP's output), averaged over the prompts. Bottom: "
                 "the change in the model's output probability of the correct day when the MLP's output is replaced by "
                 "zero at every position.",
+        chart=chart, prompts=list(PROMPTS),
+    )
+
+
+# --- keeping only a few heads (the seed's "finding a subset under mean / random ablation") -------------------
+
+SUBSET_KINDS = ("mean", "random")
+SUBSET_CAP = 8  # the greedy search stops at this many heads …
+SUBSET_CHUNK = 24  # … and tries this many candidate subsets per batched run (× the prompts)
+
+
+def keep_only_probs(model, tokens: np.ndarray, targets: np.ndarray, means: np.ndarray, subsets: list, lens) -> dict:
+    """Correct probabilities with every head outside a subset replaced by its dataset mean, for many subsets.
+
+    tokens (n, pos), targets (n,), means (layer, pos, head, d_model) from `iv.head_results_mean`; `subsets` a list
+    of lists of (layer, head); `lens` = (layer, read) with read(x (rows, d_model), ids (rows, 1)) → (probs
+    (rows, 1), logits, top (rows,)): the stream at the end of that layer, final position. One run per
+    SUBSET_CHUNK subsets, each subset's prompts stacked in the batch. Returns (subset, prompt) arrays: "output" and
+    "lens" correct probabilities, "output_top1" and "lens_top1" (the correct day is the top-1 token)."""
+    L, _, H, _ = means.shape
+    n = len(tokens)
+    layer, read = lens
+    hook = f"blocks.{layer}.hook_resid_post"
+    out = {k: [] for k in ("output", "lens", "output_top1", "lens_top1")}
+    for i in range(0, len(subsets), SUBSET_CHUNK):
+        part = subsets[i:i + SUBSET_CHUNK]
+        edits = []
+        for l in range(L):
+            for h in range(H):
+                rows = [j * n + b for j, s in enumerate(part) if (l, h) not in s for b in range(n)]
+                if rows:
+                    edits.append(iv.ReplaceHead(l, h, means[l, :, h], rows=rows))
+        res = iv.run(model, np.tile(tokens, (len(part), 1)), edits=edits, keep=[hook], final_only=True)
+        t = np.tile(targets, len(part))
+        logits = res.logits[:, -1]  # (rows, d_vocab)
+        out["output"].append(C.correct_probs(logits, t).reshape(len(part), n))
+        out["output_top1"].append((logits.argmax(-1) == t).reshape(len(part), n))
+        probs, _, top = read(res[hook][:, -1], t[:, None])
+        out["lens"].append(probs[:, 0].reshape(len(part), n))
+        out["lens_top1"].append((top == t).reshape(len(part), n))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def greedy_subset(probe, start: list, candidates: list, n: int, cap: int) -> list[dict]:
+    """From `start`, add the candidate head that most raises the mean lens correct probability (the first in
+    `candidates`' order on a tie), until the correct day is top-1 through the lens on all `n` prompts or the set
+    has `cap` heads. `probe(subsets)` is `keep_only_probs` bound to a model. Returns the path: one step per size,
+    {"heads", "added", and the probe's arrays for that set}."""
+    heads = list(dict.fromkeys(start))
+    first = probe([heads])
+    path = [{"heads": list(heads), "added": None, **{k: v[0] for k, v in first.items()}}]
+    while len(heads) < cap and int(path[-1]["lens_top1"].sum()) < n:
+        options = [c for c in candidates if c not in heads]
+        if not options:
+            break
+        got = probe([heads + [c] for c in options])
+        best = int(np.argmax(got["lens"].mean(-1)))
+        heads = heads + [options[best]]
+        path.append({"heads": list(heads), "added": options[best], **{k: v[best] for k, v in got.items()}})
+    return path
+
+
+def subsets(ctx) -> dict:
+    """The greedy head subsets under mean and random ablation, from the successor and the followed copying head.
+
+    The lens reads the stream at the end of the layer after the successor head's (GPT-2: layer 10, as the seed;
+    the last layer when the successor head is in it); only heads in layers up to that one are candidates (later
+    heads cannot change what the lens reads)."""
+    t, c, m = ctx.analysis(task), ctx.analysis(circuit_heads), ctx.analysis(dataset_means)
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    layer = min(c["successor"][0] + 1, L - 1)
+    read = (layer, lambda x, ids: _lens(ctx, x, ids))
+    start = [c["successor"], c["copying"]]
+    candidates = [(l, h) for l in range(layer + 1) for h in range(H)]
+    targets = np.asarray(t["targets"])
+    paths = {kind: greedy_subset(lambda s, kind=kind: keep_only_probs(ctx.model, t["tokens"], targets, m[kind], s, read),
+                                 start, candidates, len(t["used"]), SUBSET_CAP) for kind in SUBSET_KINDS}
+    return {"paths": paths, "lens_layer": layer, "start": list(dict.fromkeys(start)), "n": len(t["used"]),
+            "n_candidates": len(candidates), "clean": t["probs"]}
+
+
+@figure("day-circuit.subsets", section="day-circuit", title="Keeping only a few heads",
+        caption="Every head outside a growing set replaced by its dataset mean: the correct probability as the greedy "
+                "search adds heads, under mean and random ablation.", prompts=PROMPTS)
+def subsets_figure(ctx) -> Figure:
+    s = ctx.analysis(subsets)
+    n, layer = s["n"], s["lens_layer"]
+    where = {"lens": f"end of layer {layer} (lens)", "output": "model output"}
+    rows, data = [], {}
+    for kind, path in s["paths"].items():
+        for step in path:
+            added = "+" + head_label(*step["added"]) if step["added"] else " + ".join(head_label(*h) for h in s["start"])
+            for key, name in where.items():
+                rows.append({"kind": f"{kind} ablation", "size": len(step["heads"]), "read": name, "added": added,
+                             "p": round(float(step[key].mean()), 4), "top1": int(step[f"{key}_top1"].sum()),
+                             "heads": ", ".join(head_label(*h) for h in step["heads"])})
+        last = path[-1]
+        found = [head_label(*h) for h in last["heads"]]
+        solved = int(last["lens_top1"].sum()) == n
+        data[kind] = {
+            "heads": found, "heads_text": _join(found), "added": [head_label(*p["added"]) for p in path[1:]],
+            "added_text": _join([head_label(*p["added"]) for p in path[1:]]) or "no head",
+            "size": len(found), "solved": solved,
+            "lens_mean": rounded(np.array([p["lens"].mean() for p in path])),
+            "output_mean": rounded(np.array([p["output"].mean() for p in path])),
+            "lens_top1": [int(p["lens_top1"].sum()) for p in path],
+            "output_top1": [int(p["output_top1"].sum()) for p in path],
+            "start_lens": round(float(path[0]["lens"].mean()), 4), "start_output": round(float(path[0]["output"].mean()), 4),
+            "final_lens": round(float(last["lens"].mean()), 4), "final_output": round(float(last["output"].mean()), 4),
+            "final_lens_probs": rounded(last["lens"]), "final_output_probs": rounded(last["output"]),
+            "final_lens_top1": int(last["lens_top1"].sum()), "final_output_top1": int(last["output_top1"].sum()),
+            "stop_text": (f"the correct day is top-1 through the lens on all {n} prompts with {len(found)} heads"
+                          if solved else f"it stops at the cap of {SUBSET_CAP} heads with the correct day top-1 "
+                                         f"through the lens on {int(last['lens_top1'].sum())} of {n} prompts")}
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("added:N", title="the start set, then each head added", sort=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("p:Q", title="mean P(correct day)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("read:N", title="read at", sort=list(where.values()),
+                        legend=alt.Legend(orient="bottom", direction="vertical")),
+        tooltip=[alt.Tooltip("kind:N", title="ablation"), alt.Tooltip("read:N", title="read at"),
+                 alt.Tooltip("size:O", title="heads kept"), alt.Tooltip("added:N", title="step"),
+                 alt.Tooltip("p:Q", format=".3f", title="mean P(correct)"),
+                 alt.Tooltip("top1:Q", title=f"prompts top-1 (of {n})"), alt.Tooltip("heads:N", title="kept")])
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=70, filled=True), strokeWidth=2)
+    clean = alt.Chart(alt.Data(values=[{"p": round(float(s["clean"].mean()), 4), "what": "every head kept"}])).mark_rule(
+        strokeDash=[4, 3], color=style.RESIDUAL, strokeWidth=2).encode(
+        y="p:Q", tooltip=[alt.Tooltip("what:N", title=""), alt.Tooltip("p:Q", format=".3f", title="mean P(correct)")])
+    chart = alt.vconcat(*[
+        alt.layer(lines.transform_filter(alt.datum.kind == f"{kind} ablation"), clean).properties(
+            width=460, height=160, title=alt.Title(f"{kind} ablation of every other head",
+                                                   subtitle="dashed: the unchanged model's output"))
+        for kind in SUBSET_KINDS]).resolve_scale(x="independent")
+    return Figure(
+        data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "n_prompts": n, "n_candidates": s["n_candidates"],
+              "start": [head_label(*h) for h in s["start"]], "start_text": _join([head_label(*h) for h in s["start"]]),
+              "clean_mean": round(float(s["clean"].mean()), 4)},
+        alt=f"Two line charts, mean and random ablation: the mean correct probability through the lens at the end of "
+            f"layer {layer} and at the output as heads are added; "
+            + "; ".join(f"{k}: {data[k]['heads_text']}" for k in SUBSET_KINDS),
+        caption=f"Every head outside the kept set has its result replaced, at every position, by its mean over the "
+                f"mean-ablation dataset (top) or the random-ablation dataset (bottom). The search starts from "
+                f"{_join([head_label(*h) for h in s['start']])} and adds, one at a time, the head (in layers 0 to "
+                f"{layer}) that most raises the mean correct probability read through the lens at the end of layer "
+                f"{layer}, until the correct day is top-1 there on all {n} prompts or {SUBSET_CAP} heads are kept. Hover a "
+                "point for the top-1 count and the kept set.",
         chart=chart, prompts=list(PROMPTS),
     )
