@@ -13,7 +13,7 @@ from figgen.figures.registry import PAGES
 
 IDS = ("day-circuit.task", "day-circuit.ablation", "day-circuit.successor", "day-circuit.day-distribution",
        "day-circuit.head-lens", "day-circuit.attention", "day-circuit.streams", "day-circuit.layer-lens",
-       "day-circuit.steering", "day-circuit.mlps")
+       "day-circuit.steering", "day-circuit.mlps", "day-circuit.subsets")
 IN_VIVO = {"day-circuit.copy-l10h3", "day-circuit.copy-l6h9", "day-circuit.copy-l7h10", "day-circuit.copy-l8h1",
            "day-circuit.successor-attention", "day-circuit.copying-attention", "day-circuit.fixed-attention-helps",
            "day-circuit.subject-stream", "day-circuit.tomorrow-top", "day-circuit.peak-layer",
@@ -329,3 +329,86 @@ def test_in_vivo_claims_predicates():
     gpt2 = {"name": "gpt2", "is_gpt2_small": True}
     assert claims.status(by["day-circuit.steer-100"], 0.76, gpt2) == "reproduced"
     assert claims.status(by["day-circuit.steer-100"], 0.70, gpt2) == "not reproduced"
+
+
+# --- keeping only a few heads ---------------------------------------------------------------------------
+
+
+def _keep_only_by_hand(model, tokens, targets, means, subset, hook, read):
+    """One prompt at a time, every head outside `subset` replaced by an explicit ReplaceHead edit."""
+    L, _, H, _ = means.shape
+    edits = [iv.ReplaceHead(l, h, means[l, :, h]) for l in range(L) for h in range(H) if (l, h) not in subset]
+    out, lens = [], []
+    for b in range(len(tokens)):
+        r = iv.run(model, tokens[b:b + 1], edits=edits, keep=[hook])
+        out.append(C.correct_probs(r.logits[:, -1], targets[b:b + 1])[0])
+        lens.append(read(r[hook][:, -1], targets[b:b + 1, None])[0][0, 0])
+    return np.array(out), np.array(lens)
+
+
+def test_greedy_step_equals_a_hand_loop(tiny, monkeypatch):
+    """keep_only_probs (batched, chunked) and one greedy step against single runs with explicit edits."""
+    monkeypatch.setattr(D, "SUBSET_CHUNK", 2)  # several chunks
+    dims = tiny.weights.dims
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, dims.d_vocab, size=(3, 5))
+    targets = rng.integers(0, dims.d_vocab, size=3)
+    means = iv.head_results_mean(tiny, rng.integers(0, dims.d_vocab, size=(10, 5)))
+    W = {k: tiny.weights[k].detach().cpu().numpy() for k in ("ln_final.w", "ln_final.b", "W_U")}
+    read = lambda x, ids: C.lens_read(x, W["ln_final.w"], W["ln_final.b"], W["W_U"], tiny.cfg.layer_norm_epsilon, ids)
+    layer = max(dims.n_layers - 2, 0)  # a layer before the output when there is one
+    hook = f"blocks.{layer}.hook_resid_post"
+    start = [(0, 0)]
+    candidates = [(l, h) for l in range(layer + 1) for h in range(dims.n_heads)]  # as the figure: up to the lens
+    probe = lambda s: D.keep_only_probs(tiny, tokens, targets, means, s, (layer, read))
+    options = [c for c in candidates if c not in start]
+    got = probe([start + [c] for c in options])
+    by_hand = [_keep_only_by_hand(tiny, tokens, targets, means, start + [c], hook, read) for c in options]
+    assert np.allclose(got["output"], [o for o, _ in by_hand], atol=1e-5)
+    assert np.allclose(got["lens"], [l_ for _, l_ in by_hand], atol=1e-5)
+    assert got["lens"].std() > 1e-6  # the candidates differ: the comparison is not of constants
+    path = D.greedy_subset(probe, start, candidates, n=len(tokens), cap=2)
+    hand_means = np.array([l_.mean() for _, l_ in by_hand])
+    assert path[0]["heads"] == start and path[0]["added"] is None
+    if int(path[0]["lens_top1"].sum()) < len(tokens):
+        assert len(path) == 2 and path[1]["heads"] == start + [path[1]["added"]]
+        assert hand_means[options.index(path[1]["added"])] >= hand_means.max() - 1e-6  # the best (ties: within noise)
+        assert np.allclose(path[1]["lens"], by_hand[options.index(path[1]["added"])][1], atol=1e-5)
+    else:
+        assert len(path) == 1
+
+
+def test_subsets_on_mini(mini, mini_site):
+    """The found sets' probabilities, recomputed with explicit edits one prompt at a time, are the figure's."""
+    data = mini_site["day-circuit.subsets"]["figure"].data
+    ctx = mini_site.ctx
+    t, m, c = ctx.analysis(D.task), ctx.analysis(D.dataset_means), ctx.analysis(D.circuit_heads)
+    layer = data["lens_layer"]
+    assert layer == min(c["successor"][0] + 1, mini.weights.dims.n_layers - 1)
+    assert data["start"] == list(dict.fromkeys([_head_name(c["successor"]), _head_name(c["copying"])]))
+    read = lambda x, ids: D._lens(ctx, x, ids)
+    targets = np.asarray(t["targets"])
+    for kind in D.SUBSET_KINDS:
+        d = data[kind]
+        assert d["heads"][:len(data["start"])] == data["start"] and d["size"] <= data["cap"]
+        assert d["solved"] == (d["final_lens_top1"] == data["n_prompts"])
+        assert d["solved"] or d["size"] == data["cap"]
+        assert len(d["lens_mean"]) == d["size"] - len(data["start"]) + 1 == len(d["added"]) + 1
+        found = [_head(h) for h in d["heads"]]
+        out, lens = _keep_only_by_hand(mini, t["tokens"], targets, m[kind], found, f"blocks.{layer}.hook_resid_post", read)
+        assert np.allclose(d["final_output_probs"], out, atol=1e-4)
+        assert np.allclose(d["final_lens_probs"], lens, atol=1e-4)
+        assert d["final_output"] == pytest.approx(out.mean(), abs=1e-4)
+    assert m["mean"].shape == (mini.weights.dims.n_layers, t["tokens"].shape[1], mini.weights.dims.n_heads,
+                               mini.weights.dims.d_model)
+
+
+def _head_name(lh) -> str:
+    return f"L{lh[0]}H{lh[1]}"
+
+
+def test_subset_claims_predicates():
+    mean, rand = claims.BY_ID["day-circuit.subset-mean"], claims.BY_ID["day-circuit.subset-random"]
+    five = ["L9H1", "L10H3", "L8H1", "L8H6", "L8H8"]
+    assert mean.predicate(five) and mean.predicate(five + ["L7H2"]) and not mean.predicate(five[:4])
+    assert rand.predicate(five + ["L6H9"]) and not rand.predicate(five)

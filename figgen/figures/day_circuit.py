@@ -870,7 +870,8 @@ def subsets_figure(ctx) -> Figure:
             "final_lens": round(float(last["lens"].mean()), 4), "final_output": round(float(last["output"].mean()), 4),
             "final_lens_probs": rounded(last["lens"]), "final_output_probs": rounded(last["output"]),
             "final_lens_top1": int(last["lens_top1"].sum()), "final_output_top1": int(last["output_top1"].sum()),
-            "stop_text": (f"the correct day is top-1 through the lens on all {n} prompts with {len(found)} heads"
+            "stop_text": (f"the correct day is top-1 through the lens on all {n} prompts with {len(found)} "
+                          f"head{'s' if len(found) > 1 else ''}"
                           if solved else f"it stops at the cap of {SUBSET_CAP} heads with the correct day top-1 "
                                          f"through the lens on {int(last['lens_top1'].sum())} of {n} prompts")}
     base = alt.Chart(alt.Data(values=rows)).encode(
