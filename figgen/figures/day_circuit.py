@@ -840,6 +840,18 @@ def subsets(ctx) -> dict:
             "n_candidates": len(candidates), "clean": t["probs"]}
 
 
+def _subset_result(path: list[dict], n: int) -> str:
+    """The mean correct probability through the lens and at the output, from the start set to the set found."""
+    first, last = path[0], path[-1]
+
+    def change(key):
+        a, b = float(first[key].mean()), float(last[key].mean())
+        return f"goes from {a:.1%} with the start set to {b:.1%}" if len(path) > 1 else f"is {a:.1%} with the start set alone"
+
+    return (f"through the lens, the mean correct probability {change('lens')}; at the output, it {change('output')}, "
+            f"and the correct day is top-1 at the output on {int(last['output_top1'].sum())} of the {n} prompts")
+
+
 @figure("day-circuit.subsets", section="day-circuit", title="Keeping only a few heads",
         caption="Every head outside a growing set replaced by its dataset mean: the correct probability as the greedy "
                 "search adds heads, under mean and random ablation.", prompts=PROMPTS)
@@ -870,6 +882,7 @@ def subsets_figure(ctx) -> Figure:
             "final_lens": round(float(last["lens"].mean()), 4), "final_output": round(float(last["output"].mean()), 4),
             "final_lens_probs": rounded(last["lens"]), "final_output_probs": rounded(last["output"]),
             "final_lens_top1": int(last["lens_top1"].sum()), "final_output_top1": int(last["output_top1"].sum()),
+            "result_text": _subset_result(path, n),
             "stop_text": (f"the correct day is top-1 through the lens on all {n} prompts with {len(found)} "
                           f"head{'s' if len(found) > 1 else ''}"
                           if solved else f"it stops at the cap of {SUBSET_CAP} heads with the correct day top-1 "
@@ -895,6 +908,10 @@ def subsets_figure(ctx) -> Figure:
     return Figure(
         data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "n_prompts": n, "n_candidates": s["n_candidates"],
               "start": [head_label(*h) for h in s["start"]], "start_text": _join([head_label(*h) for h in s["start"]]),
+              "start_sentence": (f"the successor head {head_label(*s['start'][0])} and the copying head "
+                                 f"{head_label(*s['start'][1])}" if len(s["start"]) > 1 else
+                                 f"{head_label(*s['start'][0])}, which is both the successor head and the copying head "
+                                 "followed"),
               "clean_mean": round(float(s["clean"].mean()), 4)},
         alt=f"Two line charts, mean and random ablation: the mean correct probability through the lens at the end of "
             f"layer {layer} and at the output as heads are added; "
