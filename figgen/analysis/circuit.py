@@ -127,7 +127,7 @@ def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps:
     Returns probs (..., k), logits (..., k) and the top-1 token (...). Never holds more than `chunk`
     rows × d_vocab at once.
     """
-    from .lens import _logits, log_softmax
+    from .lens import final_logits, log_softmax
 
     x = np.asarray(x)
     lead = x.shape[:-1]
@@ -138,7 +138,7 @@ def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps:
     top = np.empty(len(flat), np.int64)
     for i in range(0, len(flat), chunk):
         rows = slice(i, i + chunk)
-        z = _logits(flat[rows], w, b, W_U, eps)  # (c, d_vocab)
+        z = final_logits(flat[rows], w, b, W_U, eps)  # (c, d_vocab)
         lp = log_softmax(z)
         probs[rows] = np.exp(np.take_along_axis(lp, flat_ids[rows], -1))
         logits[rows] = np.take_along_axis(z, flat_ids[rows], -1)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .circuit import softmax
+from .circuits import layer_norm
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,6 @@ def candidate_setups(successor: tuple[int, int], others: Sequence[tuple[int, int
     return sorted(out, key=lambda s: s.size)  # stable: the order above within a size
 
 
-def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    x = x - x.mean(-1, keepdims=True)
-    return x / np.sqrt((x ** 2).mean(-1, keepdims=True) + eps) * w + b
-
-
 def gelu(x: np.ndarray, kind: str = "gelu_new") -> np.ndarray:
     """GPT-2's activations, in numpy (`figgen.trace.ACTIVATIONS`' formulas)."""
     if kind in ("gelu_new", "gelu_pytorch_tanh"):
@@ -113,7 +109,7 @@ def fixed_head_outputs(x_subject: np.ndarray, W, heads: Iterable[tuple[int, int]
     out = {}
     for l, h in heads:
         p = f"blocks.{l}."
-        n = _layer_norm(x, W[p + "ln1.w"], W[p + "ln1.b"], eps)  # (batch, d_model)
+        n = layer_norm(x, W[p + "ln1.w"], W[p + "ln1.b"], eps, dtype=None)  # (batch, d_model)
         v = n @ np.asarray(W[p + "attn.W_V"][h], np.float64) + W[p + "attn.b_V"][h]  # (batch, d_head)
         out[(l, h)] = v @ np.asarray(W[p + "attn.W_O"][h], np.float64)  # (batch, d_model)
     return out
@@ -122,7 +118,7 @@ def fixed_head_outputs(x_subject: np.ndarray, W, heads: Iterable[tuple[int, int]
 def mlp(s: np.ndarray, W, layer: int, eps: float, act: str) -> np.ndarray:
     """MLP `layer` on s (batch, d_model) through its own LayerNorm (ln2): (batch, d_model), b_out included."""
     p = f"blocks.{layer}."
-    n = _layer_norm(np.asarray(s, np.float64), W[p + "ln2.w"], W[p + "ln2.b"], eps).astype(np.float32)
+    n = layer_norm(s, W[p + "ln2.w"], W[p + "ln2.b"], eps).astype(np.float32)
     hidden = gelu(n @ np.asarray(W[p + "mlp.W_in"], np.float32) + W[p + "mlp.b_in"], act)  # float32: no weight copies
     return (hidden @ np.asarray(W[p + "mlp.W_out"], np.float32) + W[p + "mlp.b_out"]).astype(np.float64)
 
@@ -133,7 +129,7 @@ def readout(s: np.ndarray, W, after: int | None, eps: float, act: str) -> np.nda
     s = np.asarray(s, np.float64)
     if after is not None:
         s = s + mlp(s, W, after, eps, act)
-    x = _layer_norm(s, W["ln_final.w"], W["ln_final.b"], eps).astype(np.float32)
+    x = layer_norm(s, W["ln_final.w"], W["ln_final.b"], eps, dtype=None).astype(np.float32)
     return (x @ np.asarray(W["W_U"], np.float32)).astype(np.float64)  # float32 product: no d_vocab-wide float64 copy
 
 
@@ -196,7 +192,7 @@ def lens_probs(vectors: np.ndarray, gamma: np.ndarray, beta: np.ndarray, W_U: np
     W_U = np.asarray(W_U, np.float32)
     out = np.empty((len(v), len(ids)))
     for i in range(0, len(v), chunk):
-        logits = _layer_norm(v[i:i + chunk], gamma, beta, eps).astype(np.float32) @ W_U  # (chunk, d_vocab)
+        logits = layer_norm(v[i:i + chunk], gamma, beta, eps, dtype=None).astype(np.float32) @ W_U  # (chunk, d_vocab)
         out[i:i + chunk] = softmax(logits)[:, ids]
     return out
 

@@ -158,9 +158,10 @@ def previous_token_scores(pattern: np.ndarray) -> np.ndarray:
     return previous_share(pattern)
 
 
-def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """GPT-2's LayerNorm on rows of x (n, d_model): centre, divide by √(var + eps), × w + b."""
-    x = np.asarray(x, np.float64)
+def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5, dtype=np.float64) -> np.ndarray:
+    """GPT-2's LayerNorm on rows of x (n, d_model): centre, divide by √(var + eps), × w + b; computed in
+    `dtype` (None: x's own)."""
+    x = np.asarray(x, dtype)
     x = x - x.mean(-1, keepdims=True)
     return x / np.sqrt((x ** 2).mean(-1, keepdims=True) + eps) * w + b
 

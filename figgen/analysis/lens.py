@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .circuits import layer_norm
+
 TOP_K = 5
 
 
@@ -116,10 +118,10 @@ def lens(points: StreamPoints, tokens: np.ndarray, weights, eps: float, *, posit
         # input point's log-probabilities kept for the KL divergences.
         logp = {}
         for i in (P - 1, 0):
-            logp[i] = log_softmax(_logits(points.vectors[i, pos], w, b, W_U, eps))
+            logp[i] = log_softmax(final_logits(points.vectors[i, pos], w, b, W_U, eps))
         final_top = logp[P - 1].argmax(-1)
         for i in range(P):
-            logits = _logits(points.vectors[i, pos], w, b, W_U, eps)  # (c, d_vocab)
+            logits = final_logits(points.vectors[i, pos], w, b, W_U, eps)  # (c, d_vocab)
             lp = logp[i] if i in logp else log_softmax(logits)
             order = np.argsort(-logits, axis=-1, kind="stable")[:, :TOP_K]  # (c, TOP_K)
             top_ids[i, cols] = order
@@ -135,12 +137,9 @@ def lens(points: StreamPoints, tokens: np.ndarray, weights, eps: float, *, posit
                 kl_final, kl_input, tracked)
 
 
-def _logits(x: np.ndarray, w, b, W_U, eps: float) -> np.ndarray:
+def final_logits(x: np.ndarray, w, b, W_U, eps: float) -> np.ndarray:
     """(c, d_model) stream vectors → (c, d_vocab) logits through the final LayerNorm and W_U."""
-    x = np.asarray(x, np.float64)
-    x = x - x.mean(-1, keepdims=True)
-    x = x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
-    return (x * w + b).astype(np.float32) @ W_U  # float32 matmul: the model's own precision
+    return layer_norm(x, w, b, eps).astype(np.float32) @ W_U  # float32 matmul: the model's own precision
 
 
 def _kl(logp: np.ndarray, logq: np.ndarray) -> np.ndarray:

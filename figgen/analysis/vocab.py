@@ -29,6 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .circuits import layer_norm
+from .lens import final_logits
+
 CHUNK = 8192  # vocabulary rows per block: bounds the temporary at CHUNK × n_queries floats
 HIGH_BIAS_Z = 1.0  # |mean bias z of the matches| above this: "(high bias)"
 WORD = re.compile(r" [^\W\d_]+")  # a space, then letters only (any script)
@@ -48,10 +51,8 @@ def unit_rows(m: np.ndarray) -> np.ndarray:
 
 
 def layer_norm_rows(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """LayerNorm of each row of x (n, d) with γ = w, β = b (d,): as the trace's `layer_norm`."""
-    x = np.asarray(x, dtype=np.float32)
-    x = x - x.mean(-1, keepdims=True)
-    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w + b
+    """LayerNorm of each row of x (n, d) with γ = w, β = b (d,), in float32 (vocabulary blocks are large)."""
+    return layer_norm(x, w, b, eps, dtype=np.float32)
 
 
 def nearest(matrix: np.ndarray, queries: np.ndarray, k: int = 5, exclude: np.ndarray | None = None,
@@ -416,7 +417,7 @@ def stream_as_read(trace, weights, layer: int, eps: float) -> np.ndarray:
 
 def lens_logits(x: np.ndarray, weights, eps: float) -> np.ndarray:
     """(n, d_vocab) the logit lens's logits of stream vectors x (n, d_model): LN_final(x) · W_U (+ b_U)."""
-    logits = layer_norm_rows(x, weights["ln_final.w"], weights["ln_final.b"], eps) @ np.asarray(weights["W_U"], np.float32)
+    logits = final_logits(x, weights["ln_final.w"], weights["ln_final.b"], np.asarray(weights["W_U"], np.float32), eps)
     return logits + weights["b_U"] if "b_U" in weights else logits
 
 

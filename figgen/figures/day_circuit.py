@@ -17,8 +17,9 @@ import numpy as np
 
 from .. import interventions as iv
 from ..analysis import circuit as C
+from ..analysis.vocab import decoded_vocabulary
 from . import style
-from .labels import cell_ink, cell_text, head_label, rounded
+from .labels import cell_ink, cell_text, head_label, join_words, rounded
 from .registry import Figure, figure
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -45,12 +46,6 @@ def _minus(text: str) -> str:
     return text.replace("-", "−")
 
 
-def _join(items: list[str]) -> str:
-    if not items:
-        return ""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def task(ctx) -> dict:
     """Token ids of the prompts, the day tokens, the clean next-token logits and correct probabilities.
 
@@ -75,7 +70,7 @@ def dataset_means(ctx) -> dict:
     """Every head's mean result over the mean- and the random-ablation datasets, (layer, pos, head, d_model) each,
     computed once for the single-head ablations and the head subsets."""
     t = ctx.analysis(task)
-    words = C.space_words([ctx.tokenizer.decode([i]) for i in range(ctx.dims.d_vocab)])
+    words = C.space_words(ctx.analysis(decoded_vocabulary))
     template = t["tokens"][0]
     mean_set = C.dataset(template, MEAN_SLOTS, C.random_word_ids(words, N_DATASET, len(MEAN_SLOTS), MEAN_SEED))
     random_set = C.dataset(template, RANDOM_SLOTS,
@@ -213,7 +208,7 @@ def ablation_figure(ctx) -> Figure:
         tops[kind] = [f"{head_label(l, h)} ({v:+.0%})".replace("-", "−") for l, h, v in top]  # the charts' minus
         worst = np.unravel_index(np.argmin(delta[k]), delta[k].shape)
         data[kind] = {"delta": rounded(delta[k]), "top": [head_label(l, h) for l, h, _ in top],
-                      "top_text": _join(tops[kind]) if top else "none",
+                      "top_text": join_words(tops[kind]) if top else "none",
                       "n_top": len(top), "most_harmful": head_label(*worst),
                       "most_harmful_delta": round(float(delta[k][worst]), 4)}
     chart = alt.vconcat(*panels).resolve_scale(color="independent")  # one domain, [−m, m], for the three
@@ -223,10 +218,10 @@ def ablation_figure(ctx) -> Figure:
         data={**data, "threshold": THRESHOLD, "top_k": TOP_K, "n_dataset": N_DATASET, "n_words": a["n_words"],
               "mean_seed": MEAN_SEED, "random_seed": RANDOM_SEED, "example_mean": a["example"]["mean"],
               "example_random": a["example"]["random"],
-              "in_all_three": _join(everywhere) if everywhere else "no head",
+              "in_all_three": join_words(everywhere) if everywhere else "no head",
               "n_in_all_three": len(everywhere), "scale": m, "depth_text": _depth(named, L)},
         alt=f"Three heatmaps of {L} layers by {H} heads: the change in the correct day's probability when each "
-            "head is zero, mean or random ablated; " + "; ".join(f"{k}: {tops[k] and _join(tops[k]) or 'no head'}"
+            "head is zero, mean or random ablated; " + "; ".join(f"{k}: {tops[k] and join_words(tops[k]) or 'no head'}"
                                                                  for k in KINDS),
         caption=f"Change in the correct day's probability (averaged over the {n} prompts) when one head's output at "
                 "every position is replaced: by zero (top), by its mean over the mean-ablation dataset (middle), "
@@ -258,7 +253,7 @@ def successor_figure(ctx) -> Figure:
     best = np.unravel_index(np.argmax(scores), scores.shape)
     labels = [head_label(l, h) for l, h in found]
     labels_folded = [head_label(l, h) for l, h in found_folded]
-    verdict = (f"{_join(labels)} rank{'s' if len(labels) == 1 else ''} the correct day first on all {n} prompts"
+    verdict = (f"{join_words(labels)} rank{'s' if len(labels) == 1 else ''} the correct day first on all {n} prompts"
                if labels else f"no head ranks the correct day first on all {n} prompts; the best, "
                               f"{head_label(*best)}, does on {int(scores[best])}")
     return Figure(
@@ -266,7 +261,7 @@ def successor_figure(ctx) -> Figure:
               "all_seven": labels, "all_seven_folded": labels_folded, "n_all_seven": len(labels),
               "n_all_seven_folded": len(labels_folded), "best": head_label(*best), "best_score": int(scores[best]),
               "verdict": verdict, "n_heads": L * H, "n_prompts": n,
-              "same_in_both": labels == labels_folded, "folded_text": _join(labels_folded) or "none",
+              "same_in_both": labels == labels_folded, "folded_text": join_words(labels_folded) or "none",
               "best_folded": head_label(*np.unravel_index(np.argmax(folded), folded.shape)),
               "best_folded_score": int(folded.max())},
         alt=f"Heatmap of {L} layers by {H} heads: the number of the {n} day prompts on which the head's output ranks "
@@ -467,7 +462,7 @@ def head_lens_figure(ctx) -> Figure:
     copying = c["copying_heads"]
     names = [head_label(l, h) for l, h, _ in copying]
     best = np.unravel_index(np.argmax(subject), subject.shape)
-    verdict = (f"{_join([f'{head_label(l, h)} ({v:.0%})' for l, h, v in copying])}"
+    verdict = (f"{join_words([f'{head_label(l, h)} ({v:.0%})' for l, h, v in copying])}"
                if copying else f"none: no head reaches {COPY_THRESHOLD:.0%}; the highest is {head_label(*best)}, "
                                f"at {subject[best]:.0%}")
     return Figure(
@@ -528,7 +523,7 @@ def attention_figure(ctx) -> Figure:
               "successor_bos": round(float(a["rows"][succ][:, 0].mean()), 4),
               "attention_text": (f"{succ} puts {s_att:.1%} of its attention on the day" if succ == copy else
                                  f"{succ} puts {s_att:.1%} of its attention on the day and {copy} {c_att:.1%}")},
-        alt=f"Heatmap of the attention from the last position to each of {len(labels)} positions for {_join(list(who))}; "
+        alt=f"Heatmap of the attention from the last position to each of {len(labels)} positions for {join_words(list(who))}; "
             f"{succ} puts {s_att:.0%} on the day, {copy} {c_att:.0%}",
         caption=f"Each row: one head's attention weights from the last position (the one predicting the next day) to "
                 f"every position, averaged over the {len(t['used'])} prompts. The day differs per prompt: it is "
@@ -583,7 +578,7 @@ def streams_figure(ctx) -> Figure:
                             f"for {succ} alone, {copy} alone and both at once"),
               "means": {v: rounded(means[i]) for i, v in enumerate(a["variants"])}},
         alt=f"Bar chart: for each of {len(labels)} positions, the mean correct probability when the last position's "
-            f"attention of {_join(sets)} is set entirely on it; on the day ({labels[subj]}) with both heads: "
+            f"attention of {join_words(sets)} is set entirely on it; on the day ({labels[subj]}) with both heads: "
             f"{means[i_both, subj]:.0%}, against {clean:.0%} unchanged",
         caption=f"For each position k, the last position's attention row of the named heads is replaced by a row "
                 f"that is 1 on k and 0 elsewhere (the heads' other rows and every other head untouched); bars: the "
@@ -630,10 +625,10 @@ def layer_lens_figure(ctx) -> Figure:
               "last_prob": round(float(mean[-1]), 4), "peak_is_last": int(np.argmax(mean)) == L - 1,
               "tomorrow_top": on_top.astype(int).tolist(), "tomorrow_layers": tomorrow_layers,
               "tomorrow_text": (f"layer{'s' if len(tomorrow_layers) > 1 else ''} "
-                                f"{_join([str(l) for l in tomorrow_layers])}" if tomorrow_layers else "no layer"),
+                                f"{join_words([str(l) for l in tomorrow_layers])}" if tomorrow_layers else "no layer"),
               "tomorrow_sentence": (
                   f"{ctx.token_str(tomorrow)}, the prompt's own word, is the top token on all prompts but at most one "
-                  f"after layer{'s' if len(tomorrow_layers) > 1 else ''} {_join([str(l) for l in tomorrow_layers])}"
+                  f"after layer{'s' if len(tomorrow_layers) > 1 else ''} {join_words([str(l) for l in tomorrow_layers])}"
                   if tomorrow_layers else
                   f"{ctx.token_str(tomorrow)}, the prompt's own word, is not the top token on all prompts but one "
                   f"after any layer (at most on {int(on_top.max())} of {n})"),
@@ -642,7 +637,7 @@ def layer_lens_figure(ctx) -> Figure:
         alt=f"Grid of {L} layers by {n} prompts: the top token of the lens at the last position after each layer, "
             f"coloured by the correct day's probability; mean probability peaks at {mean.max():.0%} after layer "
             f"{int(np.argmax(mean))}; {ctx.token_str(tomorrow)} is the top token on all prompts but at most one after "
-            + (_join([str(l) for l in tomorrow_layers]) if tomorrow_layers else "no layer"),
+            + (join_words([str(l) for l in tomorrow_layers]) if tomorrow_layers else "no layer"),
         caption="Each cell: the residual stream at the last position after one layer (rows) for one prompt (columns), "
                 "decoded with the final LayerNorm and W_U: its top token, and in colour the correct next day's "
                 "probability. The last row is the model's output. Hover a cell for the probabilities of the "
@@ -871,8 +866,8 @@ def subsets_figure(ctx) -> Figure:
         found = [head_label(*h) for h in last["heads"]]
         solved = int(last["lens_top1"].sum()) == n
         data[kind] = {
-            "heads": found, "heads_text": _join(found), "added": [head_label(*p["added"]) for p in path[1:]],
-            "added_text": _join([head_label(*p["added"]) for p in path[1:]]) or "no head",
+            "heads": found, "heads_text": join_words(found), "added": [head_label(*p["added"]) for p in path[1:]],
+            "added_text": join_words([head_label(*p["added"]) for p in path[1:]]) or "no head",
             "size": len(found), "solved": solved,
             "lens_mean": rounded(np.array([p["lens"].mean() for p in path])),
             "output_mean": rounded(np.array([p["output"].mean() for p in path])),
@@ -907,7 +902,7 @@ def subsets_figure(ctx) -> Figure:
         for kind in SUBSET_KINDS]).resolve_scale(x="independent")
     return Figure(
         data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "n_prompts": n, "n_candidates": s["n_candidates"],
-              "start": [head_label(*h) for h in s["start"]], "start_text": _join([head_label(*h) for h in s["start"]]),
+              "start": [head_label(*h) for h in s["start"]], "start_text": join_words([head_label(*h) for h in s["start"]]),
               "start_sentence": (f"the successor head {head_label(*s['start'][0])} and the copying head "
                                  f"{head_label(*s['start'][1])}" if len(s["start"]) > 1 else
                                  f"{head_label(*s['start'][0])}, which is both the successor head and the copying head "
@@ -918,7 +913,7 @@ def subsets_figure(ctx) -> Figure:
             + "; ".join(f"{k}: {data[k]['heads_text']}" for k in SUBSET_KINDS),
         caption=f"Every head outside the kept set has its result replaced, at every position, by its mean over the "
                 f"mean-ablation dataset (top) or the random-ablation dataset (bottom). The search starts from "
-                f"{_join([head_label(*h) for h in s['start']])} and adds, one at a time, the head (in layers 0 to "
+                f"{join_words([head_label(*h) for h in s['start']])} and adds, one at a time, the head (in layers 0 to "
                 f"{layer}) that most raises the mean correct probability read through the lens at the end of layer "
                 f"{layer}, until the correct day is top-1 there on all {n} prompts or {SUBSET_CAP} heads are kept. Hover a "
                 "point for the top-1 count and the kept set.",

@@ -23,7 +23,7 @@ from .. import interventions as iv
 from ..analysis import circuit as C
 from ..analysis import circuit_vitro as V
 from . import style
-from .labels import cell_text, head_label, rounded
+from .labels import cell_text, head_label, join_words, rounded
 from .registry import Figure, figure
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -39,12 +39,6 @@ DAY_PROMPTS = tuple(TEMPLATES["day"].format(d) for d in DAYS)
 MONTH_PROMPTS = tuple(TEMPLATES["month"].format(m) for m in MONTHS)
 NUMBER_PROMPTS = tuple(TEMPLATES["number"].format(n) for n in NUMBERS)
 N_COPY = 3  # copying-head candidates tried with the successor head
-
-
-def _join(items: list[str]) -> str:
-    if not items:
-        return ""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def prompts(ctx, kind: str) -> dict:
@@ -267,13 +261,13 @@ def in_vitro_figure(ctx) -> Figure:
         (f"MLP {chosen.feed}'s output joins the stream the heads read" if chosen.feed is not None else
          "no MLP feeds the heads" + (" (the successor head is in layer 0: there is no earlier MLP to try)"
                                      if chosen.cut == 0 else "")),
-        (f"{_join(others)} works beside the successor head" if others else "no second head was needed"),
+        (f"{join_words(others)} works beside the successor head" if others else "no second head was needed"),
         (f"MLP {chosen.after} reads the heads' summed outputs" if chosen.after is not None else
          "no MLP reads the heads' sum")]
     return Figure(
         data={"components": components, "setup_text": chosen.text(), "size": chosen.size, "solved": r.solved,
               "successor": head_label(*v["successor"]), "copy_candidates": [head_label(*h) for h in v["copy"]],
-              "copy_candidates_text": _join([f"{head_label(*h)} ({p:.1%})" for h, p in zip(copy["heads"], copy["probs"])]),
+              "copy_candidates_text": join_words([f"{head_label(*h)} ({p:.1%})" for h, p in zip(copy["heads"], copy["probs"])]),
               "n_copy": N_COPY, "cut": chosen.cut, "feed": chosen.feed, "after": chosen.after,
               "probs": rounded(engine["probs"]), "mean_prob": round(float(engine["probs"].mean()), 4),
               "min_prob": round(float(engine["probs"].min()), 4), "n_top1": top1, "n_prompts": n,
@@ -281,7 +275,7 @@ def in_vitro_figure(ctx) -> Figure:
               "best_by_size": {str(k): {"setup": r.best_by_size[k][0].text(), "n_top1": int(r.best_by_size[k][1]),
                                         "mean_prob": round(r.best_by_size[k][2], 4)} for k in sizes},
               "without_after": {"setup": bare.text(), "n_top1": n - len(bare_wrong), "wrong": bare_wrong,
-                                "wrong_text": _join(bare_wrong) or "none",
+                                "wrong_text": join_words(bare_wrong) or "none",
                                 "mean_prob": round(float(bare_run["probs"].mean()), 4)},
               "engine_vs_weights": float(f"{diff:.2g}"), "roles_text": "; ".join(roles)},
         alt=f"Two bar charts. Top: the correct-day probability of each of the {n} day prompts for the setup "
@@ -325,7 +319,7 @@ def _wrong_text(items: list[str], most: int = 6) -> str:
     if not items:
         return "none"
     if len(items) <= most:
-        return _join(items)
+        return join_words(items)
     return ", ".join(items[:most]) + f" and {len(items) - most} more"
 
 

@@ -16,6 +16,13 @@ from . import style
 
 
 
+def join_words(items: list[str], word: str = "and") -> str:
+    """'' , 'a', 'a and b', 'a, b and c' (or with `word` 'or')."""
+    if not items:
+        return ""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
 def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..analysis import attribution
 from . import style
-from .labels import cell_text, head_label, rounded, sig, token_labels
+from .labels import cell_text, head_label, join_words, rounded, sig, token_labels
 from .registry import Figure, figure
 
 TOP = 15  # writers shown in the bar chart
@@ -82,7 +82,7 @@ def first_position_note(final: np.ndarray, tokens: list[str]) -> tuple[str, list
         note = (f"The first position's final vector is {ratio:.1f} times the median length of the other "
                 f"positions' final vectors ({median:.2f}); {rule}, so by this measure it stands out.")
         if also:
-            note += (f" It is not the only one: {_join(also)} {'is' if len(also) == 1 else 'are'} also at least "
+            note += (f" It is not the only one: {join_words(also)} {'is' if len(also) == 1 else 'are'} also at least "
                      f"{STANDS_OUT:g} times that median.")
         return note, also
     if ratio <= 1 / STANDS_OUT:
@@ -93,11 +93,6 @@ def first_position_note(final: np.ndarray, tokens: list[str]) -> tuple[str, list
 
 
 _FRACTION = "third"  # 1 / STANDS_OUT in words
-
-
-def _join(items: list[str], word: str = "and") -> str:
-    """'a', 'a and b', 'a, b and c' (or with `word` 'or')."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
 def sink_heads(ctx) -> dict:
@@ -240,7 +235,7 @@ def writers(ctx) -> Figure:
                 "final LayerNorm's scale at this position, multiplied by γ and read by the token's unembedding "
                 "column. The final LayerNorm's β adds one term of its own. Shown: the "
                 f"{len(rows)} largest by size of {len(ranked)} terms, which together sum to the logit; colour gives "
-                "the kind of writer" + (f" (no term of the {_join(absent, 'or')} is among them)." if absent else "."),
+                "the kind of writer" + (f" (no term of the {join_words(absent, 'or')} is among them)." if absent else "."),
         chart=chart,
     )
 
