@@ -70,7 +70,7 @@ def test_one_pass_over_many_layernorms_equals_one_space_at_a_time(monkeypatch, c
         np.testing.assert_allclose(got.cosines[i], want.cosines[0], atol=1e-5)
 
 
-def test_read_heads_reads_each_kind_in_its_space(mini):
+def test_head_readings_read_each_kind_in_its_space(mini):
     """Patterns against each layer's ln1 space, messages against the raw rows: the batched readings equal
     one-vector reads, and their shapes are (layer, head, pos, k)."""
     ctx = Context.from_model(mini, F.PROMPT)

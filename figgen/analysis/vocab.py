@@ -268,28 +268,17 @@ def _shaped(r: Reading, shape: tuple[int, ...]) -> Reading:
                    r.high.reshape(shape), r.threshold)
 
 
-def read_heads(trace, weights, vocab: Vocabulary, ln1s: Sequence[tuple[np.ndarray, np.ndarray]], eps: float,
-               k: int = 10, threshold: float = HIGH_BIAS_Z) -> HeadReadings:
-    """Every layer's patterns against that layer's ln1 space (`ln1s[l]` = (γ, β)) and every message against
-    the raw `vocab`: two passes over the vocabulary in all, each for every head and position at once."""
-    L = len(ln1s)
-    pats = [head_patterns(trace, weights, l) for l in range(L)]  # (head, pos, d_model) each
-    H, P, d = pats[0].shape
-    space = np.repeat(np.arange(L), H * P)
-    nb = nearest_in_ln_spaces(vocab, ln1s, eps, np.concatenate([p.reshape(-1, d) for p in pats]), space, k)
-    mean_z, high = high_bias(nb.ids, vocab.z, threshold)
-    patterns = _shaped(Reading(nb.ids, nb.cosines, mean_z, high, threshold), (L, H, P))
-    msgs = np.concatenate([head_messages(trace, weights, l).reshape(-1, d) for l in range(L)])
-    messages = _shaped(vocab.read(msgs, k, threshold), (L, H, P))
-    return HeadReadings(patterns, messages, np.asarray(trace.tokens))
-
-
 def head_readings(ctx, prompt: str, k: int = 10) -> HeadReadings:
-    """`read_heads` on `ctx.trace_of(prompt)` with the model's vocabulary: use via `ctx.analysis`."""
-    W = ctx.weights
-    ln1s = [(W[f"blocks.{l}.ln1.w"], W[f"blocks.{l}.ln1.b"]) for l in range(ctx.dims.n_layers)]
-    return read_heads(ctx.trace_of(prompt), W, ctx.analysis(vocabulary), ln1s,
-                      float(ctx.model.cfg.layer_norm_epsilon), k)
+    """Every layer's patterns on `ctx.trace_of(prompt)` read in that layer's ln1 space, every message against
+    the raw vocabulary: two passes over the vocabulary in all. Use via `ctx.analysis`."""
+    t, W, L = ctx.trace_of(prompt), ctx.weights, ctx.dims.n_layers
+    pats = [head_patterns(t, W, l) for l in range(L)]  # (head, pos, d_model) each
+    H, P, d = pats[0].shape
+    patterns = read_in(ctx, [f"blocks.{l}.ln1" for l in range(L)], np.concatenate([p.reshape(-1, d) for p in pats]),
+                       np.repeat(np.arange(L), H * P), k)
+    msgs = np.concatenate([head_messages(t, W, l).reshape(-1, d) for l in range(L)])
+    messages = ctx.analysis(vocabulary).read(msgs, k)
+    return HeadReadings(_shaped(patterns, (L, H, P)), _shaped(messages, (L, H, P)), np.asarray(t.tokens))
 
 
 def self_attention(pattern: np.ndarray) -> np.ndarray:
