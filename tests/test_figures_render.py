@@ -28,3 +28,15 @@ def test_every_figure_renders(which, request):
 def test_every_section_has_a_figure():
     sections = {spec.section for spec in load_all().values()}
     assert set(SECTIONS[:21]) <= sections, set(SECTIONS[:21]) - sections
+
+
+def test_chart_fallback_bytes_do_not_depend_on_what_rendered_before():
+    """Vega numbers gradient ids per process: the same chart rendered twice must still give the same SVG."""
+    import altair as alt
+
+    from figgen.figures.save import vegalite_svg
+
+    data = alt.Data(values=[{"x": i, "v": i / 3} for i in range(4)])
+    spec = alt.Chart(data).mark_rect().encode(x="x:O", color=alt.Color("v:Q")).to_dict()
+    first, second = vegalite_svg(spec, "light"), vegalite_svg(spec, "light")
+    assert b"gradient_0" in first and first == second

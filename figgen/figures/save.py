@@ -149,4 +149,12 @@ def vegalite_svg(spec: dict, theme: str) -> bytes:
     svg = vlc.vegalite_to_svg(themed(spec, theme), theme="dark" if theme == "dark" else None)
     if theme == "dark":  # vl-convert's dark theme paints an opaque background; let the page show
         svg = svg.replace('fill="#333"', 'fill="none"', 1)
-    return svg.encode()
+    return _renumber_gradients(svg).encode()
+
+
+def _renumber_gradients(svg: str) -> str:
+    """Vega numbers gradient ids with a counter that lives as long as the process, so the same chart got
+    `gradient_4` after three other gradient charts and `gradient_0` alone: bytes that depended on what the
+    build computed before it (a cached or --only build). Number them from 0 in order of appearance."""
+    names: dict[str, str] = {}
+    return re.sub(r"gradient_\d+", lambda m: names.setdefault(m.group(0), f"gradient_{len(names)}"), svg)
