@@ -374,7 +374,8 @@ def _closest(name: str, known) -> str:
 
 # --- claims --------------------------------------------------------------------------------------
 
-STATUS_MARK = {"reproduced": "✓", "not reproduced": "✗", "other model": "≠", "not computed": "…"}
+STATUS_MARK = {"reproduced": "✓", "not reproduced": "✗", "not comparable": "∼", "other model": "≠",
+               "not computed": "…"}
 
 
 def _claim_class(status: str) -> str:
@@ -388,6 +389,10 @@ def claim_working(claim: dict) -> str:
         parts.append("Prompts: " + "; ".join(f"“{p}”" for p in claim["prompts"]) + ".")
     if claim.get("conventions"):
         parts.append(claim["conventions"])
+    if claim.get("not_comparable"):
+        parts.append("Not compared: " + claim["not_comparable"])
+    if claim.get("checked"):
+        parts.append("Checked against " + claim["checked"])
     return " ".join(parts)
 
 

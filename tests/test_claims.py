@@ -77,6 +77,17 @@ def test_status_on_hand_built_data(value, model, status):
     assert record["computed"] == value and record["published_text"] == "100"
 
 
+def test_not_comparable_claims_are_shown_not_judged():
+    claim = _claim(not_comparable="the source's template is lost", checked="TransformerLens, in a test")
+    assert _evaluate(claim, {"x": 100}, GPT2_INFO)["status"] == "not comparable"
+    assert _evaluate(claim, {"x": 5}, GPT2_INFO)["status"] == "not comparable"
+    record = _evaluate(claim, {"x": 5}, MINI_INFO)
+    assert record["status"] == "other model"  # about a model not built: that comes first
+    badge = claim_badge(record | {"status": "not comparable"}, "")
+    assert "∼ not comparable</strong>" in badge and "Not compared: the source&#39;s template is lost" in badge
+    assert "Checked against TransformerLens, in a test" in badge
+
+
 def test_predicate_and_architecture_claims():
     claim = _claim(about=ARCHITECTURE, published="exact", tolerance=None, predicate=lambda v: v == 0.0,
                    criterion="Reproduced when exactly 0", fmt=".1e")

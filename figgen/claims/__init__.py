@@ -15,6 +15,8 @@ the computed value for a qualitative claim (`published` then says what the seed 
 Status is computed, never typed (`evaluate`):
     reproduced      this build's model is the one the claim is about, and the value agrees
     not reproduced  it is, and the value disagrees: a finding, shown as one (never a build error)
+    not comparable  it is, but the source's setup cannot be rebuilt (`not_comparable` says why): the
+                    value is shown, not judged
     other model     the claim is about GPT-2 (124M, or any size for GPT2_FAMILY claims) and this
                     build traced another model: its value is shown, but not compared
     not computed    the figure that computes it is not in this build (`figgen build --only …`)
@@ -67,6 +69,8 @@ def status(claim: Claim, computed: Any, model_info: dict) -> str:
         return "other model"
     if claim.about == GPT2_FAMILY and not (model_info.get("is_gpt2_small") or _is_gpt2(model_info)):
         return "other model"
+    if claim.not_comparable:
+        return "not comparable"
     if claim.predicate is not None:
         ok = bool(claim.predicate(computed))
     else:
@@ -92,7 +96,8 @@ def evaluate(manifest: dict) -> list[dict]:
             "id": claim.id, "status": state, "statement": claim.statement, "about": claim.about,
             "published": claim.published, "published_text": show(claim.published, claim.fmt),
             "computed": computed, "computed_text": show(computed, claim.fmt), "test": claim.test(),
-            "conventions": claim.conventions, "figures": list(claim.figures), "section": claim.section,
+            "conventions": claim.conventions, "checked": claim.checked,
+            "not_comparable": claim.not_comparable, "figures": list(claim.figures), "section": claim.section,
             "source": {"seed": claim.source.seed, "title": claim.source.title, "short": claim.source.short,
                        "url": claim.source.url, "section": claim.source.section},
             "model": f"{model.get('name', '')}@{model.get('revision', '')}",

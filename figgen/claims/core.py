@@ -12,7 +12,7 @@ ARCHITECTURE = "any GPT-2-architecture model"
 GPT2_HUB = {"openai-community/gpt2", "openai-community/gpt2-medium", "openai-community/gpt2-large",
             "openai-community/gpt2-xl"}
 
-STATUSES = ("reproduced", "not reproduced", "other model", "not computed")
+STATUSES = ("reproduced", "not reproduced", "not comparable", "other model", "not computed")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ class Claim:
     predicate: computed → bool, for a qualitative claim; `criterion` says in words what it tests.
     fmt: format spec for published and computed numbers (e.g. ",", ".0%", ".1e").
     conventions: what moves the number (dataset, normalisation, weight processing): shown with it.
+    checked: which independent implementation the computed number was compared with, and where (e.g. the
+        TransformerLens test that recomputes it); empty when only internal consistency backs it.
+    not_comparable: why this build's number cannot be compared with the published one even on the source's
+        model (its setup is lost from the source's text, say); the claim is then shown, never judged.
     """
 
     id: str
@@ -72,6 +76,8 @@ class Claim:
     compute: Callable[..., Any] | None = field(default=None, compare=False)
     fmt: str = ""
     conventions: str = ""
+    checked: str = ""
+    not_comparable: str = ""
 
     @property
     def section(self) -> str:
