@@ -160,22 +160,29 @@ class ReplaceMLP:
 
 @dataclass(frozen=True, eq=False)
 class InVitro:
-    """Run only `components` — Gould et al.'s in-vitro setups — for the whole batch.
+    """Run only `components` — Gould et al.'s in-vitro setups — for the whole batch, with the bookkeeping of
+    TransformerLens's processed model, which the post used (figgen.analysis.processing).
 
     `components` names heads `L{l}H{h}` and MLPs `mlp{l}` (e.g. {"mlp0", "L9H1", "L10H3", "mlp9"}).
-    Every other head's result is zeroed (its layer's b_O stays, as TransformerLens's zero ablation
-    of hook_z / hook_result leaves it) and every other MLP's output is zeroed (b_out included), so
-    the stream entering layer l is embed + pos_embed + Σ_{l'<l} (b_O[l'] + kept results + kept MLP outputs).
+    - A layer none of whose components is kept adds nothing to the stream, not even its b_O: keeping
+      {"mlp0", "L9H1", …} gives the heads "just the output from layer 0".
+    - In a layer with a kept component, every other head is zero-ablated as the processed model does it:
+      its result is replaced by its value-bias term (b_V + β₁·W_V)·W_O, which TransformerLens keeps in
+      b_O; b_O stays; an MLP not kept outputs 0 (b_out included).
 
     `cut` (a layer, or None) drops the residual connection's direct path there: with x =
     `blocks.{cut}.hook_resid_pre`, every kept component in layers ≥ cut reads x (through its own
-    LayerNorm, in parallel, not each other's outputs), and what is unembedded is the sum of their
-    outputs alone: logits = LN_final(Σ_{l≥cut} (b_O[l] + kept results of layer l + kept MLP outputs
-    of layer l)) @ W_U — x itself is not added back ("only the head outputs are added together,
-    and then unembedded"). From layer `cut` on, `hook_resid_*` hold that running sum (x excluded);
-    `ln*.hook_*` are of x. The seed's diagrams are not in its text: that components after the cut
-    read x rather than one another's outputs is our reading of "the output from layers 0 to 8 are
-    not added back to the head outputs".
+    LayerNorm, in parallel, not each other's outputs), and only their outputs are summed and unembedded:
+    logits = LN_final(Σ_{l≥cut} (kept heads' results − their value-bias terms + kept MLP outputs)) @ W_U,
+    with no b_O of those layers — "only the head outputs are added together, and then unembedded", a
+    head's output being TransformerLens's hook_result. From layer `cut` on, `hook_resid_*` hold that
+    running sum (x excluded), `attn.hook_result` those outputs (0 for heads not kept), and `ln*.hook_*`
+    are of x. That the components after the cut read x rather than one another's outputs is our reading
+    of "the output from layers 0 to 8 are not added back to the head outputs" (the post's diagrams are not
+    in its text).
+
+    Other edits apply on top: `ReplaceHead` on a head not kept (random ablation before the cut) writes
+    its value over the zero ablation, `SetPattern` fixes a kept head's attention.
     """
 
     components: frozenset
@@ -353,20 +360,40 @@ def _check_edits(model, edits) -> tuple[dict[str, list], InVitro | None]:
 # --- the forward pass -----------------------------------------------------------------------------
 
 
-def run(model, tokens, *, edits: Sequence = (), keep: Sequence[str] = (), final_only: bool = False) -> Run:
+def run(model, tokens, *, edits: Sequence = (), keep: Sequence[str] = (), final_only: bool = False,
+        start: tuple[int, object] | None = None) -> Run:
     """Run `tokens` (batch, pos) through `model` with `edits`; return the logits and the `keep` hooks as numpy.
 
     `final_only` unembeds the final position only (logits (batch, 1, d_vocab)): what a sweep needs.
+    `start` = (layer l, blocks.{l}.hook_resid_pre (batch, pos, d_model) of an earlier run of these tokens)
+    begins at layer l: the layers below are not run again (edits and kept hooks there are refused).
     """
     import torch
 
     tokens = _check_tokens(model, tokens)
     keep = _check_keep(model, keep)
     by_hook, vitro = _check_edits(model, edits)
+    device = model.weights["W_E"].device
+    begin = None
+    if start is not None:
+        layer, resid = start
+        below = [n for n in [*keep, *by_hook] if _layer_of(n) is not None and _layer_of(n) < layer]
+        if vitro is not None or below or not 0 <= layer < model.weights.dims.n_layers:
+            raise InterventionError(f"a run starting at layer {layer} cannot edit or keep what comes before it "
+                                    f"({(below or ['InVitro'])[0]})")
+        resid = torch.as_tensor(np.asarray(resid, np.float32), device=device)
+        if tuple(resid.shape) != (*tokens.shape, model.weights.dims.d_model):
+            raise InterventionError(f"start: resid_pre of shape {tuple(resid.shape)} does not match the tokens")
+        begin = (layer, resid, None)
     with torch.no_grad():
-        acts = _forward(model, torch.as_tensor(tokens, device=model.weights["W_E"].device),
-                        by_hook=by_hook, vitro=vitro, keep=keep, final_only=final_only)
+        acts = _forward(model, torch.as_tensor(tokens, device=device),
+                        by_hook=by_hook, vitro=vitro, keep=keep, final_only=final_only, start=begin)
     return Run({n: t.detach().to("cpu", torch.float32).numpy() for n, t in acts.items()}, tokens)
+
+
+def _layer_of(name: str) -> int | None:
+    m = re.match(r"blocks\.(\d+)\.", name)
+    return int(m[1]) if m else (-1 if name in ("hook_embed", "hook_pos_embed") else None)
 
 
 def _check_keep(model, keep) -> set[str]:
@@ -380,14 +407,21 @@ def _check_keep(model, keep) -> set[str]:
     return set(keep) | {"logits"}
 
 
-def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tuple[int, object] | None = None):
-    """The batched forward pass over `tokens` (batch, pos) → {kept name: tensor}.
+def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tuple[int, object, object] | None = None,
+             prefix: tuple[int, list] | None = None, logits: bool = True,
+             sink: Callable[[str, object], None] | None = None):
+    """The batched forward pass over `tokens` (batch, n) → {kept name: tensor}.
 
-    `start` = (layer l, l's resid_pre (batch, pos, d_model), l's attn.hook_result (batch, pos, head,
-    d_model) or None) begins there instead of at the embeddings, taking the heads' results as given
-    when not None (a sweep reuses the clean run below and at the edited layer); `tokens` then only
-    sets the shape. With `final_only` and nothing kept or edited in the last layer, that layer runs
-    at the final position only (nothing else of it reaches the final logits).
+    `start` = (layer l, l's resid_pre (batch, n, d_model), l's attn.hook_result (batch, n, head, d_model)
+    or None) begins there instead of at the embeddings, taking the heads' results as given when not None
+    (a sweep reuses the clean run below and at the edited layer); `tokens` then only sets the shape.
+    `prefix` = (P, [(k, v) per layer, each (batch or 1, P, head, d_head)]): the first P positions are
+    another run's, taken as given (a KV cache: positions < P cannot see the later ones, so an edit that
+    leaves them alone leaves their keys and values as they were); `tokens` are then positions P..P+n−1
+    and every activation, edit position and kept hook covers those positions only. With `final_only`
+    and nothing kept or edited in the last layer, that layer runs at the final position only (nothing
+    else of it reaches the final logits). `logits=False` stops before the final LayerNorm; `sink(name,
+    tensor)`, if given, receives the kept activations instead of the returned dict (a running sum).
     """
     import torch
 
@@ -396,11 +430,13 @@ def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tu
     if act is None:
         raise InterventionError(f"activation {cfg.activation_function!r} is not supported")
     eps = cfg.layer_norm_epsilon
-    batch, pos = tokens.shape
-    run = _Run(model, batch, pos)
+    batch, n = tokens.shape
+    offset, cache = prefix if prefix is not None else (0, None)
+    run = _Run(model, batch, n)
     acts: dict[str, torch.Tensor] = {}
     kept_heads = vitro.heads() if vitro else set()
     kept_mlps = vitro.mlps() if vitro else set()
+    kept_layers = {l for l, _ in kept_heads} | kept_mlps
     cut = vitro.cut if vitro and vitro.cut is not None else dims.n_layers  # no cut: past the last layer
 
     def hook(name: str, x):
@@ -411,72 +447,107 @@ def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tu
         for e in edits:
             x = e.apply(x, run)
         if name in keep:
-            acts[name] = x
+            if sink is None:
+                acts[name] = x
+            else:
+                sink(name, x)
         return x
 
     first, resid, first_result = start if start is not None else (0, None, None)
     if start is None:
-        embed = hook("hook_embed", W["W_E"][tokens])  # (batch, pos, d_model)
-        pos_embed = hook("hook_pos_embed", W["W_pos"][:pos].expand(batch, pos, -1))  # (batch, pos, d_model)
-        resid = embed + pos_embed  # (batch, pos, d_model)
-    causal = torch.ones(pos, pos, dtype=torch.bool, device=tokens.device).tril()  # (query_pos, key_pos)
+        embed = hook("hook_embed", W["W_E"][tokens])  # (batch, n, d_model)
+        pos_embed = hook("hook_pos_embed", W["W_pos"][offset:offset + n].expand(batch, n, -1))  # (batch, n, d_model)
+        resid = embed + pos_embed  # (batch, n, d_model)
+    # (n, offset + n): query i is position offset + i; it sees every key up to itself
+    causal = torch.ones(offset + n, offset + n, dtype=torch.bool, device=tokens.device).tril()[offset:]
 
     last = f"blocks.{dims.n_layers - 1}."
-    queries = slice(-1, None) if final_only and not any(n.startswith(last) for n in [*keep, *by_hook]) else slice(None)
+    queries = slice(-1, None) if final_only and not any(x.startswith(last) for x in [*keep, *by_hook]) else slice(None)
     for l in range(first, dims.n_layers):
         p = f"blocks.{l}."
         if l == cut:
             x_cut, resid = resid, torch.zeros_like(resid)  # in vitro: layers ≥ cut read x_cut; the stream restarts at 0
-        resid_pre = hook(p + "hook_resid_pre", resid)  # (batch, pos, d_model)
+        resid_pre = hook(p + "hook_resid_pre", resid)  # (batch, n, d_model)
 
         # Attention: the heads read the normalized stream; each writes its own result vector.
         given = l == first and first_result is not None
         q_pos = queries if l == dims.n_layers - 1 and not given else slice(None)  # last layer: maybe the final query only
-        read = x_cut if l >= cut else resid_pre  # (batch, pos, d_model): what this layer's components read
+        read = x_cut if l >= cut else resid_pre  # (batch, n, d_model): what this layer's components read
         if given:
-            result = first_result  # (batch, pos, head, d_model), from the clean run
+            result = first_result  # (batch, n, head, d_model), from the clean run
         else:
-            result = _heads(W, p, read, l, cfg, dims, eps, causal[q_pos], hook, q_pos)  # (batch, q_pos, head, d_model)
+            kv = None if cache is None else cache[l]
+            result = _heads(W, p, read, l, cfg, dims, eps, causal[q_pos], hook, q_pos, kv)  # (batch, q_pos, head, d_model)
         resid_pre, read = resid_pre[:, q_pos], read[:, q_pos]  # (batch, q_pos, d_model)
+        b_O = W[p + "attn.b_O"]
         if vitro:
-            mask = torch.tensor([(l, h) in kept_heads for h in range(dims.n_heads)], dtype=result.dtype)
-            result = result * mask[:, None]  # other heads' results zeroed
-        result = hook(p + "attn.hook_result", result)  # (batch, pos, head, d_model)
-        attn_out = hook(p + "hook_attn_out", result.sum(2) + W[p + "attn.b_O"])  # (batch, pos, d_model)
-        resid_mid = hook(p + "hook_resid_mid", resid_pre + attn_out)  # (batch, pos, d_model)
+            result, b_O = _in_vitro_heads(W, p, result, l, cut, kept_heads, kept_layers, dims)
+        result = hook(p + "attn.hook_result", result)  # (batch, n, head, d_model)
+        attn_out = hook(p + "hook_attn_out", result.sum(2) + b_O)  # (batch, n, d_model)
+        resid_mid = hook(p + "hook_resid_mid", resid_pre + attn_out)  # (batch, n, d_model)
 
         # MLP: up-project, GELU, down-project — each position on its own.
         scale, x = layer_norm(read if l >= cut else resid_mid, W[p + "ln2.w"], W[p + "ln2.b"], eps)
-        hook(p + "ln2.hook_scale", scale)  # (batch, pos, 1)
-        x = hook(p + "ln2.hook_normalized", x)  # (batch, pos, d_model)
-        pre = hook(p + "mlp.hook_pre", x @ W[p + "mlp.W_in"] + W[p + "mlp.b_in"])  # (batch, pos, d_mlp)
-        post = hook(p + "mlp.hook_post", act(pre))  # (batch, pos, d_mlp)
-        mlp_out = post @ W[p + "mlp.W_out"] + W[p + "mlp.b_out"]  # (batch, pos, d_model)
+        hook(p + "ln2.hook_scale", scale)  # (batch, n, 1)
+        x = hook(p + "ln2.hook_normalized", x)  # (batch, n, d_model)
+        pre = hook(p + "mlp.hook_pre", x @ W[p + "mlp.W_in"] + W[p + "mlp.b_in"])  # (batch, n, d_mlp)
+        post = hook(p + "mlp.hook_post", act(pre))  # (batch, n, d_mlp)
+        mlp_out = post @ W[p + "mlp.W_out"] + W[p + "mlp.b_out"]  # (batch, n, d_model)
         if vitro and l not in kept_mlps:
             mlp_out = torch.zeros_like(mlp_out)  # other MLPs' outputs zeroed
-        mlp_out = hook(p + "hook_mlp_out", mlp_out)  # (batch, pos, d_model)
-        resid = hook(p + "hook_resid_post", resid_mid + mlp_out)  # (batch, pos, d_model)
+        mlp_out = hook(p + "hook_mlp_out", mlp_out)  # (batch, n, d_model)
+        resid = hook(p + "hook_resid_post", resid_mid + mlp_out)  # (batch, n, d_model)
 
+    if not logits:
+        return acts
     if final_only:
         resid = resid[:, -1:]  # (batch, 1, d_model)
     scale, x = layer_norm(resid, W["ln_final.w"], W["ln_final.b"], eps)
-    hook("ln_final.hook_scale", scale)  # (batch, pos, 1)
-    x = hook("ln_final.hook_normalized", x)  # (batch, pos, d_model)
-    hook("logits", x @ W["W_U"])  # (batch, pos, d_vocab)
+    hook("ln_final.hook_scale", scale)  # (batch, n, 1)
+    x = hook("ln_final.hook_normalized", x)  # (batch, n, d_model)
+    hook("logits", x @ W["W_U"])  # (batch, n, d_vocab)
     return acts
 
 
-def _heads(W, p, resid, l, cfg, dims, eps, causal, hook, queries=slice(None)):
-    """Layer l's attention heads on `resid` (batch, pos, d_model) → each head's result (batch, pos, head, d_model),
-    at the query positions `queries` only (all by default; keys and values are always every position)."""
+def _value_bias(W, p):
+    """(head, d_model): the value-bias term TransformerLens's processing moves from each head into b_O,
+    (b_V + β₁·W_V)·W_O (figgen.analysis.processing.value_bias, in torch)."""
+    import torch
+
+    bias = W[p + "attn.b_V"] + torch.einsum("d,hde->he", W[p + "ln1.b"], W[p + "attn.W_V"])  # (head, d_head)
+    return torch.einsum("he,hed->hd", bias, W[p + "attn.W_O"])  # (head, d_model)
+
+
+def _in_vitro_heads(W, p, result, l, cut, kept_heads, kept_layers, dims):
+    """An InVitro layer's head results and b_O (see InVitro): result (batch, n, head, d_model)."""
+    import torch
+
+    mask = torch.tensor([(l, h) in kept_heads for h in range(dims.n_heads)], device=result.device)[:, None]
+    bias = _value_bias(W, p)  # (head, d_model)
+    zero = torch.zeros((), dtype=result.dtype, device=result.device)
+    if l >= cut:  # after the cut: kept heads' TransformerLens outputs alone, no b_O
+        return torch.where(mask, result - bias, zero), zero
+    if l not in kept_layers:  # nothing kept in this layer: it adds nothing
+        return torch.zeros_like(result), zero
+    return torch.where(mask, result, bias), W[p + "attn.b_O"]  # other heads zero-ablated as in TransformerLens
+
+
+def _heads(W, p, resid, l, cfg, dims, eps, causal, hook, queries=slice(None), kv=None):
+    """Layer l's attention heads on `resid` (batch, n, d_model) → each head's result (batch, n, head, d_model),
+    at the query positions `queries` only (all by default; keys and values are always every position).
+    `kv` = (k, v), each (batch or 1, P, head, d_head): keys and values of P earlier positions, taken as given
+    (then `resid` holds positions P.. and `causal` is (n, P + n))."""
     import torch
 
     scale, x = layer_norm(resid, W[p + "ln1.w"], W[p + "ln1.b"], eps)
-    hook(p + "ln1.hook_scale", scale)  # (batch, pos, 1)
-    x = hook(p + "ln1.hook_normalized", x)  # (batch, pos, d_model)
-    q = hook(p + "attn.hook_q", _project(x[:, queries], W[p + "attn.W_Q"], W[p + "attn.b_Q"]))  # (batch, pos, head, d_head)
-    k = hook(p + "attn.hook_k", _project(x, W[p + "attn.W_K"], W[p + "attn.b_K"]))  # (batch, pos, head, d_head)
-    v = hook(p + "attn.hook_v", _project(x, W[p + "attn.W_V"], W[p + "attn.b_V"]))  # (batch, pos, head, d_head)
+    hook(p + "ln1.hook_scale", scale)  # (batch, n, 1)
+    x = hook(p + "ln1.hook_normalized", x)  # (batch, n, d_model)
+    q = hook(p + "attn.hook_q", _project(x[:, queries], W[p + "attn.W_Q"], W[p + "attn.b_Q"]))  # (batch, n, head, d_head)
+    k = hook(p + "attn.hook_k", _project(x, W[p + "attn.W_K"], W[p + "attn.b_K"]))  # (batch, n, head, d_head)
+    v = hook(p + "attn.hook_v", _project(x, W[p + "attn.W_V"], W[p + "attn.b_V"]))  # (batch, n, head, d_head)
+    if kv is not None:  # the given earlier positions first: (batch, P + n, head, d_head)
+        k = torch.cat([kv[0].expand(len(x), -1, -1, -1), k], 1)
+        v = torch.cat([kv[1].expand(len(x), -1, -1, -1), v], 1)
     scores = q.permute(0, 2, 1, 3) @ k.permute(0, 2, 3, 1)  # (batch, head, query_pos, key_pos)
     if cfg.scale_attn_weights:
         scores = scores / math.sqrt(dims.d_head)
@@ -498,26 +569,61 @@ def _project(x, W, b):
 # --- sweeps ---------------------------------------------------------------------------------------
 
 
-def head_results_mean(model, tokens, *, chunk: int = 32) -> np.ndarray:
+def shared_prefix(tokens: np.ndarray) -> int:
+    """How many leading positions every row of `tokens` (batch, pos) has in common (at most pos − 1)."""
+    same = (tokens == tokens[:1]).all(0)  # (pos,)
+    differ = np.flatnonzero(~same[:-1])
+    return int(differ[0]) if len(differ) else tokens.shape[1] - 1
+
+
+def _prefix_cache(model, tokens, n: int, keep_results: bool = False):
+    """Run the first `n` positions of one row, `tokens` (1, ≥ n): per layer its keys and values (1, n, head,
+    d_head) (and its heads' results (1, n, head, d_model) when `keep_results`)."""
+    import torch
+
+    dims = model.weights.dims
+    names = [f"blocks.{l}.attn.hook_{x}" for l in range(dims.n_layers) for x in ("k", "v", "result")[:3 if keep_results else 2]]
+    acts = _forward(model, torch.as_tensor(tokens[:1, :n]), by_hook={}, vitro=None, keep=set(names), logits=False)
+    kv = [(acts[f"blocks.{l}.attn.hook_k"], acts[f"blocks.{l}.attn.hook_v"]) for l in range(dims.n_layers)]
+    results = [acts[f"blocks.{l}.attn.hook_result"] for l in range(dims.n_layers)] if keep_results else None
+    return kv, results
+
+
+def head_results_mean(model, tokens, *, tokens_per_run: int = 1024) -> np.ndarray:
     """Every head's result averaged over the rows of `tokens`: (n_layers, pos, n_heads, d_model).
 
     The mean-ablation value of Gould et al. (a dataset of prompts of equal length); pass it to
     `ReplaceHead(l, h, value=means[l, :, h])` or to `head_ablation_sweep` as `means[:, None]`.
-    Runs `chunk` rows at a time, summing in float64: every layer's results of a chunk are held at once
-    (chunk × pos × n_heads × d_model per layer), so at GPT-2 124M's size 128 rows of 9 tokens raise the
-    peak by ~1.2 GB and 32 rows by almost nothing, at the same speed (measured side by side).
+    The positions every row shares (the dataset's fixed prefix: "If today is" before the random word) are
+    run once, and their keys and values reused by every row (`shared_prefix`); the other positions run
+    about `tokens_per_run` token rows at a time, each layer's results summed as they are made (in float32
+    within a run, float64 across runs; nothing vocabulary-sized is computed: no unembedding).
     """
+    import torch
+
+    tokens = _check_tokens(model, tokens)
     dims = model.weights.dims
-    keep = [f"blocks.{l}.attn.hook_result" for l in range(dims.n_layers)]
-    total = None
-    for i in range(0, len(tokens), chunk):
-        out = run(model, tokens[i:i + chunk], keep=keep, final_only=True)
-        part = np.stack([out[name].astype(np.float64).sum(0) for name in keep])  # (layer, pos, head, d_model)
-        total = part if total is None else total + part
-    return (total / len(tokens)).astype(np.float32)
+    n_prefix = shared_prefix(tokens)
+    t = torch.as_tensor(tokens, device=model.weights["W_E"].device)
+    names = {f"blocks.{l}.attn.hook_result": l for l in range(dims.n_layers)}
+    sums = torch.zeros(dims.n_layers, tokens.shape[1] - n_prefix, dims.n_heads, dims.d_model, dtype=torch.float64)
+
+    def add(name, x):  # x: (rows, n, head, d_model): summed in float32 within a run, in float64 across runs
+        sums[names[name]] += x.sum(0).to(torch.float64)
+
+    with torch.no_grad():
+        kv, head = _prefix_cache(model, tokens, n_prefix, keep_results=True) if n_prefix else (None, None)
+        rows = max(1, tokens_per_run // (tokens.shape[1] - n_prefix))
+        for i in range(0, len(tokens), rows):
+            _forward(model, t[i:i + rows, n_prefix:], by_hook={}, vitro=None, keep=set(names), logits=False,
+                     prefix=(n_prefix, kv) if n_prefix else None, sink=add)
+        means = (sums / len(tokens)).to(torch.float32)
+        if n_prefix:  # the shared positions: the same result in every row
+            means = torch.cat([torch.stack([r[0] for r in head]), means], 1)
+    return means.numpy()
 
 
-def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, chunk: int = 256,
+def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, tokens_per_run: int = 1024,
                         reduce: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Final-position logits with each head's result replaced in turn, for each ablation in `values`.
 
@@ -532,9 +638,13 @@ def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, chunk: i
     (kind, layer, head, batch, ...) and the kind × layer × head × batch × d_vocab array (608 MB at
     GPT-2 124M's size for 3 kinds and 7 prompts) is never held.
 
-    How: the clean run is done once, keeping each layer's resid_pre and head results. An ablation in
-    layer l starts from that layer's clean resid_pre and results (its attention is not recomputed); all of layer l's (kind, head, prompt) variants are stacked
-    in the batch, `chunk` rows at a time, and only the final position is unembedded.
+    How: the clean run is done once, keeping each layer's resid_pre, head results, keys and values. An
+    ablation in layer l starts from that layer's clean resid_pre and results (its attention is not
+    recomputed). Where a kind's value equals the clean results at the first P positions of every prompt
+    (a mean over a dataset that shares the prompts' first tokens does), its variants leave those positions
+    as they were: they run from position P on, reusing the clean keys and values below it. A layer's
+    (head, prompt) variants of one kind are stacked in the batch, about `tokens_per_run` token rows at a
+    time, and only the final position is unembedded.
     """
     import torch
 
@@ -547,28 +657,45 @@ def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, chunk: i
         vals = [torch.as_tensor(np.array(values[k], dtype=np.float32)).broadcast_to(shape) for k in kinds]
     except RuntimeError:
         raise InterventionError(f"each ablation value must broadcast to (n_layers, batch, pos, n_heads, d_model) = {shape}") from None
-    pres = [f"blocks.{l}.hook_resid_pre" for l in range(dims.n_layers)]
-    results = [f"blocks.{l}.attn.hook_result" for l in range(dims.n_layers)]
+    L = range(dims.n_layers)
+    pres, results = [f"blocks.{l}.hook_resid_pre" for l in L], [f"blocks.{l}.attn.hook_result" for l in L]
+    keys, vs = [f"blocks.{l}.attn.hook_k" for l in L], [f"blocks.{l}.attn.hook_v" for l in L]
     out = None  # (kind, layer, head, batch, d_vocab), or (kind, layer, head, batch, ...) with `reduce`
-    # every variant of a layer: (kind, head, prompt), in the order of `out`'s axes
-    variants = [(k, h, b) for k in range(len(kinds)) for h in range(dims.n_heads) for b in range(batch)]
     with torch.no_grad():
         t = torch.as_tensor(tokens, device=model.weights["W_E"].device)
-        clean = _forward(model, t, by_hook={}, vitro=None, keep={*pres, *results}, final_only=True)
-        for l in range(dims.n_layers):
-            for i in range(0, len(variants), chunk):
-                part = variants[i:i + chunk]
-                k_, h_, b_ = (np.array(c) for c in zip(*part))  # (n,) each
-                value = torch.stack([vals[k][l, b, :, h] for k, h, b in part])  # (n, pos, d_model)
-                edits = [ReplaceHead(l, h, value, rows=np.flatnonzero(h_ == h).tolist()) for h in np.unique(h_)]
-                rows = torch.as_tensor(b_)
-                start = (l, clean[pres[l]][rows], clean[results[l]][rows])  # the clean run up to layer l's heads
-                acts = _forward(model, t[rows], by_hook={edits[0].hook(): edits}, vitro=None, keep={"logits"},
-                                final_only=True, start=start)
-                logits = acts["logits"][:, -1].numpy()  # (n, d_vocab)
-                part_out = logits if reduce is None else np.asarray(reduce(logits, b_))  # (n, ...)
-                if out is None:
-                    out = np.empty((len(kinds), dims.n_layers, dims.n_heads, batch, *part_out.shape[1:]),
-                                   dtype=part_out.dtype)
-                out[k_, l, h_, b_] = part_out
+        clean = _forward(model, t, by_hook={}, vitro=None, keep={*pres, *results, *keys, *vs}, final_only=True)
+        stacked = torch.stack([clean[r] for r in results])  # (layer, batch, pos, head, d_model)
+        for k, kind in enumerate(kinds):
+            n_same = _unchanged_prefix(vals[k], stacked)
+            variants = [(h, b) for h in range(dims.n_heads) for b in range(batch)]  # in the order of `out`'s axes
+            rows_per_run = max(1, tokens_per_run // (pos - n_same))
+            for l in L:
+                for i in range(0, len(variants), rows_per_run):
+                    part = variants[i:i + rows_per_run]
+                    h_, b_ = (np.array(c) for c in zip(*part))  # (n,) each
+                    value = torch.stack([vals[k][l, b, n_same:, h] for h, b in part])  # (n, pos − P, d_model)
+                    edits = [ReplaceHead(l, h, value, rows=np.flatnonzero(h_ == h).tolist()) for h in np.unique(h_)]
+                    rows = torch.as_tensor(b_)
+                    start = (l, clean[pres[l]][rows, n_same:], clean[results[l]][rows, n_same:])
+                    prefix = (n_same, [(clean[keys[j]][rows, :n_same], clean[vs[j]][rows, :n_same]) for j in L]) \
+                        if n_same else None
+                    acts = _forward(model, t[rows, n_same:], by_hook={edits[0].hook(): edits}, vitro=None,
+                                    keep={"logits"}, final_only=True, start=start, prefix=prefix)
+                    logits = acts["logits"][:, -1].numpy()  # (n, d_vocab)
+                    part_out = logits if reduce is None else np.asarray(reduce(logits, b_))  # (n, ...)
+                    if out is None:
+                        out = np.empty((len(kinds), dims.n_layers, dims.n_heads, batch, *part_out.shape[1:]),
+                                       dtype=part_out.dtype)
+                    out[k, l, h_, b_] = part_out
     return out
+
+
+def _unchanged_prefix(value, clean, rtol: float = 1e-5) -> int:
+    """How many leading positions at which `value` equals the clean results `clean` (layer, batch, pos, head,
+    d_model) for every layer, prompt and head, to float32 rounding (at most pos − 1)."""
+    pos = clean.shape[2]
+    for p in range(pos - 1):
+        gap = (value[:, :, p] - clean[:, :, p]).abs().max()
+        if gap > rtol * (1.0 + clean[:, :, p].abs().max()):
+            return p
+    return pos - 1

@@ -163,25 +163,46 @@ def hand_mlp(model, l, resid):
 
 
 def test_in_vitro_against_hand_computation(tiny, tokens):
-    """embeddings → mlp0 (layer 0's heads zeroed) → L1H2 and mlp1 reading that stream in parallel,
-    their outputs alone (plus b_O of layer 1) unembedded: Gould et al.'s setup, shrunk to 2 layers."""
+    """embeddings → mlp0 (layer 0's heads zero-ablated as TransformerLens does: their value-bias terms stay in
+    b_O) → L1H2 and mlp1 reading that stream in parallel, their outputs alone (the head's without its
+    value-bias term, no b_O) unembedded: Gould et al.'s setup, shrunk to 2 layers."""
+    from figgen.analysis.processing import value_bias
+
     W, eps = tiny.weights, tiny.cfg.layer_norm_epsilon
+    Wn = {k: v.numpy() for k, v in W.items()}
+    vb = [value_bias(Wn, l) for l in range(2)]  # (head, d_model) each
     setup = InVitro(frozenset({"mlp0", "L1H2", "mlp1"}), cut=1)
     out = run(tiny, tokens, edits=[setup], keep=["blocks.1.hook_resid_pre"])
     for b in range(len(tokens)):
-        stream = W["W_E"].numpy()[tokens[b]] + W["W_pos"].numpy()[:7] + W["blocks.0.attn.b_O"].numpy()
+        stream = Wn["W_E"][tokens[b]] + Wn["W_pos"][:7] + Wn["blocks.0.attn.b_O"] + vb[0].sum(0)
         stream = stream + hand_mlp(tiny, 0, stream)  # resid_pre of layer 1: x
-        y = hand_head(W, 1, 2, stream, eps) + W["blocks.1.attn.b_O"].numpy() + hand_mlp(tiny, 1, stream)
+        y = hand_head(W, 1, 2, stream, eps) - vb[1][2] + hand_mlp(tiny, 1, stream)
         _, x = layer_norm(torch.tensor(y, dtype=torch.float32), W["ln_final.w"], W["ln_final.b"], eps)
         assert_close(out.logits[b], (x @ W["W_U"]).numpy(), 1e-4)
         assert_close(out["blocks.1.hook_resid_pre"][b], np.zeros_like(y), 0)  # the stream restarts at the cut
     final = run(tiny, tokens, edits=[setup], final_only=True)  # the last layer at the final position only
     assert_close(final.logits[:, 0], out.logits[:, -1])
-    # without a cut: the same subset in the ordinary residual stream (= zeroing the others one by one)
+    # without a cut: the same subset in the ordinary residual stream = TransformerLens's zero ablation of the
+    # others (each head's result replaced by its value-bias term) and the other MLPs zeroed
     subset = run(tiny, tokens, edits=[InVitro(frozenset({"mlp0", "L1H2"}))])
-    by_edits = run(tiny, tokens, edits=[*(ReplaceHead(l, h) for l in range(2) for h in range(4) if (l, h) != (1, 2)),
-                                        ReplaceMLP(1)])
+    by_edits = run(tiny, tokens, edits=[*(ReplaceHead(l, h, vb[l][h]) for l in range(2) for h in range(4)
+                                          if (l, h) != (1, 2)), ReplaceMLP(1)])
     assert_close(subset.logits, by_edits.logits)
+    # a layer with nothing kept adds nothing, not even b_O: only layer 1's head runs, on the embeddings
+    alone = run(tiny, tokens, edits=[InVitro(frozenset({"L1H2"}))], keep=["blocks.1.hook_resid_pre"])
+    assert_close(alone["blocks.1.hook_resid_pre"], Wn["W_E"][tokens] + Wn["W_pos"][:7], 1e-6)
+
+
+def test_start_reuses_an_earlier_run(tiny, tokens):
+    """A run begun at layer 1 from a clean run's resid_pre equals the whole run with the same edit."""
+    edit = ReplaceHead(1, 3, 0.0)
+    pre = run(tiny, tokens, keep=["blocks.1.hook_resid_pre"])["blocks.1.hook_resid_pre"]
+    whole = run(tiny, tokens, edits=[edit], keep=["blocks.1.attn.hook_pattern"])
+    part = run(tiny, tokens, edits=[edit], keep=["blocks.1.attn.hook_pattern"], start=(1, pre))
+    assert_close(part.logits, whole.logits, 1e-5)
+    assert_close(part["blocks.1.attn.hook_pattern"], whole["blocks.1.attn.hook_pattern"], 1e-6)
+    with pytest.raises(FiggenError, match="cannot edit or keep what comes before"):
+        run(tiny, tokens, edits=[ReplaceHead(0, 0)], start=(1, pre))
 
 
 # --- the sweep ------------------------------------------------------------------------------------
@@ -194,7 +215,7 @@ def test_sweep_equals_the_loop(tiny, tokens):
     other = np.stack([clean(tiny, tokens[::-1].copy(), f"blocks.{l}.attn.hook_result")[f"blocks.{l}.attn.hook_result"]
                       for l in range(dims.n_layers)])  # (layer, batch, pos, head, d_model): patching
     values = {"zero": 0.0, "mean": means[:, None], "patch": other}
-    sweep = head_ablation_sweep(tiny, tokens, values, chunk=5)  # small chunks: the chunking is exercised
+    sweep = head_ablation_sweep(tiny, tokens, values, tokens_per_run=20)  # small runs: the chunking is exercised
     assert sweep.shape == (3, dims.n_layers, dims.n_heads, len(tokens), dims.d_vocab)
     for k, value in enumerate(values.values()):
         full = np.broadcast_to(value, (dims.n_layers, len(tokens), 7, dims.n_heads, dims.d_model))
@@ -204,10 +225,32 @@ def test_sweep_equals_the_loop(tiny, tokens):
                     loop = run(tiny, tokens[b:b + 1], edits=[ReplaceHead(l, h, full[l, b, :, h])]).logits[0, -1]
                     assert_close(sweep[k, l, h, b], loop)
     # reduced to what a caller keeps (here each variant's top logit and its prompt): the same values, smaller
-    top = head_ablation_sweep(tiny, tokens, values, chunk=5, reduce=lambda lg, rows: np.stack([lg.max(-1), rows], -1))
+    top = head_ablation_sweep(tiny, tokens, values, tokens_per_run=20,
+                              reduce=lambda lg, rows: np.stack([lg.max(-1), rows], -1))
     assert top.shape == (3, dims.n_layers, dims.n_heads, len(tokens), 2)
     assert_close(top[..., 0], sweep.max(-1))
     assert (top[..., 1] == np.arange(len(tokens))).all()
+
+
+def test_a_shared_prefix_is_run_once(tiny, tokens):
+    """A dataset whose rows share their first tokens (Gould et al.'s mean-ablation set shares "If today is"):
+    the means and a sweep with those means reuse the prefix's keys and values, and equal the plain loops."""
+    from figgen.interventions import shared_prefix
+
+    rng = np.random.default_rng(0)
+    data = np.repeat(tokens[:1], 12, 0)
+    data[:, 4:] = rng.integers(1, tiny.weights.dims.d_vocab, size=(12, 3))  # positions 0–3 shared
+    assert shared_prefix(data) == 4 and shared_prefix(tokens) == 1  # the BOS alone
+    means = head_results_mean(tiny, data, tokens_per_run=6)
+    by_hand = np.stack([np.mean([clean(tiny, data[i:i + 1], f"blocks.{l}.attn.hook_result")[f"blocks.{l}.attn.hook_result"][0]
+                                 for i in range(12)], 0) for l in range(2)])  # (layer, pos, head, d_model)
+    assert_close(means, by_hand, 1e-5)
+    prompts = np.repeat(data[:1], 3, 0)
+    prompts[:, 4:] = rng.integers(1, tiny.weights.dims.d_vocab, size=(3, 3))  # the task's prompts, same prefix
+    sweep = head_ablation_sweep(tiny, prompts, {"mean": means[:, None]}, tokens_per_run=7)
+    for l, h, b in [(0, 0, 0), (0, 3, 2), (1, 1, 1)]:
+        loop = run(tiny, prompts[b:b + 1], edits=[ReplaceHead(l, h, means[l, :, h])]).logits[0, -1]
+        assert_close(sweep[0, l, h, b], loop)
 
 
 # --- bad input: one line --------------------------------------------------------------------------

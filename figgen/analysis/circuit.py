@@ -7,8 +7,10 @@ their outputs into the quantities the `day-circuit` figures draw:
 - `ablation_deltas`: Δ correct probability, averaged over prompts, for every head and ablation kind;
 - `top_heads`: the heads that matter most by |Δ|, with a threshold;
 - `random_word_ids` / `dataset`: the mean- and random-ablation datasets, built as token ids;
-- `head_day_logits` / `successor_scores` / `day_distribution`: each head's output read through the
-  final LayerNorm (scale-free) and W_U, restricted to the day tokens.
+- `lens_read` / `lens_logits`: vectors (a stream point, or one head's output) through the logit lens,
+  with the vector's own scale or a given one, keeping only the tokens asked for;
+- `successor_scores` / `day_distribution`: day logits → how often the correct day ranks first, and the
+  post's normalised day table.
 """
 
 from __future__ import annotations
@@ -75,24 +77,6 @@ def dataset(template: np.ndarray, slots: Sequence[int], words: np.ndarray) -> np
     return out
 
 
-def head_day_logits(results: np.ndarray, gamma: np.ndarray, W_U: np.ndarray, day_ids: Sequence[int],
-                    value_bias: np.ndarray | None = None) -> np.ndarray:
-    """Each head's output read as logits of the day tokens, scale-free.
-
-    results (layer, batch, head, d_model): `hook_result` at the final position; gamma (d_model,) the final
-    LayerNorm's weight; W_U (d_model, d_vocab). A result is centred (LayerNorm's mean subtraction),
-    multiplied by gamma and by W_U[:, days]; no division by a scale (ranks do not depend on it) and no
-    beta (not the head's). `value_bias` (layer, head, d_model), if given, is subtracted first: b_V @ W_O,
-    which TransformerLens's `fold_value_biases` moves out of each head into b_O.
-    Returns (layer, head, batch, n_days).
-    """
-    r = np.asarray(results, np.float64).transpose(0, 2, 1, 3)  # (layer, head, batch, d_model)
-    if value_bias is not None:
-        r = r - np.asarray(value_bias, np.float64)[:, :, None]
-    r = r - r.mean(-1, keepdims=True)
-    return (r * np.asarray(gamma, np.float64)) @ np.asarray(W_U, np.float64)[:, list(day_ids)]
-
-
 def successor_scores(day_logits: np.ndarray, correct: Sequence[int] | None = None) -> np.ndarray:
     """day_logits (..., batch, n_days), prompt b's correct day at index `correct[b]` (default (b + 1) % n_days)
     → (...): how many prompts have the correct day ranked first among the days."""
@@ -117,33 +101,50 @@ def day_distribution(day_logits: np.ndarray) -> np.ndarray:
 
 
 def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps: float, ids: np.ndarray,
-              *, chunk: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              *, scale: np.ndarray | None = None, bias: bool = True,
+              chunk: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectors read through the logit lens, keeping only what is asked for.
 
-    x (..., d_model): stream vectors or single components (a head's result), each decoded as the model
-    decodes its last stream vector (figgen.analysis.lens's convention: the final LayerNorm with its own
-    γ and β, the scale recomputed for this vector, then W_U), softmax over the whole vocabulary.
-    ids (..., k): for each vector, the tokens whose probability and logit to keep.
+    x (..., d_model): stream vectors or single components (a head's result). By default each is decoded
+    as the model decodes its last stream vector (figgen.analysis.lens's convention: centred, divided by
+    its own scale, times the final LayerNorm's γ, plus β, then W_U); `scale` (...,) divides by given
+    scales instead (the final stream's, as TransformerLens's `cache.apply_ln_to_stack` does for a
+    component), and `bias=False` leaves β out (β·W_U is TransformerLens's folded b_U). Softmax over the
+    whole vocabulary. ids (..., k): for each vector, the tokens whose probability and logit to keep.
     Returns probs (..., k), logits (..., k) and the top-1 token (...). Never holds more than `chunk`
     rows × d_vocab at once.
     """
-    from .lens import final_logits, log_softmax
+    from .lens import log_softmax
 
     x = np.asarray(x)
     lead = x.shape[:-1]
     ids = np.broadcast_to(np.asarray(ids), (*lead, np.shape(ids)[-1]))
     flat, flat_ids = x.reshape(-1, x.shape[-1]), ids.reshape(-1, ids.shape[-1])
+    scales = None if scale is None else np.broadcast_to(np.asarray(scale, np.float64), lead).reshape(-1, 1)
     probs = np.empty(flat_ids.shape)
     logits = np.empty(flat_ids.shape)
     top = np.empty(len(flat), np.int64)
     for i in range(0, len(flat), chunk):
         rows = slice(i, i + chunk)
-        z = final_logits(flat[rows], w, b, W_U, eps)  # (c, d_vocab)
+        v = np.asarray(flat[rows], np.float64)
+        v = v - v.mean(-1, keepdims=True)
+        s = np.sqrt((v ** 2).mean(-1, keepdims=True) + eps) if scales is None else scales[rows]
+        n = v / s * w + (b if bias else 0.0)
+        z = n.astype(np.float32) @ W_U  # (c, d_vocab), float32 matmul: the model's own precision
         lp = log_softmax(z)
         probs[rows] = np.exp(np.take_along_axis(lp, flat_ids[rows], -1))
         logits[rows] = np.take_along_axis(z, flat_ids[rows], -1)
         top[rows] = z.argmax(-1)
     return probs.reshape(ids.shape), logits.reshape(ids.shape), top.reshape(lead)
+
+
+def lens_logits(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U_cols: np.ndarray, eps: float) -> np.ndarray:
+    """The logits of a few tokens only, as `lens_read` decodes x (..., d_model) with its own scale, γ and β:
+    W_U_cols (d_model, k) their columns of W_U → (..., k). What a ranking among those tokens needs."""
+    v = np.asarray(x, np.float64)
+    v = v - v.mean(-1, keepdims=True)
+    n = v / np.sqrt((v ** 2).mean(-1, keepdims=True) + eps) * w + b
+    return n @ np.asarray(W_U_cols, np.float64)
 
 
 def ranked_heads(score: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
@@ -156,18 +157,6 @@ def ranked_heads(score: np.ndarray, threshold: float) -> list[tuple[int, int, fl
             break
         out.append((int(l), int(h), float(score[l, h])))
     return out
-
-
-def subject_position(tokens: np.ndarray, subject_ids: Sequence[int]) -> int:
-    """The position of each prompt's subject day: where row b of `tokens` (batch, pos) holds subject_ids[b]
-    (the same position in every row; the last occurrence if the day appears twice)."""
-    hits = [np.flatnonzero(np.asarray(row) == s) for row, s in zip(tokens, subject_ids)]
-    if any(len(h) == 0 for h in hits):
-        raise ValueError("a prompt does not contain its subject day's token")
-    pos = {int(h[-1]) for h in hits}
-    if len(pos) != 1:
-        raise ValueError(f"the subject day sits at different positions: {sorted(pos)}")
-    return pos.pop()
 
 
 def unembedding_direction(W_U: np.ndarray, gamma: np.ndarray, token: int) -> np.ndarray:

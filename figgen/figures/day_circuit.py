@@ -1,13 +1,12 @@
-"""The day-of-week successor task (seed 002, Gould et al.): which heads this model needs for it.
+"""The day-of-week successor task in vivo (seed 002, Gould et al.): which heads this model needs for it, one
+component changed at a time.
 
-Figures, in the order of the page:
-- the task: the 7 prompts "If today is <Day>, tomorrow is" and each one's probability of the next day;
-- single-head ablation: Δ correct probability (mean over the 7 prompts) with each head zero, mean and
-  random ablated, as layer × head heatmaps on one scale;
-- the successor-head search: for every head, on how many prompts its own output, read through the final
-  LayerNorm and W_U, ranks the correct day first among the 7 days; and the best head's 7 × 7 day table.
-Forward passes go through figgen.interventions (which hides torch); the arithmetic is
-figgen.analysis.circuit.
+Figures, in the order of the page: the task; single-head ablation (zero, mean, random); the successor search
+and the successor head's day table; what each head's output says on its own; where the two heads look;
+attention fixed on one position; the last position after each layer; steering with the "tomorrow"
+direction; the MLPs. The shared steps (prompts, clean run, readings of a head, the heads followed, the
+datasets) are figgen.figures.day_task; forward passes go through figgen.interventions (which hides torch);
+the arithmetic is figgen.analysis.circuit.
 """
 
 from __future__ import annotations
@@ -17,28 +16,19 @@ import numpy as np
 
 from .. import interventions as iv
 from ..analysis import circuit as C
-from ..analysis.vocab import decoded_vocabulary
+from ..analysis.processing import value_bias
 from . import style
+from .day_task import (ABLATIONS, COPY_THRESHOLD, DAY_PROMPTS, DAYS, MEAN_SEED, N_DATASET, POST_NAMED, RANDOM_SEED,
+                       READINGS, STEER_TOKEN, ablation_deltas, circuit_heads, dataset_means, head_readings, layer_lens, lens_ids,
+                       mlp_effects, task)
 from .labels import cell_ink, cell_text, head_label, join_words, rounded
 from .registry import Figure, figure
 
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-TEMPLATE = "If today is {}, tomorrow is"
-PROMPTS = tuple(TEMPLATE.format(d) for d in DAYS)
-# The seed's two ablation datasets, built as token ids from the Monday prompt's tokens
-# (BOS, If, ␣today, ␣is, ␣Monday, ",", ␣tomorrow, ␣is): mean ablation replaces the day (position 4)
-# by a random space-prefixed word; random ablation replaces ␣today, ␣Monday and ␣tomorrow (positions
-# 2, 4, 6) by three. The seed's dataset size did not survive in its text; ours is N_DATASET, seeded.
-N_DATASET = 1024
-MEAN_SLOTS, MEAN_SEED = (4,), 0
-RANDOM_SLOTS, RANDOM_SEED = (2, 4, 6), 1
-KINDS = ("zero", "mean", "random")
+PROMPTS = DAY_PROMPTS
 TOP_K = 5  # heads named per ablation kind …
 THRESHOLD = 0.05  # … when their |Δ correct probability| is at least this
 MIN_SCALE = 0.01  # the ablation tables' colour scale spans at least ±1 percentage point
-COPY_THRESHOLD = 0.3  # a copying head: its own output, read by the lens, gives the prompt's day ≥ 30% (mean)
-ALPHAS = (-5, -1, 0, 5, 100)  # the seed's steering strengths: α × the unembedding vector of " tomorrow"
-STEER_TOKEN = " tomorrow"
+ALPHAS = (-5, -1, 0, 5, 100)  # the post's steering strengths: α × the unembedding vector of " tomorrow"
 
 
 def _minus(text: str) -> str:
@@ -46,68 +36,20 @@ def _minus(text: str) -> str:
     return text.replace("-", "−")
 
 
-def task(ctx) -> dict:
-    """Token ids of the prompts, the day tokens, the clean next-token logits and correct probabilities.
-
-    GPT-2's and mini's tokenizers make each day one token, so the 7 prompts have one length and run as one
-    batch. A tokenizer that splits some days (tiny test models) leaves prompts of several lengths: then
-    only the prompts of the most common length are used (`used`), and a day is its first token."""
-    model = ctx.model
-    lengths = [iv.tokenize_batch(model, [p]).shape[1] for p in PROMPTS]
-    common = max(set(lengths), key=lambda n: (lengths.count(n), n == lengths[0]))
-    used = [i for i in range(7) if lengths[i] == common]
-    tokens = iv.tokenize_batch(model, [PROMPTS[i] for i in used])  # (prompts, pos): equal lengths
-    day_ids = [ctx.tokenizer.encode(" " + d)[0] for d in DAYS]
-    single = all(len(ctx.tokenizer.encode(" " + d)) == 1 for d in DAYS)
-    correct = [(i + 1) % 7 for i in used]  # index of each prompt's answer among the 7 days
-    targets = np.array([day_ids[c] for c in correct])
-    logits = iv.run(model, tokens, final_only=True).logits[:, -1]  # (prompts, d_vocab)
-    return {"tokens": tokens, "day_ids": day_ids, "single_token_days": single, "targets": targets,
-            "used": used, "correct": correct, "logits": logits, "probs": C.correct_probs(logits, targets)}
+def _named(table, fmt=lambda v: round(float(v), 4)) -> dict | None:
+    """The post's named heads' entries of a (layer, head, ...) table, by label; None on a model without them."""
+    if len(table) < 12 or len(table[0]) < 12:
+        return None
+    return {head_label(l, h): fmt(table[l][h]) for l, h in POST_NAMED}
 
 
-def dataset_means(ctx) -> dict:
-    """Every head's mean result over the mean- and the random-ablation datasets, (layer, pos, head, d_model) each,
-    computed once for the single-head ablations and the head subsets."""
-    t = ctx.analysis(task)
-    words = C.space_words(ctx.analysis(decoded_vocabulary))
-    template = t["tokens"][0]
-    mean_set = C.dataset(template, MEAN_SLOTS, C.random_word_ids(words, N_DATASET, len(MEAN_SLOTS), MEAN_SEED))
-    random_set = C.dataset(template, RANDOM_SLOTS,
-                           C.random_word_ids(words, N_DATASET, len(RANDOM_SLOTS), RANDOM_SEED))
-    example = {"mean": ctx.tokenizer.decode(mean_set[0, 1:]), "random": ctx.tokenizer.decode(random_set[0, 1:])}
-    return {"mean": iv.head_results_mean(ctx.model, mean_set), "random": iv.head_results_mean(ctx.model, random_set),
-            "n_words": len(words), "example": example}
+def _follows_post(ctx) -> bool:
+    return ctx.analysis(circuit_heads)["source"] == "post"
 
 
-def ablation(ctx) -> dict:
-    """Δ correct probability (kind, layer, head) and the two datasets' sizes."""
-    t, m = ctx.analysis(task), ctx.analysis(dataset_means)
-    values = {"zero": 0.0,
-              "mean": m["mean"][:, None],  # (layer, 1, pos, head, d_model)
-              "random": m["random"][:, None]}
-    targets = np.asarray(t["targets"])
-    probs = iv.head_ablation_sweep(ctx.model, t["tokens"], values,
-                                   reduce=lambda logits, rows: C.correct_probs(logits, targets[rows]))  # (kind, layer, head, 7)
-    return {"delta": C.ablation_deltas(probs, t["probs"]), "n_words": m["n_words"], "example": m["example"]}
-
-
-def successor(ctx) -> dict:
-    """Every head's day logits at the final position, in two conventions, and the search's scores."""
-    t = ctx.analysis(task)
-    L = ctx.dims.n_layers
-    names = [f"blocks.{l}.attn.hook_result" for l in range(L)]
-    out = iv.run(ctx.model, t["tokens"], keep=names)
-    results = np.stack([out[n][:, -1] for n in names])  # (layer, 7, head, d_model)
-    W = ctx.weights
-    gamma, W_U = W["ln_final.w"], W["W_U"]
-    value_bias = np.stack([np.einsum("he,hed->hd", W[f"blocks.{l}.attn.b_V"], W[f"blocks.{l}.attn.W_O"])
-                           for l in range(L)])  # (layer, head, d_model)
-    raw = C.head_day_logits(results, gamma, W_U, t["day_ids"])  # (layer, head, 7, 7)
-    folded = C.head_day_logits(results, gamma, W_U, t["day_ids"], value_bias=value_bias)
-    return {"raw": raw, "folded": folded, "scores": C.successor_scores(raw, t["correct"]),
-            "scores_folded": C.successor_scores(folded, t["correct"]), "n": len(t["used"]), "used": t["used"],
-            "results": results, "value_bias": value_bias}
+def _start(t: dict, layer: int, copies: int = 1) -> tuple[int, np.ndarray]:
+    """(layer, the clean stream entering it, tiled `copies` times): a run that reuses the clean run below."""
+    return layer, np.tile(t["resid_pre"][layer], (copies, 1, 1))
 
 
 def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fmt: str, legend_title: str,
@@ -148,6 +90,7 @@ def _depth(heads: set[tuple[int, int]], L: int) -> str:
     return f"in layer{'s' if len(layers) > 1 else ''} {where} of {L}: {part}"
 
 
+
 # --- 1. the task ------------------------------------------------------------------------------------
 
 
@@ -173,7 +116,7 @@ def task_figure(ctx) -> Figure:
         data={"probs": rounded(probs), "mean_prob": round(float(probs.mean()), 4),
               "min_prob": round(float(probs.min()), 4), "n_top1": int(top1.sum()), "n_prompts": len(used),
               "dropped": [PROMPTS[i] for i in range(7) if i not in used],
-              "n_tokens": n_pos, "single_token_days": bool(t["single_token_days"]),
+              "n_tokens": n_pos, "single_token_days": bool(t["single_token"]),
               "worst": rows[int(probs.argmin())]["prompt"]},
         alt=f"Bar chart of the probability of the correct next day for {len(used)} prompts, from {probs.min():.2f} "
             f"to {probs.max():.2f}; the correct day is the top-1 token on {int(top1.sum())} of {len(used)}",
@@ -187,47 +130,66 @@ def task_figure(ctx) -> Figure:
 # --- 2. single-head ablation ---------------------------------------------------------------------------
 
 
+def true_zero(ctx) -> dict:
+    """The copying head followed, zero-ablated both ways: with its value-bias term kept (TransformerLens's
+    processed model, the figure's convention) and with it removed too (the head's whole output set to 0).
+    → {"kept": Δ, "removed": Δ}, mean correct probability changes."""
+    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
+    l, h = c["copying"]
+    kept = value_bias(ctx.weights, l)[h].astype(np.float32)  # the processed model's zero ablation leaves this
+    edits = [iv.ReplaceHead(l, h, kept, rows=list(range(len(t["used"])))),
+             iv.ReplaceHead(l, h, 0.0, rows=list(range(len(t["used"]), 2 * len(t["used"]))))]
+    out = iv.run(ctx.model, np.tile(t["tokens"], (2, 1)), edits=edits, final_only=True, start=_start(t, l, 2))
+    probs = C.correct_probs(out.logits[:, -1], np.tile(t["targets"], 2)).reshape(2, -1)
+    return {"kept": float((probs[0] - t["probs"]).mean()), "removed": float((probs[1] - t["probs"]).mean())}
+
+
 @figure("day-circuit.ablation", section="day-circuit", title="Ablating one head at a time",
         caption="Δ correct-day probability with each head ablated, averaged over the 7 prompts.", prompts=PROMPTS)
 def ablation_figure(ctx) -> Figure:
-    a = ctx.analysis(ablation)
+    a, m = ctx.analysis(ablation_deltas), ctx.analysis(dataset_means)
     n = len(ctx.analysis(task)["used"])
-    delta = a["delta"]  # (kind, layer, head)
+    delta = np.stack([a[k] for k in ABLATIONS])  # (kind, layer, head)
     _, L, H = delta.shape
-    m = round(max(float(np.abs(delta).max()), MIN_SCALE), 4)  # a model where nothing matters stays pale
-    panels = []
-    tops, data = {}, {}
-    for k, kind in enumerate(KINDS):
+    scale = round(max(float(np.abs(delta).max()), MIN_SCALE), 4)  # a model where nothing matters stays pale
+    panels, tops, data = [], {}, {}
+    titles = {"zero": "zero ablation (value-bias term kept, as in TransformerLens)", "mean": "mean ablation",
+              "random": "random ablation"}
+    for k, kind in enumerate(ABLATIONS):
         rows = [{"layer": l, "head": h, "label": head_label(l, h), "delta": round(float(delta[k, l, h]), 4),
                  "shown": round(float(delta[k, l, h]), 2) + 0.0}
                 for l in range(L) for h in range(H)]
-        panels.append(_heads_chart(rows, "delta", f"{kind} ablation", "diverging", (-m, m), "+.0%",
+        panels.append(_heads_chart(rows, "delta", titles[kind], "diverging", (-scale, scale), "+.0%",
                                    "Δ probability", L, H, "+.2%", legend=k == 0, text="shown",
-                                   legend_fmt="+.1%" if m < 0.05 else "+.0%"))  # ticks at ±m/2 stay distinct
+                                   legend_fmt="+.1%" if scale < 0.05 else "+.0%"))  # ticks at ±m/2 stay distinct
         top = C.top_heads(delta[k], THRESHOLD, TOP_K)
-        tops[kind] = [f"{head_label(l, h)} ({v:+.0%})".replace("-", "−") for l, h, v in top]  # the charts' minus
+        tops[kind] = [_minus(f"{head_label(l, h)} ({v:+.0%})") for l, h, v in top]  # the charts' minus
         worst = np.unravel_index(np.argmin(delta[k]), delta[k].shape)
         data[kind] = {"delta": rounded(delta[k]), "top": [head_label(l, h) for l, h, _ in top],
                       "top_text": join_words(tops[kind]) if top else "none",
                       "n_top": len(top), "most_harmful": head_label(*worst),
                       "most_harmful_delta": round(float(delta[k][worst]), 4)}
     chart = alt.vconcat(*panels).resolve_scale(color="independent")  # one domain, [−m, m], for the three
-    everywhere = sorted(set.intersection(*(set(data[k]["top"]) for k in KINDS)))
-    named = {(l, h) for k in range(len(KINDS)) for l, h, _ in C.top_heads(delta[k], THRESHOLD, TOP_K)}
+    everywhere = sorted(set.intersection(*(set(data[k]["top"]) for k in ABLATIONS)))
+    named = {(l, h) for k in range(len(ABLATIONS)) for l, h, _ in C.top_heads(delta[k], THRESHOLD, TOP_K)}
+    zero = ctx.analysis(true_zero)
+    copy = head_label(*ctx.analysis(circuit_heads)["copying"])
     return Figure(
-        data={**data, "threshold": THRESHOLD, "top_k": TOP_K, "n_dataset": N_DATASET, "n_words": a["n_words"],
-              "mean_seed": MEAN_SEED, "random_seed": RANDOM_SEED, "example_mean": a["example"]["mean"],
-              "example_random": a["example"]["random"],
+        data={**data, "threshold": THRESHOLD, "top_k": TOP_K, "n_words": m["n_words"], "n_dataset": N_DATASET,
+              "mean_seed": MEAN_SEED, "random_seed": RANDOM_SEED,
+              "example_mean": m["example"]["mean"], "example_random": m["example"]["random"],
               "in_all_three": join_words(everywhere) if everywhere else "no head",
-              "n_in_all_three": len(everywhere), "scale": m, "depth_text": _depth(named, L)},
+              "n_in_all_three": len(everywhere), "scale": scale, "depth_text": _depth(named, L),
+              "named": _named(np.moveaxis(delta, 0, -1), lambda v: {k: round(float(v[i]), 4) for i, k in enumerate(ABLATIONS)}),
+              "zero_convention": {"head": copy, "kept": round(zero["kept"], 4), "removed": round(zero["removed"], 4)}},
         alt=f"Three heatmaps of {L} layers by {H} heads: the change in the correct day's probability when each "
             "head is zero, mean or random ablated; " + "; ".join(f"{k}: {tops[k] and join_words(tops[k]) or 'no head'}"
-                                                                 for k in KINDS),
+                                                                 for k in ABLATIONS),
         caption=f"Change in the correct day's probability (averaged over the {n} prompts) when one head's output at "
-                "every position is replaced: by zero (top), by its mean over the mean-ablation dataset (middle), "
-                "by its mean over the random-ablation dataset (bottom). Blue: the head helps (removing it hurts); "
-                f"one colour scale for the three, ±{m:.0%}. Cells show whole percentage points; hover a cell "
-                "for its value.",
+                "every position is replaced: by zero (top; the head's constant value-bias term stays, as in the "
+                "post's TransformerLens model), by its mean over the mean-ablation dataset (middle), by its mean over "
+                "the random-ablation dataset (bottom). Blue: the head helps (removing it hurts); one colour scale for "
+                f"the three, ±{scale:.0%}. Cells show whole percentage points; hover a cell for its value.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -239,53 +201,55 @@ def ablation_figure(ctx) -> Figure:
         caption="For every head: on how many of the 7 prompts its own output ranks the correct day first "
                 "among the 7 days.", prompts=PROMPTS)
 def successor_figure(ctx) -> Figure:
-    s = ctx.analysis(successor)
-    scores, folded = s["scores"], s["scores_folded"]
+    readings = ctx.analysis(head_readings)
+    n = len(ctx.analysis(task)["used"])
+    scores = readings["own"]["scores"]  # (layer, head)
     L, H = scores.shape
-    rows = [{"layer": l, "head": h, "label": head_label(l, h), "score": int(scores[l, h])}
-            for l in range(L) for h in range(H)]
+    rows = [{"layer": l, "head": h, "label": head_label(l, h), "score": int(scores[l, h]),
+             "stream": int(readings["stream"]["scores"][l, h])} for l in range(L) for h in range(H)]
     chart = _heads_chart(rows, "score", "Prompts where the head ranks the correct day first", "magnitude",
-                         (0, s["n"]), "d", f"prompts (of {s['n']})", L, H, "d",
-                         subtitle="the head's output at the last position, LN_final (scale-free) then W_U")
-    n = s["n"]
-    found = C.successor_heads(scores, n)
-    found_folded = C.successor_heads(folded, n)
-    best = np.unravel_index(np.argmax(scores), scores.shape)
-    labels = [head_label(l, h) for l, h in found]
-    labels_folded = [head_label(l, h) for l, h in found_folded]
-    verdict = (f"{join_words(labels)} rank{'s' if len(labels) == 1 else ''} the correct day first on all {n} prompts"
-               if labels else f"no head ranks the correct day first on all {n} prompts; the best, "
-                              f"{head_label(*best)}, does on {int(scores[best])}")
+                         (0, n), "d", f"prompts (of {n})", L, H, "d",
+                         subtitle="the head's output at the last position, read through the final LayerNorm and W_U",
+                         tooltip=(alt.Tooltip("stream:Q", title="with the final stream's scale, no b_U"),))
+    data = {}
+    for reading, r in readings.items():
+        s = r["scores"]
+        found = [head_label(l, h) for l, h in C.successor_heads(s, n)]
+        best = np.unravel_index(np.argmax(s), s.shape)
+        data[reading] = {"all_seven": found, "n_all_seven": len(found), "text": join_words(found) or "none",
+                         "best": head_label(*best), "best_score": int(s[best]), "scores": s.astype(int).tolist()}
+    own = data["own"]
+    verdict = (f"{own['text']} rank{'s' if own['n_all_seven'] == 1 else ''} the correct day first on all {n} prompts"
+               if own["all_seven"] else f"no head ranks the correct day first on all {n} prompts; the best, "
+                                        f"{own['best']}, does on {own['best_score']}")
     return Figure(
-        data={"scores": scores.astype(int).tolist(), "scores_folded": folded.astype(int).tolist(),
-              "all_seven": labels, "all_seven_folded": labels_folded, "n_all_seven": len(labels),
-              "n_all_seven_folded": len(labels_folded), "best": head_label(*best), "best_score": int(scores[best]),
-              "verdict": verdict, "n_heads": L * H, "n_prompts": n,
-              "same_in_both": labels == labels_folded, "folded_text": join_words(labels_folded) or "none",
-              "best_folded": head_label(*np.unravel_index(np.argmax(folded), folded.shape)),
-              "best_folded_score": int(folded.max())},
+        data={**data, "scores": own["scores"], "all_seven": own["all_seven"], "n_all_seven": own["n_all_seven"],
+              "best": own["best"], "best_score": own["best_score"], "verdict": verdict, "n_heads": L * H,
+              "n_prompts": n, "readings_agree": data["own"]["all_seven"] == data["stream"]["all_seven"],
+              "readings": READINGS},
         alt=f"Heatmap of {L} layers by {H} heads: the number of the {n} day prompts on which the head's output ranks "
             f"the correct day above the other six; {verdict}",
-        caption="For each head, its output vector at the last position read as logits of the 7 day tokens "
-                f"(centred, times the final LayerNorm's γ, times W_U): on how many of the {n} prompts the correct "
-                "next day has the largest logit of the 7. A head that ignored the prompt would score about 1.",
+        caption="For each head, its output vector at the last position (as TransformerLens processes GPT-2: its "
+                "constant value-bias term moved out) read through the final LayerNorm and W_U, as the post's lens "
+                f"reads a component: on how many of the {n} prompts the correct next day has the largest logit of "
+                "the 7 days. A head that ignored the prompt would score about 1. Hover a cell for the count in the "
+                "other reading (the final stream's scale, no b_U).",
         chart=chart, prompts=list(PROMPTS),
     )
 
 
-@figure("day-circuit.day-distribution", section="day-circuit", title="The best head's day table",
-        caption="The best successor head's logits of the 7 day tokens, per prompt, normalised.", prompts=PROMPTS)
+@figure("day-circuit.day-distribution", section="day-circuit", title="The successor head's day table",
+        caption="The successor head's logits of the 7 day tokens, per prompt, normalised.", prompts=PROMPTS)
 def day_distribution_figure(ctx) -> Figure:
-    s = ctx.analysis(successor)
-    scores = s["scores"]
-    l, h = np.unravel_index(np.argmax(scores), scores.shape)
-    table = C.day_distribution(s["raw"][l, h])  # (7 prompts, 7 days)
+    r, c = ctx.analysis(head_readings)["own"], ctx.analysis(circuit_heads)
+    l, h = c["successor"]
+    table = C.day_distribution(r["days"][l, h])  # (prompts, 7 days)
     m = round(max(float(np.abs(table).max()), 1e-3), 2)
-    used = s["used"]
+    used = ctx.analysis(task)["used"]
     rows = [{"prompt": f"{DAYS[b]} → {DAYS[(b + 1) % 7]}", "day": DAYS[d], "z": round(float(table[j, d]), 4),
              "shown": round(float(table[j, d]), 1) + 0.0, "correct": "yes" if d == (b + 1) % 7 else "no"}
             for j, b in enumerate(used) for d in range(7)]
-    prompts = [r["prompt"] for r in rows[::7]]
+    prompts = [row["prompt"] for row in rows[::7]]
     base = alt.Chart(alt.Data(values=rows)).encode(
         x=alt.X("day:N", sort=list(DAYS), title="day token", axis=alt.Axis(labelAngle=-40)),
         y=alt.Y("prompt:N", sort=prompts, title=None))
@@ -298,12 +262,12 @@ def day_distribution_figure(ctx) -> Figure:
     chart += cell_text(base, "z", "+.1f", "diverging", (-m, m)).encode(text=alt.Text("shown:Q", format="+.1f"))
     chart += base.transform_filter("datum.correct == 'yes'").mark_rect(
         fill=None, stroke=style.OPERATION, strokeWidth=2)
-    label = head_label(int(l), int(h))
+    label = head_label(l, h)
     chart = chart.properties(width=7 * 52, height=len(used) * 26, title=f"{label}: day logits, normalised per prompt")
     diag = np.array([table[j, (b + 1) % 7] for j, b in enumerate(used)])
     subject = np.array([table[j, b] for j, b in enumerate(used)])
     return Figure(
-        data={"head": label, "score": int(scores[l, h]), "table": rounded(table),
+        data={"head": label, "score": int(r["scores"][l, h]), "table": rounded(table),
               "correct_mean": round(float(diag.mean()), 4), "subject_mean": round(float(subject.mean()), 4)},
         alt=f"{len(used)} by 7 table of {label}'s day-token logits normalised per prompt; the correct day's mean is "
             f"{diag.mean():+.2f} standard deviations, the prompt's own day's {subject.mean():+.2f}",
@@ -316,117 +280,6 @@ def day_distribution_figure(ctx) -> Figure:
 
 # --- in vivo: what each head's output says, where the heads read, the layers and the MLPs ------------------
 
-
-def _lens_ids(ctx, t: dict) -> np.ndarray:
-    """Per prompt, the tokens the lens keeps: correct day, subject day, " tomorrow", then the 7 days: (prompts, 10)."""
-    tomorrow = ctx.tokenizer.encode(STEER_TOKEN)[0]
-    return np.array([[t["day_ids"][c], t["day_ids"][u], tomorrow, *t["day_ids"]]
-                     for c, u in zip(t["correct"], t["used"])])
-
-
-def _lens(ctx, x, ids):
-    W = ctx.weights
-    return C.lens_read(x, W["ln_final.w"], W["ln_final.b"], W["W_U"], ctx.model.cfg.layer_norm_epsilon, ids)
-
-
-def head_lens(ctx) -> dict:
-    """Each head's output at the final position through the logit lens: P(correct day), P(subject day) and the
-    top-1 token, (layer, head, prompt) each. The value-bias term b_V·W_O is taken out first (TransformerLens's
-    fold_value_biases, as for the successor claim)."""
-    t, s = ctx.analysis(task), ctx.analysis(successor)
-    results = s["results"] - s["value_bias"][:, None]  # (layer, prompt, head, d_model)
-    ids = _lens_ids(ctx, t)[:, :2]  # (prompt, 2)
-    probs, _, top = _lens(ctx, results, ids[None, :, None])  # (layer, prompt, head, 2), (layer, prompt, head)
-    return {"correct": probs[..., 0].transpose(0, 2, 1), "subject": probs[..., 1].transpose(0, 2, 1),
-            "top": top.transpose(0, 2, 1)}
-
-
-def circuit_heads(ctx) -> dict:
-    """The two heads the in-vivo experiments follow, named by computed criteria.
-
-    successor: the successor search's best head, counting both readings (prompts ranked right with the value
-    bias in the head plus with it folded out; the first such head in layer order on a tie).
-    copying heads: mean lens probability of the subject day ≥ COPY_THRESHOLD; the one followed is the copying
-    head whose mean ablation lowers the correct probability most (the post's L10H3: a copier whose removal
-    hurts most). With no copying head, the head with the highest mean subject probability stands in."""
-    s, h = ctx.analysis(successor), ctx.analysis(head_lens)
-    subject = h["subject"].mean(-1)  # (layer, head)
-    copying = C.ranked_heads(subject, COPY_THRESHOLD)
-    both = s["scores"] + s["scores_folded"]  # (layer, head)
-    succ = tuple(int(i) for i in np.unravel_index(np.argmax(both), both.shape))
-    if copying:
-        mean_delta = ctx.analysis(ablation)["delta"][KINDS.index("mean")]
-        copy = min(((l, hh) for l, hh, _ in copying), key=lambda lh: (mean_delta[lh], lh))
-    else:
-        copy = tuple(int(i) for i in np.unravel_index(np.argmax(subject), subject.shape))
-    return {"successor": succ, "copying": copy, "copying_heads": copying, "is_copying": bool(copying)}
-
-
-def _subject_pos(t: dict) -> int:
-    return C.subject_position(t["tokens"], [t["day_ids"][u] for u in t["used"]])
-
-
-def attention(ctx) -> dict:
-    """The final position's attention rows of the two heads, and correct probabilities with their row fixed.
-
-    Variants ("successor", "copying", "both"): those heads' final-position attention set to 1 on one key
-    position k (SetPattern), for every k; (variant, k, prompt) stacked in one batch."""
-    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
-    tokens, n = t["tokens"], len(t["used"])
-    n_pos = tokens.shape[1]
-    heads = {"successor": [c["successor"]], "copying": [c["copying"]],
-             "both": list(dict.fromkeys([c["successor"], c["copying"]]))}
-    names = sorted({f"blocks.{l}.attn.hook_pattern" for l, _ in heads["both"]})
-    clean = iv.run(ctx.model, tokens, keep=names, final_only=True)
-    rows_of = {(l, hh): clean[f"blocks.{l}.attn.hook_pattern"][:, hh, -1] for l, hh in heads["both"]}  # (prompt, key)
-    edits, batch = [], []
-    for v, hs in enumerate(heads.values()):
-        for k in range(n_pos):
-            rows = list(range(len(batch), len(batch) + n))
-            batch += list(tokens)
-            edits += [iv.SetPattern(l, hh, query=-1, row=k, rows=rows) for l, hh in hs]
-    out = iv.run(ctx.model, np.array(batch), edits=edits, final_only=True).logits[:, -1]  # (3·n_pos·n, d_vocab)
-    probs = C.correct_probs(out, np.tile(t["targets"], 3 * n_pos)).reshape(3, n_pos, n)
-    return {"rows": {f"L{l}H{hh}": r for (l, hh), r in rows_of.items()}, "probs": probs,
-            "variants": list(heads), "subject": _subject_pos(t), "clean": t["probs"]}
-
-
-def layer_lens(ctx) -> dict:
-    """The stream at the final position after each layer's attention (resid_mid) and after its MLP
-    (resid_post), through the lens; and the correct probabilities with each MLP zero-ablated."""
-    t = ctx.analysis(task)
-    L, n = ctx.dims.n_layers, len(t["used"])
-    names = [f"blocks.{l}.hook_resid_{k}" for l in range(L) for k in ("mid", "post")]
-    out = iv.run(ctx.model, t["tokens"], keep=names, final_only=True)
-    x = np.stack([out[name][:, -1] for name in names]).reshape(L, 2, n, -1)  # (layer, mid/post, prompt, d_model)
-    probs, logits, top = _lens(ctx, x, _lens_ids(ctx, t)[None, None])  # (layer, 2, prompt, 10), (layer, 2, prompt)
-    ablated = iv.run(ctx.model, np.tile(t["tokens"], (L, 1)), final_only=True,
-                     edits=[iv.ReplaceMLP(l, 0.0, rows=list(range(l * n, (l + 1) * n))) for l in range(L)]).logits[:, -1]
-    zero = C.correct_probs(ablated, np.tile(t["targets"], L)).reshape(L, n)
-    return {"probs": probs, "days": logits[..., 3:], "top": top, "zero_mlp": zero, "clean": t["probs"]}
-
-
-def steering(ctx) -> dict:
-    """α × the unembedding vector of " tomorrow" added to the stream entering the successor head's layer
-    (GPT-2: the end of layer 8, under L9H1), at every position (or at the final position only): the successor
-    head's attention from the final position to the subject day, and the correct probabilities."""
-    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
-    l, h = c["successor"]
-    n, subj = len(t["used"]), _subject_pos(t)
-    u = C.unembedding_direction(ctx.weights["W_U"], ctx.weights["ln_final.w"], ctx.tokenizer.encode(STEER_TOKEN)[0])
-    hook = f"blocks.{l}.hook_resid_pre"
-    edits = []
-    for i, a in enumerate(ALPHAS):
-        for j, pos in enumerate((None, -1)):  # every position; the final position only
-            first = (2 * i + j) * n
-            edits.append(iv.AddResid(hook, (a * u).astype(np.float32), pos=pos, rows=list(range(first, first + n))))
-    out = iv.run(ctx.model, np.tile(t["tokens"], (2 * len(ALPHAS), 1)), edits=edits, final_only=True,
-                 keep=[f"blocks.{l}.attn.hook_pattern"])
-    attn = out[f"blocks.{l}.attn.hook_pattern"][:, h, -1, subj].reshape(len(ALPHAS), 2, n)
-    probs = C.correct_probs(out.logits[:, -1], np.tile(t["targets"], 2 * len(ALPHAS))).reshape(len(ALPHAS), 2, n)
-    return {"attn": attn, "probs": probs, "layer": l, "head": h, "hook": hook, "norm": float(np.linalg.norm(u))}
-
-
 MEAN_OPTION = "mean of the prompts"
 
 
@@ -438,7 +291,8 @@ def _prompt_name(b: int) -> str:
         caption="Each head's output at the last position through the logit lens: the probability of the prompt's "
                 "own day and of the correct next day.", prompts=PROMPTS)
 def head_lens_figure(ctx) -> Figure:
-    hl, c = ctx.analysis(head_lens), ctx.analysis(circuit_heads)
+    readings, c = ctx.analysis(head_readings), ctx.analysis(circuit_heads)
+    hl = readings["own"]
     used = ctx.analysis(task)["used"]
     L, H, n = hl["subject"].shape
     subject, correct = hl["subject"].mean(-1), hl["correct"].mean(-1)  # (layer, head)
@@ -465,26 +319,88 @@ def head_lens_figure(ctx) -> Figure:
     verdict = (f"{join_words([f'{head_label(l, h)} ({v:.0%})' for l, h, v in copying])}"
                if copying else f"none: no head reaches {COPY_THRESHOLD:.0%}; the highest is {head_label(*best)}, "
                                f"at {subject[best]:.0%}")
+    stream_subject = readings["stream"]["subject"].mean(-1)
+    tops = [[ctx.token_str(int(i)) for i in hl["top"][l, h]] for l in range(L) for h in range(H)]
+    copy = c["copying"]
+    if c["source"] == "post":
+        followed_text = f"{head_label(*copy)}, the copying head the post follows"
+    elif copying:
+        followed_text = f"{head_label(*copy)}, the copying head whose mean ablation lowers the correct probability most"
+    else:
+        followed_text = (f"{head_label(*copy)}, the head with the highest probability of the prompt's day "
+                         f"({subject[copy]:.1%}), standing in for the copying head this model does not have")
     return Figure(
         data={"subject_mean": rounded(subject), "correct_mean": rounded(correct), "threshold": COPY_THRESHOLD,
+              "subject_mean_stream": rounded(stream_subject),
+              "top": [tops[l * H:(l + 1) * H] for l in range(L)],  # (layer, head, prompt) top-1 tokens, as shown
+              "prompt_days": [DAYS[b] for b in used],
               "copying": names, "n_copying": len(names), "copying_text": verdict,
               "best_subject": head_label(*best), "best_subject_prob": round(float(subject[best]), 4),
-              "followed": head_label(*c["copying"]), "followed_is_copying": c["is_copying"],
-              "followed_text": (f"{head_label(*c['copying'])}, the copying head whose mean ablation lowers the "
-                                "correct probability most" if copying else
-                                f"{head_label(*c['copying'])}, the head with the highest probability of the prompt's "
-                                f"day ({subject[c['copying']]:.1%}), standing in for the copying head this model "
-                                "does not have"),
-              "followed_subject": round(float(subject[c["copying"]]), 4)},
+              "best_subject_stream": round(float(stream_subject.max()), 4),
+              "named": _named(np.stack([subject, stream_subject], -1),
+                              lambda v: {"own": round(float(v[0]), 4), "stream": round(float(v[1]), 4)}),
+              "followed": head_label(*copy), "followed_is_copying": c["is_copying"], "followed_text": followed_text,
+              "followed_subject": round(float(subject[copy]), 4)},
         alt=f"Two heatmaps of {L} layers by {H} heads: the mean probability each head's own output gives the prompt's "
             f"day and the correct next day, read through the final LayerNorm and W_U; copying heads (prompt's day "
             f"≥ {COPY_THRESHOLD:.0%}): {verdict}",
-        caption="Each head's output vector at the last position, minus its value-bias term, decoded the way the model "
-                "decodes its final stream (final LayerNorm, then W_U, softmax over the whole vocabulary). Top: the "
-                "probability of the day in the prompt; bottom: of the correct next day. Averaged over the "
-                f"{n} prompts; pick one prompt below the chart, and hover a cell for the head's top token.",
+        caption="Each head's output vector at the last position, its constant value-bias term moved out (as "
+                "TransformerLens processes GPT-2), decoded the way the model decodes its final stream (final LayerNorm "
+                "with the vector's own scale, then W_U, softmax over the whole vocabulary). Top: the probability of "
+                f"the day in the prompt; bottom: of the correct next day. Averaged over the {n} prompts; pick one "
+                "prompt below the chart, and hover a cell for the head's top token.",
         chart=chart, prompts=list(PROMPTS),
     )
+
+
+def attention(ctx) -> dict:
+    """The final position's attention rows of the two heads followed, and correct probabilities with their row
+    fixed.
+
+    Variants ("successor", "copying", "both"): those heads' final-position attention set to 1 on one key
+    position k (SetPattern), for every k; (variant, k, prompt) stacked in one batch, run from the first of the
+    two heads' layers on (the clean run below it is reused)."""
+    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
+    tokens, n = t["tokens"], len(t["used"])
+    n_pos = tokens.shape[1]
+    heads = {"successor": [c["successor"]], "copying": [c["copying"]],
+             "both": list(dict.fromkeys([c["successor"], c["copying"]]))}
+    first = min(l for l, _ in heads["both"])
+    names = sorted({f"blocks.{l}.attn.hook_pattern" for l, _ in heads["both"]})
+    clean = iv.run(ctx.model, tokens, keep=names, final_only=True, start=_start(t, first))
+    rows_of = {(l, hh): clean[f"blocks.{l}.attn.hook_pattern"][:, hh, -1] for l, hh in heads["both"]}  # (prompt, key)
+    edits = []
+    for v, hs in enumerate(heads.values()):
+        for k in range(n_pos):
+            rows = list(range((v * n_pos + k) * n, (v * n_pos + k + 1) * n))
+            edits += [iv.SetPattern(l, hh, query=-1, row=k, rows=rows) for l, hh in hs]
+    out = iv.run(ctx.model, np.tile(tokens, (3 * n_pos, 1)), edits=edits, final_only=True,
+                 start=_start(t, first, 3 * n_pos)).logits[:, -1]  # (3·n_pos·n, d_vocab)
+    probs = C.correct_probs(out, np.tile(t["targets"], 3 * n_pos)).reshape(3, n_pos, n)
+    return {"rows": {head_label(l, hh): r for (l, hh), r in rows_of.items()}, "probs": probs,
+            "variants": list(heads), "subject": t["subject"], "clean": t["probs"]}
+
+
+def steering(ctx) -> dict:
+    """α × the unembedding vector of " tomorrow" added to the stream entering the successor head's layer
+    (GPT-2: the end of layer 8, under L9H1), at every position (or at the final position only): the successor
+    head's attention from the final position to the subject day, and the correct probabilities. Run from that
+    layer on (the clean run below it is reused)."""
+    t, c = ctx.analysis(task), ctx.analysis(circuit_heads)
+    l, h = c["successor"]
+    n, subj = len(t["used"]), t["subject"]
+    u = C.unembedding_direction(ctx.weights["W_U"], ctx.weights["ln_final.w"], ctx.tokenizer.encode(STEER_TOKEN)[0])
+    hook = f"blocks.{l}.hook_resid_pre"
+    edits = []
+    for i, a in enumerate(ALPHAS):
+        for j, pos in enumerate((None, -1)):  # every position; the final position only
+            first = (2 * i + j) * n
+            edits.append(iv.AddResid(hook, (a * u).astype(np.float32), pos=pos, rows=list(range(first, first + n))))
+    out = iv.run(ctx.model, np.tile(t["tokens"], (2 * len(ALPHAS), 1)), edits=edits, final_only=True,
+                 keep=[f"blocks.{l}.attn.hook_pattern"], start=_start(t, l, 2 * len(ALPHAS)))
+    attn = out[f"blocks.{l}.attn.hook_pattern"][:, h, -1, subj].reshape(len(ALPHAS), 2, n)
+    probs = C.correct_probs(out.logits[:, -1], np.tile(t["targets"], 2 * len(ALPHAS))).reshape(len(ALPHAS), 2, n)
+    return {"attn": attn, "probs": probs, "layer": l, "head": h, "hook": hook, "norm": float(np.linalg.norm(u))}
 
 
 def _key_labels(ctx, t: dict, subj: int) -> list[str]:
@@ -516,6 +432,16 @@ def attention_figure(ctx) -> Figure:
     top_key = {name: int(a["rows"][name].mean(0).argmax()) for name in who}
     return Figure(
         data={"successor": succ, "copying": copy, "same_head": succ == copy, "subject_position": subj,
+              "follows_post": _follows_post(ctx),
+              "who_text": (f"the post's own heads, the successor head {succ} and the copying head {copy}: this model "
+                           "has GPT-2 124M's 12 layers of 12 heads, so the heads the post names exist here"
+                           if _follows_post(ctx) else
+                           f"{succ} as the successor head and {copy} as the copying head, named by the two searches "
+                           "above (this model does not have GPT-2 124M's 12 layers of 12 heads, so the post's head "
+                           "names point nowhere here)" if succ != copy else
+                           f"{succ}, named by both searches above as the successor head and as the copying head "
+                           "(this model does not have GPT-2 124M's 12 layers of 12 heads, so the post's head names "
+                           "point nowhere here)"),
               "pair_text": (f"{succ}, which is both the best successor candidate and the head followed as the "
                             "copier (one row below)" if succ == copy else f"{succ} and {copy}"),
               "successor_attention": round(s_att, 4), "copying_attention": round(c_att, 4),
@@ -565,7 +491,7 @@ def streams_figure(ctx) -> Figure:
     i_both = a["variants"].index("both")
     best = {v: int(np.argmax(means[i])) for i, v in enumerate(a["variants"])}
     return Figure(
-        data={"clean_mean": round(clean, 4),
+        data={"clean_mean": round(clean, 4), "follows_post": _follows_post(ctx),
               "successor_fixed": rounded(a["probs"][0, subj]), "successor_fixed_mean": round(float(means[0, subj]), 4),
               "copying_fixed_mean": round(float(means[1, subj]), 4), "both_fixed_mean": round(float(means[i_both, subj]), 4),
               "successor_fixed_gain": round(float(means[0, subj]) - clean, 4),
@@ -619,7 +545,8 @@ def layer_lens_figure(ctx) -> Figure:
     tomorrow_layers = [l for l in range(L) if on_top[l] >= n - 1]
     days = ll["days"][:, 1]  # (layer, prompt, 7) day logits
     subject_first = [l for l in range(L) if (days[l].argmax(-1) == np.array(used)).all()]
-    correct_first = (days.argmax(-1) == np.array(t["correct"])).sum(-1)  # (layer,)
+    right = days.argmax(-1) == np.array(t["correct"])  # (layer, prompt): the correct day first among the days
+    correct_first = right.sum(-1)  # (layer,)
     return Figure(
         data={"correct_mean": rounded(mean), "peak_layer": int(np.argmax(mean)), "peak_prob": round(float(mean.max()), 4),
               "last_prob": round(float(mean[-1]), 4), "peak_is_last": int(np.argmax(mean)) == L - 1,
@@ -633,6 +560,7 @@ def layer_lens_figure(ctx) -> Figure:
                   f"{ctx.token_str(tomorrow)}, the prompt's own word, is not the top token on all prompts but one "
                   f"after any layer (at most on {int(on_top.max())} of {n})"),
               "subject_first_layers": subject_first, "correct_first": correct_first.astype(int).tolist(),
+              "correct_first_misses": [[DAYS[b] for j, b in enumerate(used) if not right[l, j]] for l in range(L)],
               "top": [[ctx.token_str(int(i)) for i in r] for r in top]},
         alt=f"Grid of {L} layers by {n} prompts: the top token of the lens at the last position after each layer, "
             f"coloured by the correct day's probability; mean probability peaks at {mean.max():.0%} after layer "
@@ -680,6 +608,7 @@ def steering_figure(ctx) -> Figure:
     rising = bool(np.all(np.diff(attn[:, 0]) > 0))
     return Figure(
         data={"head": succ, "layer": st["layer"], "hook": st["hook"], "where_text": layer_words,
+              "follows_post": _follows_post(ctx),
               "attention": {str(a): v for a, v in at.items()},
               "attention_last_only": {str(a): round(float(attn[i, 1]), 4) for i, a in enumerate(ALPHAS)},
               "probs": {str(a): round(float(probs[i, 0]), 4) for i, a in enumerate(ALPHAS)},
@@ -702,11 +631,9 @@ def steering_figure(ctx) -> Figure:
         caption="Each MLP's change to the correct probability: through the lens before and after it, and at the output "
                 "when it is zero-ablated.", prompts=PROMPTS)
 def mlps_figure(ctx) -> Figure:
-    ll, t = ctx.analysis(layer_lens), ctx.analysis(task)
-    probs = ll["probs"]  # (layer, mid/post, prompt, 10)
-    L = probs.shape[0]
-    local = (probs[:, 1, :, 0] - probs[:, 0, :, 0]).mean(-1)  # (layer,) P(correct) after − before the MLP
-    ablated = (ll["zero_mlp"] - ll["clean"][None]).mean(-1)  # (layer,)
+    ll, t, e = ctx.analysis(layer_lens), ctx.analysis(task), ctx.analysis(mlp_effects)
+    local, ablated = e["local"], e["ablated"]  # (layer,) each: through the lens after − before; zero-ablated − clean
+    L = len(local)
     rows = [{"mlp": f"MLP {l}", "local": round(float(local[l]), 4), "ablated": round(float(ablated[l]), 4)}
             for l in range(L)]
     order = [r["mlp"] for r in rows]
@@ -758,164 +685,3 @@ def mlps_figure(ctx) -> Figure:
     )
 
 
-# --- keeping only a few heads (the seed's "finding a subset under mean / random ablation") -------------------
-
-SUBSET_KINDS = ("mean", "random")
-SUBSET_CAP = 8  # the greedy search stops at this many heads …
-SUBSET_CHUNK = 24  # … and tries this many candidate subsets per batched run (× the prompts)
-
-
-def keep_only_probs(model, tokens: np.ndarray, targets: np.ndarray, means: np.ndarray, subsets: list, lens) -> dict:
-    """Correct probabilities with every head outside a subset replaced by its dataset mean, for many subsets.
-
-    tokens (n, pos), targets (n,), means (layer, pos, head, d_model) from `iv.head_results_mean`; `subsets` a list
-    of lists of (layer, head); `lens` = (layer, read) with read(x (rows, d_model), ids (rows, 1)) → (probs
-    (rows, 1), logits, top (rows,)): the stream at the end of that layer, final position. One run per
-    SUBSET_CHUNK subsets, each subset's prompts stacked in the batch. Returns (subset, prompt) arrays: "output" and
-    "lens" correct probabilities, "output_top1" and "lens_top1" (the correct day is the top-1 token)."""
-    L, _, H, _ = means.shape
-    n = len(tokens)
-    layer, read = lens
-    hook = f"blocks.{layer}.hook_resid_post"
-    out = {k: [] for k in ("output", "lens", "output_top1", "lens_top1")}
-    for i in range(0, len(subsets), SUBSET_CHUNK):
-        part = subsets[i:i + SUBSET_CHUNK]
-        edits = []
-        for l in range(L):
-            for h in range(H):
-                rows = [j * n + b for j, s in enumerate(part) if (l, h) not in s for b in range(n)]
-                if rows:
-                    edits.append(iv.ReplaceHead(l, h, means[l, :, h], rows=rows))
-        res = iv.run(model, np.tile(tokens, (len(part), 1)), edits=edits, keep=[hook], final_only=True)
-        t = np.tile(targets, len(part))
-        logits = res.logits[:, -1]  # (rows, d_vocab)
-        out["output"].append(C.correct_probs(logits, t).reshape(len(part), n))
-        out["output_top1"].append((logits.argmax(-1) == t).reshape(len(part), n))
-        probs, _, top = read(res[hook][:, -1], t[:, None])
-        out["lens"].append(probs[:, 0].reshape(len(part), n))
-        out["lens_top1"].append((top == t).reshape(len(part), n))
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
-def greedy_subset(probe, start: list, candidates: list, n: int, cap: int) -> list[dict]:
-    """From `start`, add the candidate head that most raises the mean lens correct probability (the first in
-    `candidates`' order on a tie), until the correct day is top-1 through the lens on all `n` prompts or the set
-    has `cap` heads. `probe(subsets)` is `keep_only_probs` bound to a model. Returns the path: one step per size,
-    {"heads", "added", and the probe's arrays for that set}."""
-    heads = list(dict.fromkeys(start))
-    first = probe([heads])
-    path = [{"heads": list(heads), "added": None, **{k: v[0] for k, v in first.items()}}]
-    while len(heads) < cap and int(path[-1]["lens_top1"].sum()) < n:
-        options = [c for c in candidates if c not in heads]
-        if not options:
-            break
-        got = probe([heads + [c] for c in options])
-        best = int(np.argmax(got["lens"].mean(-1)))
-        heads = heads + [options[best]]
-        path.append({"heads": list(heads), "added": options[best], **{k: v[best] for k, v in got.items()}})
-    return path
-
-
-def subsets(ctx) -> dict:
-    """The greedy head subsets under mean and random ablation, from the successor and the followed copying head.
-
-    The lens reads the stream at the end of the layer after the successor head's (GPT-2: layer 10, as the seed;
-    the last layer when the successor head is in it); only heads in layers up to that one are candidates (later
-    heads cannot change what the lens reads)."""
-    t, c, m = ctx.analysis(task), ctx.analysis(circuit_heads), ctx.analysis(dataset_means)
-    L, H = ctx.dims.n_layers, ctx.dims.n_heads
-    layer = min(c["successor"][0] + 1, L - 1)
-    read = (layer, lambda x, ids: _lens(ctx, x, ids))
-    start = [c["successor"], c["copying"]]
-    candidates = [(l, h) for l in range(layer + 1) for h in range(H)]
-    targets = np.asarray(t["targets"])
-    paths = {kind: greedy_subset(lambda s, kind=kind: keep_only_probs(ctx.model, t["tokens"], targets, m[kind], s, read),
-                                 start, candidates, len(t["used"]), SUBSET_CAP) for kind in SUBSET_KINDS}
-    return {"paths": paths, "lens_layer": layer, "start": list(dict.fromkeys(start)), "n": len(t["used"]),
-            "n_candidates": len(candidates), "clean": t["probs"]}
-
-
-def _subset_result(path: list[dict], n: int) -> str:
-    """The mean correct probability through the lens and at the output, from the start set to the set found."""
-    first, last = path[0], path[-1]
-
-    def change(key):
-        a, b = float(first[key].mean()), float(last[key].mean())
-        return f"goes from {a:.1%} with the start set to {b:.1%}" if len(path) > 1 else f"is {a:.1%} with the start set alone"
-
-    return (f"through the lens, the mean correct probability {change('lens')}; at the output, it {change('output')}, "
-            f"and the correct day is top-1 at the output on {int(last['output_top1'].sum())} of the {n} prompts")
-
-
-@figure("day-circuit.subsets", section="day-circuit", title="Keeping only a few heads",
-        caption="Every head outside a growing set replaced by its dataset mean: the correct probability as the greedy "
-                "search adds heads, under mean and random ablation.", prompts=PROMPTS)
-def subsets_figure(ctx) -> Figure:
-    s = ctx.analysis(subsets)
-    n, layer = s["n"], s["lens_layer"]
-    where = {"lens": f"end of layer {layer} (lens)", "output": "model output"}
-    rows, data = [], {}
-    for kind, path in s["paths"].items():
-        for step in path:
-            added = "+" + head_label(*step["added"]) if step["added"] else " + ".join(head_label(*h) for h in s["start"])
-            for key, name in where.items():
-                rows.append({"kind": f"{kind} ablation", "size": len(step["heads"]), "read": name, "added": added,
-                             "p": round(float(step[key].mean()), 4), "top1": int(step[f"{key}_top1"].sum()),
-                             "heads": ", ".join(head_label(*h) for h in step["heads"])})
-        last = path[-1]
-        found = [head_label(*h) for h in last["heads"]]
-        solved = int(last["lens_top1"].sum()) == n
-        data[kind] = {
-            "heads": found, "heads_text": join_words(found), "added": [head_label(*p["added"]) for p in path[1:]],
-            "added_text": join_words([head_label(*p["added"]) for p in path[1:]]) or "no head",
-            "size": len(found), "solved": solved,
-            "lens_mean": rounded(np.array([p["lens"].mean() for p in path])),
-            "output_mean": rounded(np.array([p["output"].mean() for p in path])),
-            "lens_top1": [int(p["lens_top1"].sum()) for p in path],
-            "output_top1": [int(p["output_top1"].sum()) for p in path],
-            "start_lens": round(float(path[0]["lens"].mean()), 4), "start_output": round(float(path[0]["output"].mean()), 4),
-            "final_lens": round(float(last["lens"].mean()), 4), "final_output": round(float(last["output"].mean()), 4),
-            "final_lens_probs": rounded(last["lens"]), "final_output_probs": rounded(last["output"]),
-            "final_lens_top1": int(last["lens_top1"].sum()), "final_output_top1": int(last["output_top1"].sum()),
-            "result_text": _subset_result(path, n),
-            "stop_text": (f"the correct day is top-1 through the lens on all {n} prompts with {len(found)} "
-                          f"head{'s' if len(found) > 1 else ''}"
-                          if solved else f"it stops at the cap of {SUBSET_CAP} heads with the correct day top-1 "
-                                         f"through the lens on {int(last['lens_top1'].sum())} of {n} prompts")}
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("added:N", title="the start set, then each head added", sort=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("p:Q", title="mean P(correct day)", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("read:N", title="read at", sort=list(where.values()),
-                        legend=alt.Legend(orient="bottom", direction="vertical")),
-        tooltip=[alt.Tooltip("kind:N", title="ablation"), alt.Tooltip("read:N", title="read at"),
-                 alt.Tooltip("size:O", title="heads kept"), alt.Tooltip("added:N", title="step"),
-                 alt.Tooltip("p:Q", format=".3f", title="mean P(correct)"),
-                 alt.Tooltip("top1:Q", title=f"prompts top-1 (of {n})"), alt.Tooltip("heads:N", title="kept")])
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=70, filled=True), strokeWidth=2)
-    clean = alt.Chart(alt.Data(values=[{"p": round(float(s["clean"].mean()), 4), "what": "every head kept"}])).mark_rule(
-        strokeDash=[4, 3], color=style.RESIDUAL, strokeWidth=2).encode(
-        y="p:Q", tooltip=[alt.Tooltip("what:N", title=""), alt.Tooltip("p:Q", format=".3f", title="mean P(correct)")])
-    chart = alt.vconcat(*[
-        alt.layer(lines.transform_filter(alt.datum.kind == f"{kind} ablation"), clean).properties(
-            width=460, height=160, title=alt.Title(f"{kind} ablation of every other head",
-                                                   subtitle="dashed: the unchanged model's output"))
-        for kind in SUBSET_KINDS]).resolve_scale(x="independent")
-    return Figure(
-        data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "n_prompts": n, "n_candidates": s["n_candidates"],
-              "start": [head_label(*h) for h in s["start"]], "start_text": join_words([head_label(*h) for h in s["start"]]),
-              "start_sentence": (f"the successor head {head_label(*s['start'][0])} and the copying head "
-                                 f"{head_label(*s['start'][1])}" if len(s["start"]) > 1 else
-                                 f"{head_label(*s['start'][0])}, which is both the successor head and the copying head "
-                                 "followed"),
-              "clean_mean": round(float(s["clean"].mean()), 4)},
-        alt=f"Two line charts, mean and random ablation: the mean correct probability through the lens at the end of "
-            f"layer {layer} and at the output as heads are added; "
-            + "; ".join(f"{k}: {data[k]['heads_text']}" for k in SUBSET_KINDS),
-        caption=f"Every head outside the kept set has its result replaced, at every position, by its mean over the "
-                f"mean-ablation dataset (top) or the random-ablation dataset (bottom). The search starts from "
-                f"{join_words([head_label(*h) for h in s['start']])} and adds, one at a time, the head (in layers 0 to "
-                f"{layer}) that most raises the mean correct probability read through the lens at the end of layer "
-                f"{layer}, until the correct day is top-1 there on all {n} prompts or {SUBSET_CAP} heads are kept. Hover a "
-                "point for the top-1 count and the kept set.",
-        chart=chart, prompts=list(PROMPTS),
-    )

@@ -1,17 +1,18 @@
-"""The day-of-week circuit in vitro (seed 002, Gould et al.): the smallest setup of the model's own components
-that solves the task, its generalisation to months and numbers, and the successor head's OV circuit.
+"""The day-of-week circuit beyond single heads (seed 002, Gould et al.): keeping only a few heads, the circuit
+in vitro, its generalisation to months and numbers, and the successor head's OV circuit.
 
 Figures, in the order of the page (section "day-circuit", after the in-vivo figures):
-- `day-circuit.in-vitro`: the search for the smallest setup in the seed's form (a feeding MLP → the successor
-  head and at most one copying head, attention fixed on the subject, the stream they read not added back →
-  a read-out MLP → unembedding) and the chosen setup's correct-day probabilities;
-- `day-circuit.generalisation`: the same components on the 12 month prompts and on numbers 1..100;
-- `day-circuit.month-distribution`: the successor head's 12 × 12 month table (the page's 7 × 7 day table,
-  for months);
-- `day-circuit.successor-ov`: what the successor head writes for each day (month) token through W_V W_O,
-  read at the day (month) tokens.
-Forward passes go through figgen.interventions; the arithmetic is figgen.analysis.circuit and
-figgen.analysis.circuit_vitro. Section modules never import each other: the prompts are rebuilt here.
+- `day-circuit.subsets`: every head but a few mean- or random-ablated; on GPT-2 124M's shape the post's own
+  sets, elsewhere a greedy search from the heads followed;
+- `day-circuit.in-vitro`: the post's in-vitro steps, in order (the heads alone on a random-ablated, then a
+  zero-ablated model; their attention fixed; just the output of one MLP fed to them; a read-out MLP);
+- `day-circuit.generalisation`: the last setup on the 12 month prompts and on numbers 1..100;
+- `day-circuit.month-distribution`: which head ranks the next month first, and the successor head's
+  12 × 12 month table;
+- `day-circuit.successor-ov`: what the successor head writes for each day (month) token through W_V W_O.
+On GPT-2 124M's shape the components are the post's (L9H1, L10H3, MLP 0, MLP 9); elsewhere the heads the
+page follows and, by the same tests the post used to pick its MLPs, this model's. Forward passes go
+through figgen.interventions; the arithmetic is figgen.analysis.circuit and figgen.analysis.circuit_vitro.
 """
 
 from __future__ import annotations
@@ -22,186 +23,287 @@ import numpy as np
 from .. import interventions as iv
 from ..analysis import circuit as C
 from ..analysis import circuit_vitro as V
+from ..analysis.processing import processed_results
 from . import style
+from .day_task import (DAY_PROMPTS, DAYS, MONTH_PROMPTS, MONTHS, NUMBER_PROMPTS, NUMBERS, TEMPLATES, circuit_heads,
+                       dataset_means, has_post_heads, mlp_effects, prompts, task, value_biases)
 from .labels import cell_text, head_label, join_words, rounded
 from .registry import Figure, figure
 
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
-# Templates: the day template is the seed's; the month template puts the month at position 5 (BOS = 0), where
-# the seed fixes attention for months; the seed's number template did not survive in its text (only that
-# the number is its 2nd token after BOS), so numbers use mini's trained template for every model.
-TEMPLATES = {"day": "If today is {}, tomorrow is", "month": "If this month is {}, next month is",
-             "number": "If the number is {}, the next is"}
-NUMBERS = tuple(range(1, 101))  # the seed's n = 1..100 (mini was trained on 1..50)
-DAY_PROMPTS = tuple(TEMPLATES["day"].format(d) for d in DAYS)
-MONTH_PROMPTS = tuple(TEMPLATES["month"].format(m) for m in MONTHS)
-NUMBER_PROMPTS = tuple(TEMPLATES["number"].format(n) for n in NUMBERS)
-N_COPY = 3  # copying-head candidates tried with the successor head
+# --- keeping only a few heads (the post's "finding a subset under mean / random ablation") ----------------
+
+SUBSET_KINDS = ("mean", "random")
+# The post's sets in GPT-2 124M, each the one before plus the heads it added
+POST_SETS = (((9, 1), (10, 3)), ((8, 1), (8, 6), (8, 8)), ((6, 9),))
+SUBSET_CAP = 8  # on another model, a greedy search stops at this many heads …
+SUBSET_CHUNK = 24  # … and tries this many candidate subsets per batched run (× the prompts)
 
 
-def prompts(ctx, kind: str) -> dict:
-    """The prompts of one task as a batch: tokens (n, pos), the subject position, each prompt's subject and
-    correct token ids. Prompts whose subject or answer is not one token, or that tokenize to another
-    length than the most common one (tiny test tokenizers), are left out (`used`: indices kept)."""
-    items = {"day": DAYS, "month": MONTHS, "number": [str(n) for n in NUMBERS]}[kind]
-    nxt = {"day": lambda i: DAYS[(i + 1) % 7], "month": lambda i: MONTHS[(i + 1) % 12],
-           "number": lambda i: str(NUMBERS[i] + 1)}[kind]
-    tok = ctx.tokenizer
-    one = [i for i, s in enumerate(items) if len(tok.encode(" " + s)) == 1 and len(tok.encode(" " + nxt(i))) == 1]
-    texts = [TEMPLATES[kind].format(s) for s in items]
-    lengths = {i: iv.tokenize_batch(ctx.model, [texts[i]]).shape[1] for i in one}
-    common = max(set(lengths.values()), key=lambda n: (list(lengths.values()).count(n), -n)) if lengths else 0
-    used = [i for i in one if lengths[i] == common]
-    prefix = TEMPLATES[kind].split("{}")[0].rstrip()
-    subject = iv.tokenize_batch(ctx.model, [prefix]).shape[1]  # BOS + the tokens before the subject
-    tokens = iv.tokenize_batch(ctx.model, [texts[i] for i in used]) if used else np.zeros((0, 0), np.int64)
-    return {"tokens": tokens, "subject": subject, "used": used, "items": [items[i] for i in used],
-            "subject_ids": np.array([tok.encode(" " + items[i])[0] for i in used]),
-            "targets": np.array([tok.encode(" " + nxt(i))[0] for i in used]),
-            "answers": [nxt(i) for i in used]}
+def keep_only_probs(model, tokens: np.ndarray, targets: np.ndarray, means: np.ndarray, subsets: list, lens) -> dict:
+    """Correct probabilities with every head outside a subset replaced by its dataset mean, for many subsets.
+
+    tokens (n, pos), targets (n,), means (layer, pos, head, d_model) from `iv.head_results_mean`; `subsets` a list
+    of lists of (layer, head); `lens` = (layer, read) with read(x (rows, d_model), ids (rows, 1)) → (probs
+    (rows, 1), logits, top (rows,)): the stream at the end of that layer, final position. One run per
+    SUBSET_CHUNK subsets, each subset's prompts stacked in the batch. Returns (subset, prompt) arrays: "output" and
+    "lens" correct probabilities, "output_top1" and "lens_top1" (the correct day is the top-1 token)."""
+    L, _, H, _ = means.shape
+    n = len(tokens)
+    layer, read = lens
+    hook = f"blocks.{layer}.hook_resid_post"
+    out = {k: [] for k in ("output", "lens", "output_top1", "lens_top1")}
+    for i in range(0, len(subsets), SUBSET_CHUNK):
+        part = subsets[i:i + SUBSET_CHUNK]
+        edits = []
+        for l in range(L):
+            for h in range(H):
+                rows = [j * n + b for j, s in enumerate(part) if (l, h) not in s for b in range(n)]
+                if rows:
+                    edits.append(iv.ReplaceHead(l, h, means[l, :, h], rows=rows))
+        res = iv.run(model, np.tile(tokens, (len(part), 1)), edits=edits, keep=[hook], final_only=True)
+        t = np.tile(targets, len(part))
+        logits = res.logits[:, -1]  # (rows, d_vocab)
+        out["output"].append(C.correct_probs(logits, t).reshape(len(part), n))
+        out["output_top1"].append((logits.argmax(-1) == t).reshape(len(part), n))
+        probs, _, top = read(res[hook][:, -1], t[:, None])
+        out["lens"].append(probs[:, 0].reshape(len(part), n))
+        out["lens_top1"].append((top == t).reshape(len(part), n))
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def heads_lens(ctx) -> dict:
-    """The in-vivo head lens on the day prompts: every head's output at the final position, value bias folded
-    (TransformerLens's convention, the seed's): the successor search's scores and the subject-day probability."""
-    t = ctx.analysis(prompts, "day")
-    L = ctx.dims.n_layers
-    names = [f"blocks.{l}.attn.hook_result" for l in range(L)]
-    out = iv.run(ctx.model, t["tokens"], keep=names, final_only=True)
-    W = ctx.weights
-    vb = np.stack([np.einsum("he,hed->hd", W[f"blocks.{l}.attn.b_V"], W[f"blocks.{l}.attn.W_O"])
-                   for l in range(L)])  # (layer, head, d_model)
-    results = np.stack([out[n][:, -1] for n in names])  # (layer, batch, head, d_model)
-    day_ids = [ctx.tokenizer.encode(" " + d)[0] for d in DAYS]
-    correct = [(i + 1) % 7 for i in t["used"]]
-    W_days = W["W_U"][:, day_ids]  # (d_model, 7): sliced first, so no d_vocab-wide float64 copy is made
-    folded = C.head_day_logits(results, W["ln_final.w"], W_days, range(7), value_bias=vb)  # (layer, head, b, 7)
-    raw = C.head_day_logits(results, W["ln_final.w"], W_days, range(7))
-    return {"results": results, "value_bias": vb, "scores": C.successor_scores(folded, correct),
-            "scores_raw": C.successor_scores(raw, correct), "day_ids": day_ids}
+def greedy_subset(probe, start: list, candidates: list, n: int, cap: int) -> list[dict]:
+    """From `start`, add the candidate head that most raises the mean lens correct probability (the first in
+    `candidates`' order on a tie), until the correct day is top-1 through the lens on all `n` prompts or the set
+    has `cap` heads. `probe(subsets)` is `keep_only_probs` bound to a model. Returns the path: one step per size,
+    {"heads", "added" (a list), and the probe's arrays for that set}."""
+    heads = list(dict.fromkeys(start))
+    first = probe([heads])
+    path = [{"heads": list(heads), "added": [], **{k: v[0] for k, v in first.items()}}]
+    while len(heads) < cap and int(path[-1]["lens_top1"].sum()) < n:
+        options = [c for c in candidates if c not in heads]
+        if not options:
+            break
+        got = probe([heads + [c] for c in options])
+        best = int(np.argmax(got["lens"].mean(-1)))
+        heads = heads + [options[best]]
+        path.append({"heads": list(heads), "added": [options[best]], **{k: v[best] for k, v in got.items()}})
+    return path
 
 
-def successor_head(ctx) -> tuple[int, int]:
-    """The head the successor search names: most prompts with the correct day first (value bias folded),
-    ties broken by the unfolded score, then by the lowest layer and head."""
-    h = ctx.analysis(heads_lens)
-    L, H = h["scores"].shape
-    return max(((l, k) for l in range(L) for k in range(H)),
-               key=lambda p: (h["scores"][p], h["scores_raw"][p], -p[0], -p[1]))
+def fixed_path(probe, steps) -> list[dict]:
+    """The post's sets, each step adding its heads to the one before: the same path form as `greedy_subset`."""
+    sets = [sum(steps[:i + 1], ()) for i in range(len(steps))]
+    got = probe([list(s) for s in sets])
+    return [{"heads": list(s), "added": list(steps[i]) if i else [], **{k: v[i] for k, v in got.items()}}
+            for i, s in enumerate(sets)]
 
 
-def copy_candidates(ctx) -> dict:
-    """Heads in the successor head's layer or later, ranked by their mean probability of the prompt's own day
-    under the per-head logit lens (output alone through the final LayerNorm and W_U, value bias folded)."""
-    t = ctx.analysis(prompts, "day")
-    h = ctx.analysis(heads_lens)
-    s = ctx.analysis(successor_head)
-    W, H = ctx.weights, ctx.dims.n_heads
-    layers = range(s[0], ctx.dims.n_layers)
-    heads = [(l, k) for l in layers for k in range(H) if (l, k) != s]
-    vec = np.stack([h["results"][l, :, k] - h["value_bias"][l, k] for l, k in heads])  # (heads, batch, d_model)
-    n = vec.shape[1]
-    probs = V.lens_probs(vec.reshape(-1, vec.shape[-1]), W["ln_final.w"], W["ln_final.b"], W["W_U"],
-                         t["subject_ids"], ctx.model.cfg.layer_norm_epsilon).reshape(len(heads), n, n)
-    subject = np.array([np.diagonal(p).mean() for p in probs])  # (heads,)
-    order = np.argsort(-subject, kind="stable")
-    return {"heads": [heads[i] for i in order[:N_COPY]], "probs": [float(subject[i]) for i in order[:N_COPY]]}
+def subsets(ctx) -> dict:
+    """Every head but a kept set replaced by its mean over the mean- or random-ablation dataset; the correct
+    probability through the lens at the end of the layer after the successor head's (GPT-2: layer 10, as the
+    post reads it) and at the output. The post's own sets on GPT-2 124M's shape; elsewhere a greedy search from
+    the heads followed, over the heads in layers up to that one (later heads cannot change what the lens reads)."""
+    t, c, m = ctx.analysis(task), ctx.analysis(circuit_heads), ctx.analysis(dataset_means)
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
+    layer = min(c["successor"][0] + 1, L - 1)
+    W, eps = ctx.weights, ctx.model.cfg.layer_norm_epsilon
+    read = (layer, lambda x, ids: C.lens_read(x, W["ln_final.w"], W["ln_final.b"], W["W_U"], eps, ids))
+    targets = np.asarray(t["targets"])
+
+    def probe(kind):
+        return lambda s: keep_only_probs(ctx.model, t["tokens"], targets, m[kind], s, read)
+
+    post = has_post_heads(ctx)
+    start = list(dict.fromkeys(POST_SETS[0] if post else [c["successor"], c["copying"]]))
+    candidates = [(l, h) for l in range(layer + 1) for h in range(H)]
+    paths = {kind: fixed_path(probe(kind), POST_SETS) if post else
+             greedy_subset(probe(kind), start, candidates, len(t["used"]), SUBSET_CAP) for kind in SUBSET_KINDS}
+    return {"paths": paths, "lens_layer": layer, "start": start, "n": len(t["used"]), "post": post,
+            "n_candidates": len(candidates), "clean": t["probs"]}
+
+
+def _subset_result(path: list[dict], n: int) -> str:
+    """The mean correct probability through the lens and at the output, from the start set to the last set."""
+    first, last = path[0], path[-1]
+
+    def change(key):
+        a, b = float(first[key].mean()), float(last[key].mean())
+        return f"goes from {a:.1%} with the first set to {b:.1%}" if len(path) > 1 else f"is {a:.1%} with the first set alone"
+
+    return (f"through the lens, the mean correct probability {change('lens')}; at the output, it {change('output')}, "
+            f"and the correct day is top-1 at the output on {int(last['output_top1'].sum())} of the {n} prompts")
+
+
+@figure("day-circuit.subsets", section="day-circuit", title="Keeping only a few heads",
+        caption="Every head outside a few replaced by its dataset mean: the correct probability as heads are added, "
+                "under mean and random ablation.", prompts=DAY_PROMPTS)
+def subsets_figure(ctx) -> Figure:
+    s = ctx.analysis(subsets)
+    n, layer = s["n"], s["lens_layer"]
+    where = {"lens": f"end of layer {layer} (lens)", "output": "model output"}
+    rows, data = [], {}
+    for kind, path in s["paths"].items():
+        for step in path:
+            added = ("+" + " +".join(head_label(*h) for h in step["added"]) if step["added"]
+                     else " + ".join(head_label(*h) for h in s["start"]))
+            for key, name in where.items():
+                rows.append({"kind": f"{kind} ablation", "size": len(step["heads"]), "read": name, "added": added,
+                             "p": round(float(step[key].mean()), 4), "top1": int(step[f"{key}_top1"].sum()),
+                             "heads": ", ".join(head_label(*h) for h in step["heads"])})
+        last = path[-1]
+        found = [head_label(*h) for h in last["heads"]]
+        added = [head_label(*h) for p in path[1:] for h in p["added"]]
+        data[kind] = {
+            "heads": found, "heads_text": join_words(found), "added": added, "added_text": join_words(added) or "no head",
+            "size": len(found), "solved": int(last["lens_top1"].sum()) == n,
+            "lens_mean": rounded(np.array([p["lens"].mean() for p in path])),
+            "output_mean": rounded(np.array([p["output"].mean() for p in path])),
+            "lens_top1": [int(p["lens_top1"].sum()) for p in path],
+            "output_top1": [int(p["output_top1"].sum()) for p in path],
+            "start_lens": round(float(path[0]["lens"].mean()), 4), "start_output": round(float(path[0]["output"].mean()), 4),
+            "final_lens": round(float(last["lens"].mean()), 4), "final_output": round(float(last["output"].mean()), 4),
+            "result_text": _subset_result(path, n)}
+    post = None
+    if s["post"]:  # the post's three sets by name: the pair, the five with layer 8's heads, the six with L6H9
+        post = {kind: {name: {"lens": data[kind]["lens_mean"][i], "output": data[kind]["output_mean"][i],
+                              "lens_top1": data[kind]["lens_top1"][i]}
+                       for i, name in enumerate(("pair", "five", "six"))} for kind in SUBSET_KINDS}
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        x=alt.X("added:N", title="the first set, then the heads added", sort=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("p:Q", title="mean P(correct day)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("read:N", title="read at", sort=list(where.values()),
+                        legend=alt.Legend(orient="bottom", direction="vertical")),
+        tooltip=[alt.Tooltip("kind:N", title="ablation"), alt.Tooltip("read:N", title="read at"),
+                 alt.Tooltip("size:O", title="heads kept"), alt.Tooltip("added:N", title="step"),
+                 alt.Tooltip("p:Q", format=".3f", title="mean P(correct)"),
+                 alt.Tooltip("top1:Q", title=f"prompts top-1 (of {n})"), alt.Tooltip("heads:N", title="kept")])
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=70, filled=True), strokeWidth=2)
+    clean = alt.Chart(alt.Data(values=[{"p": round(float(s["clean"].mean()), 4), "what": "every head kept"}])).mark_rule(
+        strokeDash=[4, 3], color=style.RESIDUAL, strokeWidth=2).encode(
+        y="p:Q", tooltip=[alt.Tooltip("what:N", title=""), alt.Tooltip("p:Q", format=".3f", title="mean P(correct)")])
+    chart = alt.vconcat(*[
+        alt.layer(lines.transform_filter(alt.datum.kind == f"{kind} ablation"), clean).properties(
+            width=460, height=160, title=alt.Title(f"{kind} ablation of every other head",
+                                                   subtitle="dashed: the unchanged model's output"))
+        for kind in SUBSET_KINDS]).resolve_scale(x="independent")
+    start = [head_label(*h) for h in s["start"]]
+    how = ("the post's sets: L9H1 and L10H3, then with L8H1, L8H6 and L8H8, then with L6H9 as well" if s["post"] else
+           f"a greedy search from {join_words(start)}, adding at each step the head (in layers 0 to {layer}) that "
+           f"most raises the mean correct probability read through the lens at the end of layer {layer}, until the "
+           f"correct day is top-1 there on all {n} prompts or {SUBSET_CAP} heads are kept")
+    return Figure(
+        data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "n_prompts": n, "n_candidates": s["n_candidates"],
+              "post_sets": s["post"], "post": post, "start": start, "start_text": join_words(start), "how": how,
+              "clean_mean": round(float(s["clean"].mean()), 4)},
+        alt=f"Two line charts, mean and random ablation: the mean correct probability through the lens at the end of "
+            f"layer {layer} and at the output as heads are kept; "
+            + "; ".join(f"{k}: {data[k]['heads_text']}" for k in SUBSET_KINDS),
+        caption=f"Every head outside the kept set has its result replaced, at every position, by its mean over the "
+                f"mean-ablation dataset (top) or the random-ablation dataset (bottom); the MLPs run. Kept: {how}. "
+                "Hover a point for the top-1 count and the kept set.",
+        chart=chart, prompts=list(DAY_PROMPTS),
+    )
+
+
+# --- in vitro: the post's steps --------------------------------------------------------------------------
+
+STEPS = ("random", "zero", "fixed", "fed", "readout")
+STEP_NAMES = {"random": "every earlier head random-ablated", "zero": "every earlier head zero-ablated",
+              "fixed": "zero-ablated, attention fixed on the day", "fed": "only one MLP's output fed to the heads",
+              "readout": "and a read-out MLP"}
 
 
 def _cfg(ctx):
     return ctx.model.cfg.layer_norm_epsilon, ctx.model.cfg.activation_function
 
 
-def bare_streams(ctx, kind: str) -> np.ndarray:
-    """What an InVitro run with no component has as every layer's resid_pre at the subject position,
-    (layer, batch, d_model) = token + position embedding + Σ b_O of the layers before (a test compares it
-    with the engine's run)."""
-    t = ctx.analysis(prompts, kind)
-    W = ctx.weights
-    e = W["W_E"][t["tokens"][:, t["subject"]]].astype(np.float64) + W["W_pos"][t["subject"]]  # (batch, d_model)
-    b = np.cumsum([np.zeros(ctx.dims.d_model)] + [W[f"blocks.{l}.attn.b_O"] for l in range(ctx.dims.n_layers - 1)], 0)
-    return e[None] + b[:, None]  # (layer, batch, d_model)
-
-
-def stream_at_cut(ctx, kind: str, feed: int | None, cut: int) -> np.ndarray:
-    """The stream the heads read at the subject position (batch, d_model), as an InVitro run keeping only MLP
-    `feed` gives `blocks.{cut}.hook_resid_pre`: embedding + Σ b_O[< cut] + MLP feed's output, where MLP feed
-    reads its layer's resid_mid (embedding + Σ b_O[≤ feed]). From `bare_streams` (one run) and the MLP in
-    numpy (a test compares it with the engine's run)."""
-    x = ctx.analysis(bare_streams, kind)
-    if feed is None:
-        return x[cut]
-    eps, act = _cfg(ctx)
-    W = ctx.weights
-    return x[cut] + V.mlp(x[feed] + W[f"blocks.{feed}.attn.b_O"], W, feed, eps, act)
+def vitro_setup(ctx) -> V.Setup:
+    """The in-vitro circuit's components. On GPT-2 124M's shape the post's: MLP 0 → L9H1 + L10H3 → MLP 9.
+    Elsewhere the heads the page follows, the MLP before their layer whose zero ablation hurts the output most
+    (the post's reason for MLP 0) and the MLP at or after it that raises the correct day most through the lens
+    (the post's reason for MLP 9)."""
+    c = ctx.analysis(circuit_heads)
+    heads = tuple(dict.fromkeys([c["successor"], c["copying"]]))
+    if has_post_heads(ctx):
+        return V.Setup(heads, 0, 9)
+    e = ctx.analysis(mlp_effects)
+    cut = min(l for l, _ in heads)
+    feed = int(np.argmin(e["ablated"][:cut])) if cut > 0 else None
+    return V.Setup(heads, feed, cut + int(np.argmax(e["local"][cut:])))
 
 
 def _no_prompts(ctx) -> dict:
     """A task none of whose prompts this tokenizer keeps (tiny test models): empty results."""
     empty = np.zeros((0, ctx.dims.d_vocab))
-    return {"logits": empty, "probs": np.zeros(0), "top": np.zeros(0, np.int64), "summed": empty, "heads": {}}
+    return {"logits": empty, "probs": np.zeros(0), "top": np.zeros(0, np.int64), "summed": empty, "attention": {}}
 
 
-def run_setup(ctx, kind: str, setup: V.Setup) -> dict:
-    """The setup through the engine on a task's prompts: InVitro(feed + heads, cut) with each head's attention
-    from the final position one-hot on the subject; the summed outputs (the last layer's resid_post, which
-    in vitro excludes the stream at the cut) then through the read-out MLP and the unembedding (numpy).
-    → logits (batch, d_vocab), correct probabilities, top-1 ids, each head's output."""
+def run_step(ctx, kind: str, step: str, setup: V.Setup) -> dict:
+    """One of the post's in-vitro steps through the engine on a task's prompts (`InVitro`, cut at the heads'
+    layer; figgen.interventions for its bookkeeping):
+      random   the heads read the stream of the model whose every head before the cut is random-ablated (its
+               mean over the random-ablation dataset; MLPs run); their outputs alone summed and unembedded
+      zero     the same with those heads zero-ablated (value-bias terms kept in b_O, as in TransformerLens)
+      fixed    the same, the heads' attention from the final position fixed on the subject
+      fed      only the output of MLP `setup.feed` (its layer's heads zero-ablated) fed to the heads, attention fixed
+      readout  that, with MLP `setup.after` applied to the heads' summed outputs (s + MLP(LN2(s)))
+    → logits (batch, d_vocab), correct probabilities, top-1 ids, the summed outputs and each head's attention
+    from the final position to the subject."""
     t = ctx.analysis(prompts, kind)
     if not t["used"]:
         return _no_prompts(ctx)
-    L = ctx.dims.n_layers
-    comps = frozenset(c for c in setup.components() if setup.after is None or c != f"mlp{setup.after}")
-    edits = [iv.InVitro(comps, cut=setup.cut), *(iv.SetPattern(l, h, -1, t["subject"]) for l, h in setup.heads)]
-    keep = [f"blocks.{L - 1}.hook_resid_post", *{f"blocks.{l}.attn.hook_result" for l, _ in setup.heads}]
+    L, cut = ctx.dims.n_layers, setup.cut
+    heads = [f"L{l}H{h}" for l, h in setup.heads]
+    before = [f"mlp{l}" for l in range(cut)] if step in ("random", "zero", "fixed") else \
+        [] if setup.feed is None else [f"mlp{setup.feed}"]
+    edits = [iv.InVitro(frozenset(before + heads), cut=cut)]
+    if step == "random":
+        means = ctx.analysis(dataset_means)["random"]
+        edits += [iv.ReplaceHead(l, h, means[l, :, h]) for l in range(cut) for h in range(ctx.dims.n_heads)]
+    if step not in ("random", "zero"):
+        edits += [iv.SetPattern(l, h, -1, t["subject"]) for l, h in setup.heads]
+    keep = [f"blocks.{L - 1}.hook_resid_post", *{f"blocks.{l}.attn.hook_pattern" for l, _ in setup.heads}]
     out = iv.run(ctx.model, t["tokens"], edits=edits, keep=keep, final_only=True)
     eps, act = _cfg(ctx)
-    summed = out[f"blocks.{L - 1}.hook_resid_post"][:, -1]  # (batch, d_model)
-    logits = V.readout(summed, ctx.weights, setup.after, eps, act)  # (batch, d_vocab)
+    summed = out[f"blocks.{L - 1}.hook_resid_post"][:, -1]  # (batch, d_model): the heads' outputs, x excluded
+    logits = V.readout(summed, ctx.weights, setup.after if step == "readout" else None, eps, act)  # (batch, d_vocab)
+    attention = {head_label(l, h): out[f"blocks.{l}.attn.hook_pattern"][:, h, -1, t["subject"]] for l, h in setup.heads}
     return {"logits": logits, "probs": C.correct_probs(logits, t["targets"]), "top": logits.argmax(-1),
-            "summed": summed,
-            "heads": {hd: out[f"blocks.{hd[0]}.attn.hook_result"][:, -1, hd[1]] for hd in setup.heads}}
+            "summed": summed, "attention": attention}
 
 
-def setup_from_weights(ctx, kind: str, setup: V.Setup) -> dict:
-    """The same as `run_setup`, computed from the weights (`stream_at_cut`, `fixed_head_outputs`, `readout`):
-    the months' and numbers' batches cost a few small matrix products instead of full forward passes."""
+def stream_at_cut(ctx, kind: str, feed: int | None) -> np.ndarray:
+    """The stream the heads read at the subject position (batch, d_model) when only MLP `feed` is kept before
+    them: the token and position embeddings, then (if any) layer `feed`'s b_O with its heads' value-bias
+    terms and MLP `feed`'s output on that stream (the engine's InVitro; a test compares the two)."""
+    t = ctx.analysis(prompts, kind)
+    W = ctx.weights
+    x = W["W_E"][t["tokens"][:, t["subject"]]].astype(np.float64) + W["W_pos"][t["subject"]]  # (batch, d_model)
+    if feed is None:
+        return x
+    eps, act = _cfg(ctx)
+    x = x + W[f"blocks.{feed}.attn.b_O"] + ctx.analysis(value_biases)[feed].sum(0)
+    return x + V.mlp(x, W, feed, eps, act)
+
+
+def setup_from_weights(ctx, kind: str, setup: V.Setup, readout: bool = True) -> dict:
+    """`run_step(kind, "readout" or "fed", setup)` computed from the weights (`stream_at_cut`,
+    `fixed_head_outputs`, `readout`): the months' and numbers' batches cost a few small matrix products."""
     t = ctx.analysis(prompts, kind)
     if not t["used"]:
         return _no_prompts(ctx)
     eps, act = _cfg(ctx)
     W = ctx.weights
-    outs = V.fixed_head_outputs(stream_at_cut(ctx, kind, setup.feed, setup.cut), W, setup.heads, eps)
-    logits = V.readout(V.summed_outputs(setup, outs, W, ctx.dims.n_layers), W, setup.after, eps, act)
+    outs = V.fixed_head_outputs(stream_at_cut(ctx, kind, setup.feed), W, setup.heads, eps)
+    logits = V.readout(V.summed_outputs(setup, outs), W, setup.after if readout else None, eps, act)
     return {"logits": logits, "probs": C.correct_probs(logits, t["targets"]), "top": logits.argmax(-1)}
 
 
-def vitro_search(ctx) -> dict:
-    """The search: every setup of the seed's form from the successor head, the copying candidates and the MLPs,
-    smallest first, evaluated from the weights (`circuit_vitro.fixed_head_outputs`, `readout`) on the
-    streams an engine run gives for each feeding MLP; the chosen setup is then run through the engine."""
-    t = ctx.analysis(prompts, "day")
-    s = ctx.analysis(successor_head)
-    cands = ctx.analysis(copy_candidates)["heads"]
-    L, W = ctx.dims.n_layers, ctx.weights
-    eps, act = _cfg(ctx)
-    cut = s[0]
-    heads = [s, *cands]
-    outputs = {feed: V.fixed_head_outputs(stream_at_cut(ctx, "day", feed, cut), W, heads, eps)
-               for feed in [None, *range(cut)]}
-
-    def evaluate(setup):
-        return V.readout(V.summed_outputs(setup, outputs[setup.feed], W, L), W, setup.after, eps, act)
-
-    result = V.search(V.candidate_setups(s, cands, L), evaluate, t["targets"])
-    chosen = result.chosen
-    engine = ctx.analysis(run_setup, "day", chosen)
-    return {"result": result, "engine": engine, "numpy_logits": evaluate(chosen), "successor": s, "copy": cands}
-
-
-# --- figures -----------------------------------------------------------------------------------------
+def in_vitro(ctx) -> dict:
+    """Every step of `run_step` on the day prompts, and the last step computed from the weights (the check)."""
+    setup = ctx.analysis(vitro_setup)
+    steps = {step: ctx.analysis(run_step, "day", step, setup) for step in STEPS}
+    return {"setup": setup, "steps": steps, "weights": ctx.analysis(setup_from_weights, "day", setup)}
 
 
 def _bars(rows: list[dict], order: list[str], title: str, n_label: str, height_per: int = 22):
@@ -214,104 +316,15 @@ def _bars(rows: list[dict], order: list[str], title: str, n_label: str, height_p
     ).properties(width=400, height=max(60, len(rows) * height_per), title=title)
 
 
-def _task_rows(ctx, kind: str, run: dict, label) -> list[dict]:
-    t = ctx.analysis(prompts, kind)
-    return [{"prompt": label(t["items"][j], t["answers"][j]), "p": round(float(run["probs"][j]), 4),
-             "top": ctx.token_str(int(run["top"][j])), "right": "yes" if run["top"][j] == t["targets"][j] else "no"}
-            for j in range(len(t["items"]))]
-
-
-@figure("day-circuit.in-vitro", section="day-circuit", title="The smallest circuit, in vitro",
-        caption="The correct-day probability of the smallest setup found, per prompt.", prompts=DAY_PROMPTS)
-def in_vitro_figure(ctx) -> Figure:
-    v = ctx.analysis(vitro_search)
-    r, engine = v["result"], v["engine"]
-    chosen = r.chosen
-    t = ctx.analysis(prompts, "day")
-    n = len(t["used"])
-    rows = _task_rows(ctx, "day", engine, lambda a, b: f"{a} → {b}")
-    top1 = int(sum(x["right"] == "yes" for x in rows))
-    # the chosen setup without its read-out MLP (the seed's step before adding MLP 9)
-    bare = V.Setup(chosen.heads, chosen.feed, None)
-    bare_run = ctx.analysis(run_setup, "day", bare) if chosen.after is not None else engine
-    bare_rows = _task_rows(ctx, "day", bare_run, lambda a, b: a)
-    bare_wrong = [x["prompt"] for x in bare_rows if x["right"] == "no"]
-    sizes = sorted(r.best_by_size)
-    size_rows = [{"size": f"{k} component{'s' if k > 1 else ''}", "n": int(r.best_by_size[k][1]),
-                  "setup": r.best_by_size[k][0].text(), "p": round(r.best_by_size[k][2], 4),
-                  "tried": sum(1 for s, _, _ in r.tried if s.size == k)} for k in sizes]
-    top = _bars(rows, [x["prompt"] for x in rows], f"{chosen.text()}", "prompt")
-    best = alt.Chart(alt.Data(values=size_rows)).mark_bar(color=style.PARAMETER).encode(
-        y=alt.Y("size:N", sort=[x["size"] for x in size_rows], title="setup size"),
-        x=alt.X("n:Q", title=f"prompts with the correct day top-1 (of {n})", scale=alt.Scale(domain=[0, n]),
-                axis=alt.Axis(tickMinStep=1, format="d")),
-        tooltip=[alt.Tooltip("size:N"), alt.Tooltip("setup:N", title="best setup"), alt.Tooltip("n:Q", title="top-1 correct"),
-                 alt.Tooltip("p:Q", format=".3f", title="mean correct probability"),
-                 alt.Tooltip("tried:Q", title="setups tried")],
-    ).properties(width=400, height=max(50, 26 * len(size_rows)), title="Best setup of each size")
-    chart = alt.vconcat(top, best)
-    components = chosen.components()
-    diff = float(np.abs(engine["logits"] - v["numpy_logits"]).max())
-    verdict = (f"the smallest setup with the correct day top-1 on all {n} prompts has {chosen.size} "
-               f"component{'s' if chosen.size > 1 else ''}: {chosen.text()}" if r.solved else
-               f"no setup tried gets all {n} prompts; the best, {chosen.text()}, gets {top1}")
-    copy = ctx.analysis(copy_candidates)
-    others = [head_label(*hd) for hd in chosen.heads if hd != v["successor"]]
-    roles = [
-        (f"MLP {chosen.feed}'s output joins the stream the heads read" if chosen.feed is not None else
-         "no MLP feeds the heads" + (" (the successor head is in layer 0: there is no earlier MLP to try)"
-                                     if chosen.cut == 0 else "")),
-        (f"{join_words(others)} works beside the successor head" if others else "no second head was needed"),
-        (f"MLP {chosen.after} reads the heads' summed outputs" if chosen.after is not None else
-         "no MLP reads the heads' sum")]
-    return Figure(
-        data={"components": components, "setup_text": chosen.text(), "size": chosen.size, "solved": r.solved,
-              "successor": head_label(*v["successor"]), "copy_candidates": [head_label(*h) for h in v["copy"]],
-              "copy_candidates_text": join_words([f"{head_label(*h)} ({p:.1%})" for h, p in zip(copy["heads"], copy["probs"])]),
-              "n_copy": N_COPY, "cut": chosen.cut, "feed": chosen.feed, "after": chosen.after,
-              "probs": rounded(engine["probs"]), "mean_prob": round(float(engine["probs"].mean()), 4),
-              "min_prob": round(float(engine["probs"].min()), 4), "n_top1": top1, "n_prompts": n,
-              "top": [x["top"] for x in rows], "n_tried": len(r.tried), "verdict": verdict,
-              "best_by_size": {str(k): {"setup": r.best_by_size[k][0].text(), "n_top1": int(r.best_by_size[k][1]),
-                                        "mean_prob": round(r.best_by_size[k][2], 4)} for k in sizes},
-              "without_after": {"setup": bare.text(), "n_top1": n - len(bare_wrong), "wrong": bare_wrong,
-                                "wrong_text": join_words(bare_wrong) or "none",
-                                "mean_prob": round(float(bare_run["probs"].mean()), 4)},
-              "engine_vs_weights": float(f"{diff:.2g}"), "roles_text": "; ".join(roles)},
-        alt=f"Two bar charts. Top: the correct-day probability of each of the {n} day prompts for the setup "
-            f"{chosen.text()}, from {engine['probs'].min():.2f} to {engine['probs'].max():.2f}, correct top-1 on {top1}. "
-            "Bottom: the most prompts the best setup of each size gets right: "
-            + "; ".join(f"{x['size']}: {x['n']}" for x in size_rows),
-        caption=f"Top: {chosen.text()}, every head's attention from the last position fixed on the day token, the "
-                "stream the heads read not added back: the probability of the correct next day per prompt (faded "
-                f"bars: the top-1 token is another). Bottom: the {len(r.tried)} setups tried, by size (the best of "
-                "each); the search stops at the first size that gets every prompt. Hover a bar for the top-1 token "
-                "or the setup.",
-        chart=chart, prompts=list(DAY_PROMPTS),
-    )
-
-
-def generalisation(ctx) -> dict:
-    """The chosen day setup on the month and number prompts, and the seed's number setup: the feeding MLP and
-    the successor head alone."""
-    chosen = ctx.analysis(vitro_search)["result"].chosen
-    s = ctx.analysis(successor_head)
-    simple = V.Setup((s,), chosen.feed, None)
-    return {"month": ctx.analysis(setup_from_weights, "month", chosen),
-            "number": ctx.analysis(setup_from_weights, "number", chosen),
-            "number_simple": ctx.analysis(setup_from_weights, "number", simple), "simple": simple, "chosen": chosen}
-
-
 def _summary(ctx, kind: str, run: dict) -> dict:
     t = ctx.analysis(prompts, kind)
     right = run["top"] == t["targets"]
-    wrong = [t["items"][j] for j in np.flatnonzero(~right)]
+    wrong = np.flatnonzero(~right)
     return {"probs": rounded(run["probs"]), "mean_prob": round(float(run["probs"].mean()), 4) if len(right) else 0.0,
-            "n_top1": int(right.sum()), "n_prompts": len(right), "wrong": wrong,
-            "wrong_top": [ctx.token_str(int(run["top"][j])) for j in np.flatnonzero(~right)],
-            "wrong_pairs": [f"{t['items'][j]} → {ctx.token_str(int(run['top'][j]))}" for j in np.flatnonzero(~right)],
-            "wrong_text": _wrong_text([f"{w} (→ {ctx.token_str(int(run['top'][j]))})"
-                                       for w, j in zip(wrong, np.flatnonzero(~right))])}
+            "n_top1": int(right.sum()), "n_prompts": len(right), "wrong": [t["items"][j] for j in wrong],
+            "wrong_top": [ctx.token_str(int(run["top"][j])) for j in wrong],
+            "wrong_pairs": [f"{t['items'][j]} → {ctx.token_str(int(run['top'][j]))}" for j in wrong],
+            "wrong_text": _wrong_text([f"{t['items'][j]} (→ {ctx.token_str(int(run['top'][j]))})" for j in wrong])}
 
 
 def _wrong_text(items: list[str], most: int = 6) -> str:
@@ -323,49 +336,115 @@ def _wrong_text(items: list[str], most: int = 6) -> str:
     return ", ".join(items[:most]) + f" and {len(items) - most} more"
 
 
+@figure("day-circuit.in-vitro", section="day-circuit", title="The circuit in vitro, step by step",
+        caption="The correct-day probability of each in-vitro step, per prompt.", prompts=DAY_PROMPTS)
+def in_vitro_figure(ctx) -> Figure:
+    v = ctx.analysis(in_vitro)
+    setup, steps = v["setup"], v["steps"]
+    t = ctx.analysis(prompts, "day")
+    n = len(t["used"])
+    feed = "the embeddings" if setup.feed is None else f"MLP {setup.feed}"
+    label = {"random": "random-ablated", "zero": "zero-ablated", "fixed": "attention fixed",
+             "fed": f"{feed} alone", "readout": f"+ MLP {setup.after}"}
+    rows = [{"step": label[s], "prompt": f"{DAYS[b][:3]} → {DAYS[(b + 1) % 7][:3]}", "p": round(float(steps[s]["probs"][j]), 4),
+             "top": ctx.token_str(int(steps[s]["top"][j])),
+             "right": "yes" if steps[s]["top"][j] == t["targets"][j] else "no"}
+            for s in STEPS for j, b in enumerate(t["used"])]
+    order = [label[s] for s in STEPS]
+    chart = alt.Chart(alt.Data(values=rows)).mark_bar(color=style.ATTENTION).encode(
+        x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
+        xOffset=alt.XOffset("prompt:N", sort=[r["prompt"] for r in rows[:n]]),
+        y=alt.Y("p:Q", title="P(correct day)", scale=alt.Scale(domain=[0, 1])),
+        opacity=alt.condition("datum.right == 'yes'", alt.value(1.0), alt.value(0.4)),
+        tooltip=[alt.Tooltip("step:N"), alt.Tooltip("prompt:N"), alt.Tooltip("p:Q", format=".3f", title="probability"),
+                 alt.Tooltip("top:N", title="top-1 token"), alt.Tooltip("right:N", title="top-1 correct")],
+    ).properties(width=520, height=200, title=alt.Title(f"{' + '.join(head_label(*h) for h in setup.heads)} in vitro",
+                                                      subtitle="one bar per prompt, Monday first; faded: another top-1"))
+    data = {s: {**_summary(ctx, "day", steps[s]), "name": STEP_NAMES[s], "label": label[s],
+                "attention": {k: round(float(a.mean()), 4) for k, a in steps[s]["attention"].items()}} for s in STEPS}
+    diff = float(np.abs(steps["readout"]["logits"] - v["weights"]["logits"]).max()) if n else 0.0
+    return Figure(
+        data={**data, "setup_text": setup.text(), "components": setup.components(), "feed": setup.feed,
+              "after": setup.after, "cut": setup.cut, "heads": [head_label(*h) for h in setup.heads],
+              "heads_text": join_words([head_label(*h) for h in setup.heads]), "post_setup": has_post_heads(ctx),
+              "n_prompts": n, "engine_vs_weights": float(f"{diff:.2g}"),
+              "note_text": (f"Here {join_words([head_label(*h) for h in setup.heads])} "
+                            f"{'is' if len(setup.heads) == 1 else 'are'} in layer 0, so there is no earlier head to "
+                            "ablate: the first two steps are the same setup." if setup.cut == 0 else ""),
+              "steps_text": "; ".join(f"{label[s]}: {data[s]['n_top1']} of {n}" for s in STEPS)},
+        alt=f"Bar chart of the correct-day probability of each of the {n} day prompts at each in-vitro step of "
+            f"{setup.text()}: " + "; ".join(f"{label[s]}, mean {data[s]['mean_prob']:.2f}, top-1 on "
+                                            f"{data[s]['n_top1']}" for s in STEPS),
+        caption=f"{join_words([head_label(*h) for h in setup.heads])} alone produce the output: they read the stream "
+                f"entering layer {setup.cut} and only their outputs are summed and unembedded (the stream they read is "
+                "not added back). Left to right: every head before them random-ablated, then zero-ablated; their "
+                f"attention from the last position fixed on the day; {feed} alone fed to them; MLP "
+                f"{setup.after} applied to their sum. Faded bars: the top-1 token is another. Hover a bar for it.",
+        chart=chart, prompts=list(DAY_PROMPTS),
+    )
+
+
+# --- months and numbers -----------------------------------------------------------------------------------
+
+
+def generalisation(ctx) -> dict:
+    """The in-vitro circuit (its last step) on the month and number prompts, the post's number setup (the feeding
+    MLP and the successor head alone), and the full model on the numbers."""
+    setup = ctx.analysis(vitro_setup)
+    simple = V.Setup(setup.heads[:1], setup.feed, None)
+    t = ctx.analysis(prompts, "number")
+    full = iv.run(ctx.model, t["tokens"], final_only=True).logits[:, -1] if t["used"] else np.zeros((0, 1))
+    return {"month": ctx.analysis(setup_from_weights, "month", setup),
+            "number": ctx.analysis(setup_from_weights, "number", setup),
+            "number_simple": ctx.analysis(setup_from_weights, "number", simple),
+            "number_full": {"probs": C.correct_probs(full, t["targets"]) if t["used"] else np.zeros(0),
+                            "top": full.argmax(-1)}, "simple": simple, "setup": setup}
+
+
 @figure("day-circuit.generalisation", section="day-circuit", title="The same circuit on months and numbers",
         caption="The day circuit's components, unchanged, on the 12 month prompts and on numbers 1 to 100.",
         prompts=MONTH_PROMPTS + (NUMBER_PROMPTS[0], NUMBER_PROMPTS[-1]))
 def generalisation_figure(ctx) -> Figure:
     g = ctx.analysis(generalisation)
-    chosen, simple = g["chosen"], g["simple"]
+    setup, simple = g["setup"], g["simple"]
     month = _summary(ctx, "month", g["month"])
-    number = _summary(ctx, "number", g["number"])
-    number_simple = _summary(ctx, "number", g["number_simple"])
-    rows = _task_rows(ctx, "month", g["month"], lambda a, b: f"{a} → {b}")
-    months = _bars(rows, [x["prompt"] for x in rows], "Months: " + chosen.text(), "prompt", height_per=20)
+    summaries = {k: _summary(ctx, "number", g[k]) for k in ("number", "number_simple", "number_full")}
+    t = ctx.analysis(prompts, "month")
+    rows = [{"prompt": f"{t['items'][j]} → {t['answers'][j]}", "p": round(float(g["month"]["probs"][j]), 4),
+             "top": ctx.token_str(int(g["month"]["top"][j])),
+             "right": "yes" if g["month"]["top"][j] == t["targets"][j] else "no"} for j in range(len(t["items"]))]
+    months = _bars(rows, [x["prompt"] for x in rows], "Months: " + setup.text(), "prompt", height_per=20)
     tn = ctx.analysis(prompts, "number")
-    num_rows = []
-    for name, run in ((chosen.text(), g["number"]), (simple.text(), g["number_simple"])):
-        num_rows += [{"n": int(tn["items"][j]), "p": round(float(run["probs"][j]), 4), "setup": name,
-                      "top": ctx.token_str(int(run["top"][j])), "right": "yes" if run["top"][j] == tn["targets"][j] else "no"}
-                     for j in range(len(tn["items"]))]
-    same = chosen == simple
+    names = {"number_full": "the whole model", "number": setup.text(), "number_simple": simple.text()}
+    drawn = {k: v for k, v in names.items() if not (k == "number_simple" and simple == setup)}  # one line per setup
+    num_rows = [{"n": int(tn["items"][j]), "p": round(float(g[k]["probs"][j]), 4), "setup": name,
+                 "top": ctx.token_str(int(g[k]["top"][j])), "right": "yes" if g[k]["top"][j] == tn["targets"][j] else "no"}
+                for k, name in drawn.items() for j in range(len(tn["items"]))]
     numbers = alt.Chart(alt.Data(values=num_rows)).mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=1.5).encode(
         x=alt.X("n:Q", title="n (the prompt's number)", scale=alt.Scale(domain=[0, max(NUMBERS) + 1])),
         y=alt.Y("p:Q", title="probability of n + 1", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("setup:N", title=None, scale=alt.Scale(scheme="tableau10"),
+        color=alt.Color("setup:N", title=None, scale=alt.Scale(scheme="tableau10"), sort=list(drawn.values()),
                         legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=600)),
         tooltip=[alt.Tooltip("n:Q"), alt.Tooltip("setup:N"), alt.Tooltip("p:Q", format=".3f", title="probability"),
                  alt.Tooltip("top:N", title="top-1 token"), alt.Tooltip("right:N", title="top-1 correct")],
     ).properties(width=520, height=200, title="Numbers: “If the number is n, the next is”")
-    if same:
-        numbers = numbers.transform_filter(alt.datum.setup == chosen.text())
-    chart = alt.vconcat(months, numbers)
+    up_to_ten = {k: round(float(np.mean([p for p, x in zip(g[k]["probs"], tn["items"]) if int(x) <= 10] or [0.0])), 4)
+                 for k in names}
     return Figure(
-        data={"setup_text": chosen.text(), "simple_text": simple.text(), "simple_is_day_setup": same,
-              "month": month, "number": number, "number_simple": number_simple,
+        data={"setup_text": setup.text(), "simple_text": simple.text(), "month": month, **summaries,
               "month_template": TEMPLATES["month"], "number_template": TEMPLATES["number"],
-              "n_numbers": len(tn["items"]), "max_number": max(NUMBERS)},
+              "n_numbers": len(tn["items"]), "max_number": max(NUMBERS), "mean_to_ten": up_to_ten,
+              "simple_beats_full": [up_to_ten["number_full"], up_to_ten["number_simple"]]},
         alt=f"Bar chart of the correct next-month probability for {month['n_prompts']} month prompts run through "
-            f"{chosen.text()} (top-1 correct on {month['n_top1']}), and a line chart over n = 1..{max(NUMBERS)} of "
-            f"the probability of n + 1: the day setup gets {number['n_top1']} of {number['n_prompts']} top-1, mean "
-            f"{number['mean_prob']:.2f}; {simple.text()} gets {number_simple['n_top1']}, mean {number_simple['mean_prob']:.2f}",
+            f"{setup.text()} (top-1 correct on {month['n_top1']}), and a line chart over n = 1..{max(NUMBERS)} of the "
+            f"probability of n + 1 for the whole model (mean {summaries['number_full']['mean_prob']:.2f}), "
+            f"{setup.text()} (mean {summaries['number']['mean_prob']:.2f}) and {simple.text()} (mean "
+            f"{summaries['number_simple']['mean_prob']:.2f})",
         caption=f"Top: the month prompts “{TEMPLATES['month'].format('<Month>')}” through the day circuit's "
                 "components, attention fixed on the month token (faded bars: the top-1 token is another). Bottom: "
-                f"“{TEMPLATES['number'].format('n')}” for n = 1..{max(NUMBERS)}, attention fixed on the number, "
-                "through the day circuit and through its feeding MLP and successor head alone. Hover for top-1 tokens.",
-        chart=chart, prompts=[*MONTH_PROMPTS, NUMBER_PROMPTS[0], NUMBER_PROMPTS[-1]],
+                f"“{TEMPLATES['number'].format('n')}” for n = 1..{max(NUMBERS)}: the whole model, the day circuit and "
+                "its feeding MLP and successor head alone (attention fixed on the number). Hover for top-1 tokens.",
+        chart=alt.vconcat(months, numbers), prompts=[*MONTH_PROMPTS, NUMBER_PROMPTS[0], NUMBER_PROMPTS[-1]],
     )
 
 
@@ -393,29 +472,32 @@ def _table_chart(table: np.ndarray, rows: list[str], cols: list[str], title: str
 
 
 def month_lens(ctx) -> dict:
-    """The successor head's output at the final position of the (clean) month prompts, read as logits of the 12
-    month tokens (scale-free, value bias folded: the day table's convention), normalised per prompt."""
+    """Every head's output at the final position of the (whole-model) month prompts, read as the post reads a
+    head (figgen.figures.day_task's "own" reading), at the 12 month tokens: each head's count of prompts whose
+    next month ranks first (layer, head), and the successor head's table normalised per prompt."""
     t = ctx.analysis(prompts, "month")
-    l, h = ctx.analysis(successor_head)
+    l, h = ctx.analysis(circuit_heads)["successor"]
+    L, H = ctx.dims.n_layers, ctx.dims.n_heads
     if not t["used"]:
-        return {"table": np.zeros((0, 12)), "score": 0, "used": []}
-    W = ctx.weights
-    name = f"blocks.{l}.attn.hook_result"
-    res = iv.run(ctx.model, t["tokens"], keep=[name], final_only=True)[name][:, -1]  # (batch, head, d_model)
-    vb = np.einsum("he,hed->hd", W[f"blocks.{l}.attn.b_V"], W[f"blocks.{l}.attn.W_O"])
+        return {"table": np.zeros((0, 12)), "scores": np.zeros((L, H), int), "used": []}
+    names = [f"blocks.{k}.attn.hook_result" for k in range(L)]
+    out = iv.run(ctx.model, t["tokens"], keep=names, final_only=True)
+    res = processed_results(np.stack([out[k][:, -1] for k in names]), ctx.analysis(value_biases)[:, None])  # (L, b, H, d)
     month_ids = [ctx.tokenizer.encode(" " + m)[0] for m in MONTHS]
-    logits = C.head_day_logits(res[None], W["ln_final.w"], W["W_U"][:, month_ids], range(12), value_bias=vb[None])[0, h]
+    W, eps = ctx.weights, ctx.model.cfg.layer_norm_epsilon
+    logits = C.lens_logits(res, W["ln_final.w"], W["ln_final.b"], W["W_U"][:, month_ids], eps).transpose(0, 2, 1, 3)
     correct = [(i + 1) % 12 for i in t["used"]]
-    return {"table": C.day_distribution(logits), "score": int(C.successor_scores(logits, correct)), "used": t["used"]}
+    return {"table": C.day_distribution(logits[l, h]), "scores": C.successor_scores(logits, correct), "used": t["used"]}
 
 
-@figure("day-circuit.month-distribution", section="day-circuit", title="The successor head's month table",
+@figure("day-circuit.month-distribution", section="day-circuit", title="Which head ranks the next month first",
         caption="The successor head's logits of the 12 month tokens, per month prompt, normalised.",
         prompts=MONTH_PROMPTS)
 def month_distribution_figure(ctx) -> Figure:
     d = ctx.analysis(month_lens)
-    table, used = d["table"], d["used"]
-    label = head_label(*ctx.analysis(successor_head))
+    table, used, scores = d["table"], d["used"], d["scores"]
+    l, h = ctx.analysis(circuit_heads)["successor"]
+    label = head_label(l, h)
     m = round(max(float(np.abs(table).max(initial=0.0)), 1e-3), 2)
     rows = [f"{MONTHS[i]} → {MONTHS[(i + 1) % 12][:3]}" for i in used]
     chart = _table_chart(table, rows, list(MONTHS), f"{label}: month logits, normalised per prompt", 24, False, m,
@@ -423,12 +505,19 @@ def month_distribution_figure(ctx) -> Figure:
     correct = np.array([table[j, (i + 1) % 12] for j, i in enumerate(used)] or [0.0])
     subject = np.array([table[j, i] for j, i in enumerate(used)] or [0.0])
     n = len(used)
+    ranked = sorted(((int(scores[a, b]), head_label(a, b)) for a in range(len(scores)) for b in range(len(scores[0]))),
+                    key=lambda x: -x[0])
+    every = [name for s, name in ranked if s == n and n]
+    but_one = [name for s, name in ranked if s >= n - 1 and n]
     return Figure(
-        data={"head": label, "score": d["score"], "n_prompts": n, "table": rounded(table),
+        data={"head": label, "score": int(scores[l, h]), "n_prompts": n, "table": rounded(table),
+              "scores": scores.astype(int).tolist(), "all_months": every, "all_but_one": but_one,
+              "all_months_text": join_words(every) or "no head", "all_but_one_text": join_words(but_one) or "no head",
+              "best": ranked[0][1], "best_score": ranked[0][0],
               "correct_mean": round(float(correct.mean()), 4), "subject_mean": round(float(subject.mean()), 4)},
         alt=f"{n} by 12 table of {label}'s month-token logits normalised per prompt; it ranks the next month first on "
-            f"{d['score']} of {n} prompts; the next month's mean is {correct.mean():+.2f} standard deviations, the "
-            f"prompt's own month's {subject.mean():+.2f}",
+            f"{int(scores[l, h])} of {n} prompts; heads that do on all: {join_words(every) or 'none'}; on all but one: "
+            f"{join_words(but_one) or 'none'}",
         caption=f"{label}'s output at the last position of “{TEMPLATES['month'].format('<Month>')}”, in the full model, "
                 "read as logits of the 12 month tokens (columns), each row normalised by its mean and standard "
                 "deviation. Outlined: the next month. Hover a cell for its value.",
@@ -436,15 +525,18 @@ def month_distribution_figure(ctx) -> Figure:
     )
 
 
+# --- the successor head's OV circuit -----------------------------------------------------------------------
+
+
 def ov_tables(ctx) -> dict:
     """The successor head's OV circuit on the day and month tokens: for each source token at the subject position,
     the stream the in-vitro heads read — with and without the circuit's feeding MLP — through LN1 (centred,
     times γ₁, no β₁), W_V and W_O (no b_V: TransformerLens folds LN and value biases out of the head, as the
-    seed's matrix W), then read scale-free at the day (month) tokens and normalised per row."""
-    l, h = ctx.analysis(successor_head)
-    chosen = ctx.analysis(vitro_search)["result"].chosen
+    post's matrix W), then read scale-free at the day (month) tokens and normalised per row."""
+    l, h = ctx.analysis(circuit_heads)["successor"]
+    setup = ctx.analysis(vitro_setup)
     W = ctx.weights
-    feeds = [None] if chosen.feed is None else [None, chosen.feed]
+    feeds = [None] if setup.feed is None else [None, setup.feed]
     W_OV = np.asarray(W[f"blocks.{l}.attn.W_V"][h], np.float64) @ np.asarray(W[f"blocks.{l}.attn.W_O"][h], np.float64)
     out = {}
     for kind, items in (("day", DAYS), ("month", MONTHS)):
@@ -455,7 +547,7 @@ def ov_tables(ctx) -> dict:
                 out[(kind, feed)] = {"table": np.zeros((0, len(items))), "used": [], "n_successor": 0, "n_copy": 0,
                                      "profile": None}
                 continue
-            x = stream_at_cut(ctx, kind, feed, l)  # (batch, d_model)
+            x = stream_at_cut(ctx, kind, feed)  # (batch, d_model)
             x = x - x.mean(-1, keepdims=True)
             ov = (x * W[f"blocks.{l}.ln1.w"]) @ W_OV  # (batch, d_model)
             logits = V.scale_free_logits(ov, W["ln_final.w"], np.asarray(W["W_U"])[:, ids])  # (batch, n)
@@ -503,7 +595,6 @@ def successor_ov_figure(ctx) -> Figure:
             row.append(_table_chart(r["table"], [s[:3] if kind == "month" else s for s in names],
                                     short if kind == "month" else list(items), title, cell, kind == "day" and len(feeds) == 1,
                                     m, kind == "day" and i == 0, "source token", f"{kind} token", show_rows=i == 0))
-            n = len(items)
             key = f"{kind}_{'embed' if feed is None else 'feed'}"
             data[key] = {"n_successor": r["n_successor"], "n_copy": r["n_copy"], "n": len(r["used"]), "input": name,
                          "verdict": _ov_verdict(r, len(r["used"]), kind),
