@@ -420,7 +420,8 @@ def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tu
     leaves them alone leaves their keys and values as they were); `tokens` are then positions P..P+n−1
     and every activation, edit position and kept hook covers those positions only. With `final_only`
     and nothing kept or edited in the last layer, that layer runs at the final position only (nothing
-    else of it reaches the final logits). `logits=False` stops before the final LayerNorm; `sink(name,
+    else of it reaches the final logits). `logits=False` stops before the final LayerNorm (and before
+    the last MLP when nothing of it is kept or edited); `sink(name,
     tensor)`, if given, receives the kept activations instead of the returned dict (a running sum).
     """
     import torch
@@ -485,6 +486,9 @@ def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tu
         result = hook(p + "attn.hook_result", result)  # (batch, n, head, d_model)
         attn_out = hook(p + "hook_attn_out", result.sum(2) + b_O)  # (batch, n, d_model)
         resid_mid = hook(p + "hook_resid_mid", resid_pre + attn_out)  # (batch, n, d_model)
+        if not logits and l == dims.n_layers - 1 and not any(
+                x.startswith(p) and x.rsplit(".", 1)[-1] in _AFTER_ATTENTION for x in [*keep, *by_hook]):
+            break  # nothing reads the last MLP: stop after the last heads
 
         # MLP: up-project, GELU, down-project — each position on its own.
         scale, x = layer_norm(read if l >= cut else resid_mid, W[p + "ln2.w"], W[p + "ln2.b"], eps)
@@ -507,6 +511,9 @@ def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tu
     x = hook("ln_final.hook_normalized", x)  # (batch, n, d_model)
     hook("logits", x @ W["W_U"])  # (batch, n, d_vocab)
     return acts
+
+
+_AFTER_ATTENTION = {"hook_scale", "hook_normalized", "hook_pre", "hook_post", "hook_mlp_out", "hook_resid_post"}
 
 
 def _value_bias(W, p):

@@ -308,6 +308,9 @@ def test_claims_registered_with_the_post():
     assert all(c.source.seed == claims.SEED_002.seed and c.source.section and c.about == claims.GPT2_SMALL
                for c in ours)
     assert all(c.checked.startswith(("TransformerLens", "transformers")) for c in ours)  # each names its check
+    from figgen.claims import day_circuit
+
+    assert f"over {T.N_DATASET:,} prompts" in day_circuit.DATASETS  # the conventions say the size used
 
 
 def _table():

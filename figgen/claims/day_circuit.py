@@ -23,8 +23,8 @@ HEAD_READ = (PROCESSING + "The head's output at the last position is read as the
              "component: the final LayerNorm applied to it alone (its own scale, γ, and β, TransformerLens's b_U), then "
              "W_U; softmax over the whole vocabulary. The other common reading (cache.apply_ln_to_stack: the final "
              "stream's scale, no b_U) is on the page too. ")
-DATASETS = ("Mean ablation replaces a head's result at every position by its mean over 1,024 prompts “If today is <x>, "
-            "tomorrow is”, random ablation by its mean over 1,024 prompts “If <x> is <y>, <z> is”, <x>, <y>, <z> "
+DATASETS = ("Mean ablation replaces a head's result at every position by its mean over 512 prompts “If today is <x>, "
+            "tomorrow is”, random ablation by its mean over 512 prompts “If <x> is <y>, <z> is”, <x>, <y>, <z> "
             "one-token words with a leading space drawn with a fixed seed (the post's dataset size is not in its "
             "text); zero ablation sets it to zero in the processed model, which leaves the head's value-bias term in "
             "b_O. The change is the mean over the 7 prompts of the correct day's probability at the output. ")

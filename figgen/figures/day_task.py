@@ -46,8 +46,10 @@ COPY_THRESHOLD = 0.3  # a copying head: its own output, read by the lens, gives 
 # Gould et al.'s two ablation datasets, built as token ids from the Monday prompt's tokens (BOS, If, ␣today,
 # ␣is, ␣Monday, ",", ␣tomorrow, ␣is): mean ablation replaces the day (position 4) by a random space-prefixed
 # word; random ablation replaces ␣today, ␣Monday and ␣tomorrow (positions 2, 4, 6) by three. The post's
-# dataset size did not survive in its text; ours is N_DATASET, seeded.
-N_DATASET = 1024
+# dataset size did not survive in its text; ours is N_DATASET, seeded. (On mini, two draws of 512 give heads'
+# Δ correct probabilities that differ by at most 3.7 points, two of 1,024 by 3.1: the sampling noise halves
+# only at 4,096, four times the cost, so 512 it is.)
+N_DATASET = 512
 MEAN_SLOTS, MEAN_SEED = (4,), 0
 RANDOM_SLOTS, RANDOM_SEED = (2, 4, 6), 1
 
