@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import figgen
 from figgen.checks import against_transformers
 from figgen.trace import Trace
+
+from .test_model import _gpt2_available
+from .test_trace import max_invariant_error
 
 
 def test_trace_matches_transformers(tiny):
@@ -39,3 +43,21 @@ def test_figure_on_mini(mini_site):
     d = out["figure"].data
     assert d["max_diff"] < 1e-4 and d["attn_max_diff"] < 1e-4 and d["same_prediction"] is True
     assert d["n_stages"] == d["n_layers"] + 2 == 6
+
+
+@pytest.mark.gpt2
+@pytest.mark.skipif(not _gpt2_available(), reason="GPT-2 124M is neither cached nor downloadable here")
+def test_trace_invariants_and_transformers_on_gpt2():
+    """On GPT-2 124M (a deploy gate): DESIGN.md's invariants hold and the trace agrees with transformers'
+    forward pass, on the site prompt. At GPT-2's scale (the stream reaches the thousands) float32 rounding
+    grows with the values, so the 1e-4 of the tiny models is relative to the largest value compared."""
+    from figgen.build import DEFAULT_PROMPT
+
+    model = figgen.load_model("gpt2")
+    t = figgen.trace(model, DEFAULT_PROMPT)
+    c = against_transformers(model, t)
+    assert c.same_prediction
+    assert (c.diffs <= 1e-4 * np.maximum(1.0, c.scales)).all(), dict(zip(c.stages, c.diffs))
+    assert (c.attn_diffs <= 1e-4 * np.maximum(1.0, c.attn_scales)).all(), c.attn_diffs
+    largest = max(1.0, float(c.scales.max()), float(c.attn_scales.max()))
+    assert max_invariant_error(model, t) <= 1e-4 * largest

@@ -14,7 +14,8 @@ from figgen.claims import ARCHITECTURE, CLAIMS, GPT2_FAMILY, GPT2_SMALL, Claim, 
 from figgen.figures.registry import PAGES, SECTIONS, load_all
 from figgen.mkdocs_plugin import FiggenPlugin, claim_badge, claims_table
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT.parent / "shared" / "seeds"
 GPT2_INFO = {"name": "gpt2", "revision": "607a30d", "is_gpt2_small": True}
 MINI_INFO = {"name": "mini", "revision": "abc", "is_gpt2_small": False}
 
@@ -160,21 +161,39 @@ def test_unknown_claim_and_unknown_placeholders_warn(caplog):
 
 
 @pytest.mark.gpt2
-def test_every_claim_reproduces_on_gpt2(tmp_path):
-    """Where GPT-2 124M is available (the deploy job), every claim made about it or about the architecture
-    is reproduced. (Claims about GPT-2 at another size are compared too, and shown, but a 124M result
-    that differs from the seed's 1.5B model is a finding, not a failure.)"""
+def test_every_claim_is_computed_on_gpt2():
+    """On GPT-2 124M (a deploy gate): every figure builds and every claim gets a computed value and a status.
+
+    Whether a claim reproduces is not asserted: a claim that does not is a finding, which the deploy job
+    publishes (its summary lists the statuses, the site's Claims page shows them). The figures are built
+    into the site's own figure cache with the site's prompt, so the site build that follows in the
+    deploy job takes every figure from the cache instead of computing it again."""
     from .test_model import _gpt2_available
 
     if not _gpt2_available():
         pytest.skip("GPT-2 124M is neither cached nor downloadable here")
-    import figgen
+    import tempfile
 
-    only = sorted({f for c in CLAIMS for f in c.figures})
-    result = figgen.build(model="gpt2", out=tmp_path / "out", cache_dir=None, only=only, progress=False)
-    failed = [(c["id"], c["computed_text"], c["status"]) for c in result.manifest["claims"]
-              if c["about"] in (GPT2_SMALL, ARCHITECTURE) and c["status"] != "reproduced"]
-    assert not failed, failed
+    import yaml
+
+    import figgen
+    from figgen.model import HUB_MODELS
+
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    site = next(p["figgen"] for p in config["plugins"] if isinstance(p, dict) and "figgen" in p)
+    with tempfile.TemporaryDirectory() as out:
+        result = figgen.build(model="gpt2", prompt=site["prompt"], out=out, cache_dir=ROOT / site["cache_dir"],
+                              progress=False)
+    manifest = result.manifest
+    repo, revision = HUB_MODELS["gpt2"]
+    assert manifest["model"]["is_gpt2_small"] and manifest["model"]["name"] == f"{repo}@{revision}"
+    assert [f["id"] for f in manifest["figures"]] == list(load_all())
+    records = manifest["claims"]
+    assert [r["id"] for r in records] == [c.id for c in CLAIMS]
+    not_computed = [r["id"] for r in records if r["status"] == "not computed"]
+    assert not not_computed, f"claims without a computed value on GPT-2 124M: {not_computed}"
+    # Built with the model the claims are about: each one is judged (or shown as not comparable), whatever the verdict.
+    assert {r["status"] for r in records} <= {"reproduced", "not reproduced", "not comparable"}
 
 
 def test_cli_prints_claims_as_markdown(tmp_path, capsys):

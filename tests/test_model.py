@@ -141,12 +141,25 @@ def _gpt2_available() -> bool:
         os.environ.get("HF_HUB_OFFLINE") != "1" and hub_reachable())
 
 
+# The `gpt2`-marked tests gate the deploy job (.github/workflows/deploy.yml): they check what must hold
+# of the model and of the code run on it (its identity and shapes, the trace's invariants, every figure
+# and claim computed), never whether a source's claim about GPT-2's behaviour reproduces: that is a
+# finding, published in the job summary and on the Claims page (tests/test_deploy_workflow.py).
+
+
 @pytest.mark.gpt2
 @pytest.mark.skipif(not _gpt2_available(), reason="GPT-2 124M is neither cached nor downloadable here")
 def test_real_gpt2_facts():
+    """The model the site is about: the pinned snapshot, GPT-2 124M's shapes, parameter count and tokenizer."""
     model = figgen.load_model("gpt2")
-    assert model.is_gpt2_small and model.n_params == 124_439_808
+    assert model.is_gpt2_small and model.source == "hub"
+    assert (model.name, model.revision, model.path.name) == (f"{GPT2_REPO}@{GPT2_REV}", GPT2_REV, GPT2_REV)
+    d = model.weights.dims
+    assert (d.n_layers, d.n_heads, d.d_model, d.d_head, d.d_mlp, d.d_vocab, d.n_ctx) == (
+        12, 12, 768, 64, 3072, 50257, 1024)
+    assert model.n_params == 124_439_808
     assert model.weights["W_E"].numel() == 38_597_376
+    assert model.tokenizer.bos_token_id == model.cfg.bos_token_id == 50256
     t = figgen.trace(model, "Transformer tokens", prepend_bos=False)
     assert t.tokens.tolist() == [8291, 16354, 16326]
 
