@@ -474,17 +474,24 @@ def _forward(model, tokens, *, by_hook, vitro, keep, final_only=False, start: tu
         given = l == first and first_result is not None
         q_pos = queries if l == dims.n_layers - 1 and not given else slice(None)  # last layer: maybe the final query only
         read = x_cut if l >= cut else resid_pre  # (batch, n, d_model): what this layer's components read
+        b_O = W[p + "attn.b_O"]
+        per_head = vitro or any(p + "attn.hook_result" in names for names in (keep, by_hook))
         if given:
             result = first_result  # (batch, n, head, d_model), from the clean run
         else:
             kv = None if cache is None else cache[l]
-            result = _heads(W, p, read, l, cfg, dims, eps, causal[q_pos], hook, q_pos, kv)  # (batch, q_pos, head, d_model)
+            z = _heads(W, p, read, l, cfg, dims, eps, causal[q_pos], hook, q_pos, kv)  # (batch, q_pos, head, d_head)
+            # Each head projects its own z back to d_model and writes it to the stream: no concatenation. When
+            # nothing reads or edits the heads one by one, their sum is one product (the same numbers, faster).
+            result = torch.einsum("bqhe,hed->bqhd", z, W[p + "attn.W_O"]) if per_head else None
         resid_pre, read = resid_pre[:, q_pos], read[:, q_pos]  # (batch, q_pos, d_model)
-        b_O = W[p + "attn.b_O"]
-        if vitro:
-            result, b_O = _in_vitro_heads(W, p, result, l, cut, kept_heads, kept_layers, dims)
-        result = hook(p + "attn.hook_result", result)  # (batch, n, head, d_model)
-        attn_out = hook(p + "hook_attn_out", result.sum(2) + b_O)  # (batch, n, d_model)
+        if result is None:
+            attn_out = hook(p + "hook_attn_out", z.flatten(2) @ W[p + "attn.W_O"].flatten(0, 1) + b_O)
+        else:
+            if vitro:
+                result, b_O = _in_vitro_heads(W, p, result, l, cut, kept_heads, kept_layers, dims)
+            result = hook(p + "attn.hook_result", result)  # (batch, n, head, d_model)
+            attn_out = hook(p + "hook_attn_out", result.sum(2) + b_O)  # (batch, n, d_model)
         resid_mid = hook(p + "hook_resid_mid", resid_pre + attn_out)  # (batch, n, d_model)
         if not logits and l == dims.n_layers - 1 and not any(
                 x.startswith(p) and x.rsplit(".", 1)[-1] in _AFTER_ATTENTION for x in [*keep, *by_hook]):
@@ -540,8 +547,8 @@ def _in_vitro_heads(W, p, result, l, cut, kept_heads, kept_layers, dims):
 
 
 def _heads(W, p, resid, l, cfg, dims, eps, causal, hook, queries=slice(None), kv=None):
-    """Layer l's attention heads on `resid` (batch, n, d_model) → each head's result (batch, n, head, d_model),
-    at the query positions `queries` only (all by default; keys and values are always every position).
+    """Layer l's attention heads on `resid` (batch, n, d_model) → each head's z (batch, n, head, d_head), at
+    the query positions `queries` only (all by default; keys and values are always every position).
     `kv` = (k, v), each (batch or 1, P, head, d_head): keys and values of P earlier positions, taken as given
     (then `resid` holds positions P.. and `causal` is (n, P + n))."""
     import torch
@@ -549,9 +556,11 @@ def _heads(W, p, resid, l, cfg, dims, eps, causal, hook, queries=slice(None), kv
     scale, x = layer_norm(resid, W[p + "ln1.w"], W[p + "ln1.b"], eps)
     hook(p + "ln1.hook_scale", scale)  # (batch, n, 1)
     x = hook(p + "ln1.hook_normalized", x)  # (batch, n, d_model)
-    q = hook(p + "attn.hook_q", _project(x[:, queries], W[p + "attn.W_Q"], W[p + "attn.b_Q"]))  # (batch, n, head, d_head)
-    k = hook(p + "attn.hook_k", _project(x, W[p + "attn.W_K"], W[p + "attn.b_K"]))  # (batch, n, head, d_head)
-    v = hook(p + "attn.hook_v", _project(x, W[p + "attn.W_V"], W[p + "attn.b_V"]))  # (batch, n, head, d_head)
+    W_qkv, b_qkv = _fused_qkv(W, p)  # (d_model, 3·head·d_head), (3·head·d_head,)
+    qkv = (x @ W_qkv + b_qkv).unflatten(-1, (3, dims.n_heads, dims.d_head))  # (batch, n, 3, head, d_head)
+    q = hook(p + "attn.hook_q", qkv[:, queries, 0])  # (batch, n, head, d_head)
+    k = hook(p + "attn.hook_k", qkv[:, :, 1])  # (batch, n, head, d_head)
+    v = hook(p + "attn.hook_v", qkv[:, :, 2])  # (batch, n, head, d_head)
     if kv is not None:  # the given earlier positions first: (batch, P + n, head, d_head)
         k = torch.cat([kv[0].expand(len(x), -1, -1, -1), k], 1)
         v = torch.cat([kv[1].expand(len(x), -1, -1, -1), v], 1)
@@ -562,15 +571,18 @@ def _heads(W, p, resid, l, cfg, dims, eps, causal, hook, queries=slice(None), kv
         scores = scores / (l + 1)
     scores = hook(p + "attn.hook_attn_scores", scores.masked_fill(~causal, float("-inf")))
     pattern = hook(p + "attn.hook_pattern", scores.softmax(-1))  # (batch, head, query_pos, key_pos)
-    z = hook(p + "attn.hook_z", (pattern @ v.permute(0, 2, 1, 3)).permute(0, 2, 1, 3))  # (batch, pos, head, d_head)
-    # Each head projects its own z back to d_model and writes it to the stream: no concatenation.
-    return torch.einsum("bqhe,hed->bqhd", z, W[p + "attn.W_O"])  # (batch, pos, head, d_model)
+    return hook(p + "attn.hook_z", (pattern @ v.permute(0, 2, 1, 3)).permute(0, 2, 1, 3))  # (batch, pos, head, d_head)
 
 
-def _project(x, W, b):
-    """x (batch, pos, d_model) through per-head W (head, d_model, d_head) + b (head, d_head) → (batch, pos, head, d_head)."""
-    head, d_model, d_head = W.shape
-    return (x @ W.permute(1, 0, 2).reshape(d_model, head * d_head)).unflatten(-1, (head, d_head)) + b
+def _fused_qkv(W, p):
+    """Layer p's W_Q, W_K and W_V (head, d_model, d_head) as one (d_model, 3·head·d_head) matrix and their
+    biases as one vector, columns ordered (Q/K/V, head, d_head): made once per model."""
+    import torch
+
+    def make():
+        mats = [W[p + f"attn.W_{c}"].permute(1, 0, 2).reshape(W.dims.d_model, -1) for c in "QKV"]
+        return torch.cat(mats, 1).contiguous(), torch.cat([W[p + f"attn.b_{c}"].reshape(-1) for c in "QKV"])
+    return W.derived(p + "attn.qkv", make)
 
 
 # --- sweeps ---------------------------------------------------------------------------------------

@@ -102,8 +102,11 @@ class Trace(Mapping[str, np.ndarray]):
 
 
 def gelu_tanh(x):
-    """GELU, tanh approximation (GPT-2's "gelu_new")."""
-    return 0.5 * x * (1.0 + (math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))).tanh())
+    """GELU, tanh approximation (GPT-2's "gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in one
+    fused kernel (torch's own tanh-approximated GELU, the same formula)."""
+    import torch.nn.functional as F
+
+    return F.gelu(x, approximate="tanh")
 
 
 def gelu_erf(x):

@@ -49,6 +49,14 @@ class Weights(Mapping[str, torch.Tensor]):
     def __init__(self, tensors: dict[str, torch.Tensor], dims: Dims):
         self._tensors = tensors
         self.dims = dims
+        self._derived: dict[str, torch.Tensor] = {}
+
+    def derived(self, key: str, make) -> torch.Tensor:
+        """A tensor computed once from these weights, `make()`, kept under `key` (e.g. a layer's Q, K and V
+        projections as one matrix, which one product applies faster than three)."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
 
     @classmethod
     def from_hf(cls, hf) -> "Weights":
