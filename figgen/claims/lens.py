@@ -67,5 +67,9 @@ CLAIMS: tuple[Claim, ...] = (
         published="noticed in the upper half", predicate=_upper_half,
         criterion="Reproduced when the lens first predicts the repeated text at ≥ 50% of the repeated positions "
                   "only beyond half the depth (the number: that layer's share of the depth)", fmt=".0%",
-        conventions="Our own repeated sentence (the seed does not give its text), four copies; " + LENS + "."),
+        conventions="Our own text, as the post does not give its: the run of arbitrary words “apple river copper "
+                    "silver thunder pencil.” repeated four times, or three or two when the model's context cannot "
+                    "hold four (the page's ordinary sentence, shown beside it, is not judged); counted at the "
+                    "positions of the second and later copies, the lens read after the input and after every "
+                    "attention sublayer and MLP; " + LENS + "."),
 )
