@@ -44,3 +44,48 @@ def test_explorer_covers_every_cell(mini_site):
     params = {p["name"] for p in out["vl"]["params"]}
     assert {"metric", "start"} <= params
     assert '"range": "magnitude"' in __import__("json").dumps(out["vl"])  # themed by name, not a fixed scheme
+
+
+def test_addendum_scores_follow_the_lens(mini_site):
+    import numpy as np
+
+    ctx = mini_site.ctx
+    prompt = mini_site["logit-lens.top1"]["figure"].data["prompt"]
+    lz = ctx.analysis(LL.lens_of, prompt)
+    after = lz.input_rank[1:, 1:]
+    d = mini_site["logit-lens.input-rank"]["figure"].data
+    assert d["input_top1_after"] == round(float((after == 1).mean()), 4) and d["n_cells_after"] == after.size
+    assert d["worst_after"] == after.max(0).tolist()
+    assert d["kept_share"] == round(float((after.max(0) < LL.RANK_BOUND).mean()), 4)
+    assert "says nothing here" in d["kept_text"]  # mini's 1,283 tokens: every rank is under 10,000
+    kl = mini_site["logit-lens.kl"]["figure"].data
+    kf, ki = lz.kl_final[:, 1:].mean(1), lz.kl_input[:, 1:].mean(1)
+    assert kl["input_jump_ratio"] == round(float(ki[1] / (kf[0] - kf[1])), 4)
+    assert kl["kl_input_max"] == round(float(lz.kl_input[:, 1:].max()), 4)
+
+
+def test_first_plasma_is_read_at_its_own_position(mini_site):
+    from figgen.analysis import lens as L
+
+    ctx = mini_site.ctx
+    d = mini_site["logit-lens.plasma"]["figure"].data
+    first = d["first_word"]
+    prompt = mini_site["logit-lens.plasma"]["figure"].prompts[0]
+    t = ctx.trace_of(prompt)
+    target = int(t.tokens[-1])
+    assert first["position"] == list(t.tokens).index(target) < d["at"]
+    # The same ranks from a lens over the layers only, tracking the word at that one position.
+    layers = L.lens(L.stream_points(t, ctx.dims.n_layers), t.tokens, ctx.weights, ctx.model.cfg.layer_norm_epsilon,
+                    positions=[first["position"]], track=(target,))
+    assert first["ranks"] == layers.tracked[target][:, 0].tolist() == layers.input_rank[:, 0].tolist()
+    assert first["labels"][1:] == [f"after MLP {l}" for l in range(ctx.dims.n_layers)]
+    assert first["worst_after"] == max(first["ranks"][1:]) and f"{first['worst_after']:,}" in first["text"]
+
+
+def test_repetition_claim_names_the_run_it_reads():
+    from figgen.claims import BY_ID
+
+    claim = BY_ID["logit-lens.repetition-upper"]
+    assert claim.keys == ("logit-lens.repetition:depth_share",)
+    assert f"“{LL.REPEATS['arbitrary words']}”" in claim.conventions and "four times" in claim.conventions
+    assert LL.COPIES == (4, 3, 2) and "three or two" in claim.conventions

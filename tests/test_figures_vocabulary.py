@@ -189,3 +189,115 @@ def test_hostile_token_strings_stay_text(hostile, monkeypatch):
         if "vl.svg" in out and fid != "vocabulary.home":
             assert "&lt;script&gt;" in out["vl.svg"], fid  # shown, as text
         assert "<script>" in json.dumps(out.get("vl", {}), ensure_ascii=False) or fid in {"vocabulary.bias", "vocabulary.home"}
+
+
+# --- the post's named heads: measured on those heads only, None where the model lacks them -----------------
+
+
+def test_post_heads_are_none_on_mini_and_never_reproduce(mini):
+    from figgen.claims import BY_ID, computed_value
+
+    ctx = Context.from_model(mini, F.PROMPT)
+    figs = {fid: {"data": render(spec, ctx)["figure"].data} for fid, spec in specs_of(IDS).items()}
+    post = figs["vocabulary.patterns-messages"]["data"]["post"]
+    assert all(v == {"overlap": None, "baseball_share": None} for v in post["repeating"].values())
+    assert set(post["repeating"]) == {"L11H3", "L4H8", "L7H1", "L9H8", "L10H0"}
+    assert set(post["identity"]) == {"L6H9", "L7H10", "L9H9", "L8H11"} and set(post["identity"].values()) == {None}
+    assert post["alliteration"]["ratio"] is None and post["recurring"]["named_positions"] is None
+    assert post["text"]["repeating"] == "this model has no L11H3 (4 layers of 4 heads)"
+    assert post["text"]["identity"].startswith("this model has none of L6H9, L7H10, L9H9 and L8H11")
+    tri = figs["vocabulary.attended"]["data"]["trifecta"]
+    assert tri["n_queries"] is None and tri["position"] == 3 and "no L5H10" in tri["text"]
+    for cid in ("vocabulary.l11h3-baseball", "vocabulary.repeating-heads", "vocabulary.l8h11-alliteration",
+                "vocabulary.identity-heads", "vocabulary.l6h6-recurring", "vocabulary.l5h10-trifecta"):
+        claim = BY_ID[cid]
+        value = computed_value(claim, figs)  # every key is there …
+        assert not claim.predicate(value), cid  # … and a missing head is never "reproduced"
+
+
+def test_post_head_scores_recompute_on_heads_mini_has(mini, monkeypatch):
+    """The same scores on heads mini does have (the post's constants patched), against loops over the lists."""
+    monkeypatch.setattr(F, "REPEATING", ((3, 1), (0, 0), (1, 2), (2, 3), (3, 0)))
+    monkeypatch.setattr(F, "IDENTITY", ((0, 1), (1, 1), (2, 2), (3, 3)))
+    monkeypatch.setattr(F, "ALLITERATION", (2, 0))
+    monkeypatch.setattr(F, "RECURRING", (1, 3))
+    monkeypatch.setattr(F, "RECURRING_WORDS", (" hit", " home", " run"))
+    ctx = Context.from_model(mini, F.PROMPT)
+    post = F.post_heads(ctx)
+    r = ctx.analysis(V.head_readings, F.PROMPT, F.K)
+    tokens, P = ctx.trace.tokens, len(ctx.trace.tokens)
+    voc = ctx.analysis(V.vocabulary)
+    words = ctx.analysis(V.decoded_vocabulary)
+    bb = ctx.tokenizer.encode(F.BASEBALL)[0]
+    context = set(voc.read(voc.W_E[[bb]], F.N_CONTEXT).ids[0].tolist())
+    overlaps = F.list_overlap(r.messages)
+    for l, h in F.REPEATING:
+        got = post["repeating"][f"L{l}H{h}"]
+        assert got["overlap"] == pytest.approx(overlaps[l, h], abs=1e-4)
+        share = np.mean([not r.messages.high[l, h, p] and len(context & set(r.messages.ids[l, h, p].tolist()))
+                         >= F.CONTEXT_MIN for p in range(1, P)])
+        assert got["baseball_share"] == pytest.approx(share, abs=1e-4)
+    for l, h in F.IDENTITY:
+        want = np.mean([not r.messages.high[l, h, p] and tokens[p] in r.messages.ids[l, h, p] for p in range(1, P)])
+        assert post["identity"][f"L{l}H{h}"] == pytest.approx(want, abs=1e-4)
+    a = post["alliteration"]
+    positions = [2, 3, 4, 7]  # ␣baseball ␣player ␣hit ␣run in mini's tokens too
+    assert [ctx.token_str(tokens[p]) for p in positions] == a["words"]
+    for p, src, n, found in zip(positions, F.ALLITERATION_WORDS, a["counts"], a["found"]):
+        listed = [] if r.messages.high[2, 0, p] else [words[i] for i in r.messages.ids[2, 0, p]]
+        assert n == len(found) == sum(w[1:2].isupper() and w[1] == src[1].upper() and
+                                      not w[1:].lower().startswith(src[1:]) for w in listed)
+    assert a["n_words_with"] == sum(c > 0 for c in a["counts"])
+    rec = post["recurring"]
+    for word, n in zip(F.RECURRING_WORDS, rec["named_positions"]):
+        i = ctx.tokenizer.encode(word)[0]
+        assert n == sum(not r.patterns.high[1, 3, p] and i in r.patterns.ids[1, 3, p] for p in range(1, P))
+    assert post["text"]["repeating"].startswith("L3H1's message lists share")
+
+
+def test_trifecta_on_a_head_mini_has(mini, monkeypatch):
+    monkeypatch.setattr(F, "TRIFECTA", (2, 1))
+    ctx = Context.from_model(mini, F.PROMPT)
+    r = ctx.analysis(V.head_readings, F.PROMPT, F.K)
+    pat = [ctx.tokenizer.decode([int(i)]) for i in r.patterns.ids[2, 1, 3, :2]]
+    msg = ctx.tokenizer.decode([int(r.messages.ids[2, 1, 3, 0])])
+    monkeypatch.setattr(F, "TRIFECTA_PATTERN", tuple(pat))  # both in its list
+    monkeypatch.setattr(F, "TRIFECTA_MESSAGE", (msg, " zzzz"))  # one is not even a token
+    d = F.trifecta(ctx)
+    A = ctx.trace["blocks.2.attn.hook_pattern"][1]
+    assert d["weights"] == [round(float(A[i, 3]), 4) for i in range(4, 8)]
+    assert d["n_queries"] == sum(A[i, 3] >= F.ATTEND_MIN and A[i, 3] >= A[i, 1:i + 1].max() for i in range(4, 8))
+    assert d["pattern"] is (not r.patterns.high[2, 1, 3]) and d["message"] is False
+    assert "lacks ␣zzzz" in d["text"] or "high bias" in d["text"]
+
+
+def test_filter_effect_shows_what_is_hidden():
+    ids = np.zeros((1, 3, 2, 3), np.int64)
+    ids[0, :, 1] = [[4, 9, 5], [9, 1, 2], [3, 4, 5]]  # 9 is "␣baseball": second in L0H0's list, first in L0H1's
+    high = np.zeros((1, 3, 2), bool)
+    high[0, [0, 1], 1] = True
+    z = np.zeros((1, 3, 2))
+    z[0, :, 1] = [1.5, -2.0, 0.1]
+    reading = V.Reading(ids, np.zeros(ids.shape), z, high, 1.0)
+    ctx = type("Ctx", (), {"token_str": staticmethod(lambda i: f"w{int(i)}"),
+                           "token_strs": staticmethod(lambda ids: [f"w{int(i)}" for i in ids])})()
+    d = F.filter_effect(ctx, V.HeadReadings(reading, reading, np.array([0, 7])), 1, baseball_id=9)
+    assert d["l0h0_words"] == ["w4", "w9", "w5"] and d["l0h0_high"] and d["l0h0_baseball_rank"] == 2
+    assert d["hidden"] == ["L0H0", "L0H1"] and d["baseball_hidden_in"] == ["L0H0", "L0H1"]
+    assert "z = +1.50, beyond the threshold, so the table hides it, and ␣baseball is its 2nd word" in d["l0h0_text"]
+    assert d["hidden_text"].startswith("the filter hides 2 of layer 0's 3 lists")
+
+
+def test_head_claims_state_the_figures_thresholds():
+    from figgen.claims import BY_ID
+
+    assert F.OVERLAP == 0.5 and "at least 50%" in BY_ID["vocabulary.l11h3-baseball"].criterion
+    assert f"the {F.N_CONTEXT} whole words" in BY_ID["vocabulary.l11h3-baseball"].criterion
+    assert f"at least {F.CONTEXT_MIN} of their 10" in BY_ID["vocabulary.l11h3-baseball"].criterion
+    assert f"at {F.RECUR_MIN} or more positions" in BY_ID["vocabulary.l6h6-recurring"].criterion
+    assert f"at least {F.ATTEND_MIN:.0%} of" in BY_ID["vocabulary.l5h10-trifecta"].criterion
+    assert f"beyond ±{V.HIGH_BIAS_Z:g} standard" in BY_ID["vocabulary.bos-neurons-high-bias"].criterion
+    assert BY_ID["vocabulary.l5h10-trifecta"].predicate([2, True, True])
+    assert not BY_ID["vocabulary.l5h10-trifecta"].predicate([1, True, True])
+    assert BY_ID["vocabulary.l8h11-alliteration"].predicate([3.0, 4]) and not BY_ID[
+        "vocabulary.l8h11-alliteration"].predicate([5.0, 3])

@@ -254,3 +254,26 @@ def test_hostile_tokens_stay_text(hostile_model, monkeypatch):
             assert not any(h in expr for h in ("<script>", "</b>")), (fid, expr)
         data = json.dumps(out["vl"]["datasets"] if "datasets" in out["vl"] else out["vl"])
         assert "<script>" in data  # … as data, which Vega draws as text
+
+
+def test_seed_bos_neurons_output_bias(mini_out, monkeypatch):
+    """The post's three BOS neurons are read whatever the choice (none on mini: 512 neurons per layer); patched
+    onto neurons mini has, their output words and mean bias are the core's read of W_out's rows."""
+    from figgen.claims import BY_ID
+
+    ctx, out = mini_out
+    d = out["vocabulary.neurons"]["figure"].data["seed_bos"]
+    assert d["writes_z"] == [None, None, None] and "do not exist" in d["text"]
+    claim = BY_ID["vocabulary.bos-neurons-high-bias"]
+    assert not claim.predicate(d["writes_z"]) and claim.predicate([1.2, -3.0, 1.01])
+    assert not claim.predicate([1.2, 0.5, 2.0])
+    monkeypatch.setattr(VS, "SEED_BOS", ((2, 66), (0, 5), (3, 511)))
+    fresh = Context.from_model(ctx.model, VS.PROMPT)
+    d = VS.neurons(fresh).data["seed_bos"]
+    W = fresh.weights
+    for (l, n), z in zip(VS.SEED_BOS, d["writes_z"]):
+        want = fresh.analysis(V.vocabulary).read(W[f"blocks.{l}.mlp.W_out"][n][None], 10)
+        got = d["readings"][f"L{l}N{n}"]
+        assert z == pytest.approx(float(want.mean_z[0]), abs=1e-4) and got["writes_high"] == bool(want.high[0])
+        assert got["writes"] == fresh.token_strs(want.ids[0, :VS.K_SHOWN])
+    assert d["text"].startswith("have output words whose mean bias is z = ")

@@ -84,3 +84,49 @@ def test_vocabulary_reads_an_embedding_as_its_own_token(mini):
     ln = V.in_ln_space(ctx, "blocks.0.ln1").read(ln_embed, k=5)
     assert ln.ids[:, 0].tolist() == [t.tokens[i] for i in words]  # LN(e) against LN(W_E): cosine 1
     np.testing.assert_allclose(ln.cosines[:, 0], 1, atol=1e-3)
+
+
+# --- one head's lists across the prompt: the scores of the post's head claims (hand-built lists) ---------
+
+
+def _reading(lists, high=()):
+    """A Reading for one layer and one head: lists (pos, k) of ids, `high` the positions flagged high bias."""
+    ids = np.asarray(lists, dtype=np.int64)[None, None]  # (1, 1, pos, k)
+    flags = np.zeros(ids.shape[:3], bool)
+    for p in high:
+        flags[0, 0, p] = True
+    return V.Reading(ids, np.zeros(ids.shape), np.zeros(flags.shape), flags, 1.0)
+
+
+def test_head_scores_leave_the_bos_out_and_count_high_bias_as_nothing():
+    # position 0 (the BOS) would match everything; position 3 is high bias
+    r = _reading([[7, 8, 9], [1, 5, 6], [5, 2, 9], [3, 5, 6], [4, 5, 9]], high=[3])
+    tokens = np.array([7, 1, 9, 3, 0])
+    # own token in its list: at positions 1 and 2; 3 is high bias; 4's token (0) is not in its list
+    assert V.self_match_share(r, tokens, 0, 0) == pytest.approx(2 / 4)
+    assert V.context_share(r, 0, 0, np.array([5, 6, 9]), 2) == pytest.approx(3 / 4)  # positions 1, 2, 4
+    assert V.context_share(r, 0, 0, np.array([5, 6, 9]), 3) == 0.0
+    assert V.positions_with(r, 0, 0, [5, 9, 7]) == [3, 2, 0]  # 7 only at the BOS
+    assert V.recurring(r, 0, 0, 2) == [5, 9]  # most positions first
+    assert V.recurring(r, 0, 0, 4) == []
+
+
+@pytest.mark.parametrize("word, source, ok", [
+    (" Buck", " baseball", True), (" Bryce", " baseball", True), (" PA", " player", True),
+    (" Hernandez", " hit", True), (" Robinson", " run", True),
+    (" Baseball", " baseball", False), (" Baseballs", " baseball", False), (" HIT", " hit", False),
+    (" Players", " player", False), (" buck", " baseball", False), (" Robinson", " hit", False), ("", " hit", False),
+])
+def test_alliterates(word, source, ok):
+    assert V.alliterates(word, source) is ok
+
+
+def test_alliteration_against_chance():
+    words = [" Buck", " Bryce", " ball", " Baseball", " Hoffman", " hat", " Rod", " rat", "ville", " Rex"]
+    keep = np.array([w.startswith(" ") for w in words])  # "ville" is no candidate
+    r = _reading([[0, 1, 2], [0, 1, 2], [4, 5, 3], [6, 9, 8]], high=[2])
+    a = V.alliteration(r, 0, 0, [1, 2, 3], [" baseball", " hit", " run"], words, keep)
+    assert a.counts == [2, 0, 2]  # position 2 is high bias: nothing counted
+    # chance among the 9 candidates: B… 2 (Buck, Bryce; not Baseball), H… 1 (Hoffman), R… 2 (Rod, Rex)
+    np.testing.assert_allclose(a.chance, [2 / 9, 1 / 9, 2 / 9])
+    assert a.ratio == pytest.approx(4 / (3 * 5 / 9))

@@ -288,6 +288,81 @@ def self_attention(pattern: np.ndarray) -> np.ndarray:
     return diag[:, 1:].mean(-1) if diag.shape[1] > 1 else diag.mean(-1)
 
 
+# --- scores for what the post says about single heads (one head's lists across the prompt) -------------
+# Each takes a Reading whose ids are (layer, head, pos, k) and scores one head's lists at the positions after
+# the BOS (position 0 is the same in every prompt). A high-bias list counts as matching nothing.
+
+
+def _lists(r: Reading, layer: int, head: int) -> list[np.ndarray | None]:
+    """The head's k ids at each position after the BOS (None where the list is high bias)."""
+    return [None if r.high[layer, head, p] else r.ids[layer, head, p] for p in range(1, r.ids.shape[2])]
+
+
+def self_match_share(r: Reading, tokens: np.ndarray, layer: int, head: int) -> float:
+    """Share of the positions after the BOS whose list contains that position's own token (an identity head)."""
+    lists = _lists(r, layer, head)
+    return float(np.mean([ids is not None and int(tokens[p]) in ids for p, ids in enumerate(lists, 1)]))
+
+
+def context_share(r: Reading, layer: int, head: int, words: np.ndarray, min_words: int) -> float:
+    """Share of the positions after the BOS whose list holds at least `min_words` of the ids `words`."""
+    words = set(np.asarray(words).tolist())
+    return float(np.mean([ids is not None and len(words & set(ids.tolist())) >= min_words
+                          for ids in _lists(r, layer, head)]))
+
+
+def positions_with(r: Reading, layer: int, head: int, word_ids) -> list[int]:
+    """For each id of `word_ids`: at how many positions after the BOS the head's list contains it."""
+    lists = [set(ids.tolist()) for ids in _lists(r, layer, head) if ids is not None]
+    return [sum(int(w) in s for s in lists) for w in word_ids]
+
+
+def recurring(r: Reading, layer: int, head: int, min_positions: int) -> list[int]:
+    """The ids in the head's lists at `min_positions` or more positions after the BOS: most positions first,
+    then by id."""
+    counts: dict[int, int] = {}
+    for ids in _lists(r, layer, head):
+        for i in [] if ids is None else set(ids.tolist()):
+            counts[i] = counts.get(i, 0) + 1
+    return sorted((i for i, n in counts.items() if n >= min_positions), key=lambda i: (-counts[i], i))
+
+
+def alliterates(word: str, source: str) -> bool:
+    """A name-like word sharing `source`'s first letter: capitalised, its initial `source`'s initial upper-cased,
+    and neither `source` itself in another case nor a word extending it (" Buck" and " PA" for " baseball" and
+    " player"; not " Baseball", " Players" or " HIT" for " hit"). Leading spaces are ignored."""
+    w, s = word.lstrip(" "), source.lstrip(" ")
+    return bool(w and s) and w[0].isupper() and w[0] == s[0].upper() and not w.lower().startswith(s.lower())
+
+
+@dataclass(frozen=True)
+class Alliteration:
+    """One head's lists at some positions against their input words (see `alliterates`).
+
+    counts (n,): alliterating words in each position's list (0 for a high-bias list); chance (n,): the share of
+    all candidate words that alliterate with that position's word; ratio: Σ counts / (k Σ chance), how many
+    times more often than a list drawn at random (None when chance is 0)."""
+
+    counts: list[int]
+    chance: list[float]
+    ratio: float | None
+
+
+def alliteration(r: Reading, layer: int, head: int, positions: Sequence[int], sources: Sequence[str],
+                 words: Sequence[str], keep: np.ndarray) -> Alliteration:
+    """`sources[i]` is the input word at `positions[i]`; `words` every token's text (d_vocab,); `keep` the
+    candidates (whole words)."""
+    kept = [words[i] for i in np.flatnonzero(keep)]
+    k = r.ids.shape[-1]
+    counts, chance = [], []
+    for p, src in zip(positions, sources):
+        ids = None if r.high[layer, head, p] else r.ids[layer, head, p]
+        counts.append(0 if ids is None else sum(alliterates(words[int(i)], src) for i in ids))
+        chance.append(sum(alliterates(w, src) for w in kept) / max(len(kept), 1))
+    expected = k * sum(chance)
+    return Alliteration(counts, chance, sum(counts) / expected if expected > 0 else None)
+
+
 # --- the stream: FFN neurons and token evolution (the vocabulary-stream page's views 3 and 4) ---------
 
 # Which neurons are read. A neuron's activation is its GELU output (`blocks.{l}.mlp.hook_post`); its input

@@ -67,5 +67,79 @@ CLAIMS: tuple[Claim, ...] = (
         published="noticed in the upper half", predicate=_upper_half,
         criterion="Reproduced when the lens first predicts the repeated text at ≥ 50% of the repeated positions "
                   "only beyond half the depth (the number: that layer's share of the depth)", fmt=".0%",
-        conventions="Our own repeated sentence (the seed does not give its text), four copies; " + LENS + "."),
+        conventions="Our own text, as the post does not give its: the run of arbitrary words “apple river copper "
+                    "silver thunder pencil.” repeated four times, or three or two when the model's context cannot "
+                    "hold four (the page's ordinary sentence, shown beside it, is not judged); counted at the "
+                    "positions of the second and later copies, the lens read after the input and after every "
+                    "attention sublayer and MLP; " + LENS + "."),
+)
+
+# --- the addendum: comparing to the inputs ---------------------------------------------------------
+
+
+def _below(bound: float):
+    def ok(value: float | None) -> bool:
+        return value is not None and value < bound
+    return ok
+
+
+PROSE = ("The prose example: the post's passage from the GPT-3 abstract where the model predicts at least a quarter "
+         "of it right, else a passage of our own (the page says which); the post's plots show stretches of the "
+         "abstract with more of it before them, ours start at the segment. Positions after the BOS. ")
+INPUT_RANK = "Rank 1 = the lens's top guess; the input token is the token at the position read. "
+CLAIMS = CLAIMS + (
+    Claim(
+        id="logit-lens.input-unlike", source=SEED_004.at("overview"),
+        statement="After the input row, nothing in the lens looks like the input: the input token is almost never "
+                  "the top guess at any later depth.",
+        about=GPT2_FAMILY, keys=("logit-lens.input-rank:input_top1_after",),
+        published="almost never looks like the input", predicate=lambda v: v is not None and v <= 0.05, fmt=".1%",
+        criterion="Reproduced when the input token is the lens's top guess at no more than 5% of the cells after "
+                  "the input row (every later depth, the output included, × every position; the value: that share)",
+        conventions=PROSE + INPUT_RANK + "Final LayerNorm with its own γ and β applied to every point; " + LENS + "."),
+    Claim(
+        id="logit-lens.input-kl-smaller", source=SEED_004.at("addendum: more on \"input discarding\""),
+        statement="KL(input ‖ layer) also jumps right after the input, but far less than KL(final ‖ layer) drops at "
+                  "the same step.",
+        about=GPT2_FAMILY, keys=("logit-lens.kl:input_jump_ratio",),
+        published="a fast jump, far smaller than the jump in KL(final ‖ layer)",
+        predicate=lambda r: r is not None and 0 < r <= 0.5, fmt=".2f",
+        criterion="Reproduced when the mean KL(input ‖ after layer 0) is positive and at most half the drop of "
+                  "the mean KL(final ‖ point) from the input to after layer 0 (the value: that ratio; none when "
+                  "KL(final ‖ point) does not drop)",
+        conventions=PROSE + "KL in nats, means over positions; “input” is the input embeddings read through the "
+                    "lens; " + LENS + "."),
+    Claim(
+        id="logit-lens.input-kl-cap", source=SEED_004.at("addendum: more on \"input discarding\""),
+        statement="KL(input ‖ layer) never reaches 30 nats, the top of the post's colour scale (KL(final ‖ layer) "
+                  "went well beyond it).",
+        about=GPT2_FAMILY, keys=("logit-lens.kl:kl_input_max",),
+        published="KL = 30 does not appear on the plot of KL(input ‖ layer)", predicate=_below(30.0), fmt=".1f",
+        criterion="Reproduced when the largest KL(input ‖ point), over every depth and every position after the "
+                  "BOS, is below 30 nats (the value: that largest)",
+        conventions=PROSE + "KL in nats; every position of the passage, where the post's plot showed a stretch of "
+                    "it; " + LENS + "."),
+    Claim(
+        id="logit-lens.input-ranks-kept", source=SEED_004.at("addendum: more on \"input discarding\""),
+        statement="After the input, many input tokens keep ranks in the hundreds or thousands, not the tens of "
+                  "thousands.",
+        about=GPT2_FAMILY, keys=("logit-lens.input-rank:kept_share",),
+        published="in the 100s or 1000s, but not the 10000s, in many cases",
+        predicate=lambda v: v is not None and v >= 0.25, fmt=".0%",
+        criterion="Reproduced when at least a quarter of the positions keep their input token's rank under 10,000 "
+                  "at every depth after the input row, the output included (the value: the share of positions)",
+        conventions=PROSE + INPUT_RANK + LENS + "; GPT-2's vocabulary has 50,257 tokens at every size."),
+    Claim(
+        id="logit-lens.plasma-preserved", source=SEED_004.at("addendum: more on \"input discarding\""),
+        statement="The first “plasma” of the copying example is strikingly preserved: at its own position its rank "
+                  "stays low through the depth.",
+        about=GPT2_FAMILY, keys=("logit-lens.plasma:first_word.worst_after",),
+        published="the preservation of “plasma” is striking", predicate=lambda v: v is not None and v <= 100,
+        fmt=",",
+        criterion="Reproduced when the first “␣plasma”, read at its own position, ranks 100 or better after every "
+                  "layer, the output included (the value: its worst rank after the input row)",
+        conventions="The post's copying prompt “Sometimes, when people say plasma, they mean a state of matter. Other "
+                    "times, when people say plasma” (a shorter one of ours only where the context cannot hold it), "
+                    "BOS first; the first “␣plasma” is position 6 in GPT-2's tokens. " + INPUT_RANK +
+                    "The post's rank colours stop at 1,000; " + LENS + "."),
 )

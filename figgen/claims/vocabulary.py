@@ -174,3 +174,131 @@ CLAIMS = CLAIMS + (
                   "on average over the queries after the BOS (the value: the share of heads)",
         conventions=VOCAB_PROMPT),
 )
+
+
+# --- the post's named heads (seed 003, "Patterns" and "Messages"): each measured on the head the post names ----
+# Thresholds here and in figgen/figures/vocabulary.py (OVERLAP, N_CONTEXT, CONTEXT_MIN, RECUR_MIN, ATTEND_MIN)
+# agree; tests/test_figures_vocabulary.py pins them.
+HEAD_LISTS = ("Every list: the 10 nearest whole words of one head's vector at one position after the BOS (the BOS's "
+              "vectors are the same in every prompt); a high-bias list counts as matching nothing. ")
+OVERLAP_DEF = ("Repetition: the share of words two positions' message lists have in common, averaged over every pair "
+               "of positions after the BOS. ")
+PM = "vocabulary.patterns-messages:post."
+
+
+def _values(*values) -> list:
+    return list(values)
+
+
+def _all_at_least(threshold: float):
+    def ok(values: list) -> bool:
+        return all(v is not None and v >= threshold for v in values)
+    return ok
+
+
+def _l11h3(v: list) -> bool:
+    return v[0] is not None and v[1] is not None and v[0] >= 0.5 and v[1] >= 0.5
+
+
+def _alliteration(v: list) -> bool:
+    return v[0] is not None and v[1] is not None and v[0] >= 3 and v[1] == 4
+
+
+def _trifecta(v: list) -> bool:
+    return v[0] is not None and v[0] >= 2 and v[1] is True and v[2] is True
+
+
+def _all_high(zs: list) -> bool:
+    return all(z is not None and abs(z) > 1.0 for z in zs)
+
+
+CLAIMS = CLAIMS + (
+    Claim(
+        id="vocabulary.l11h3-baseball", source=SEED_003.at("Messages: Repeating Messages"),
+        statement="Head L11H3, in the last layer, writes nearly the same baseball-flavoured message at every position "
+                  "of the prompt.",
+        about=GPT2_SMALL, keys=(PM + "repeating.L11H3.overlap", PM + "repeating.L11H3.baseball_share"),
+        compute=_values, published="a very similar baseball-context message over the whole sequence",
+        predicate=_l11h3, fmt=".0%",
+        criterion="Reproduced when L11H3's message lists repeat (on average two positions share at least 50% of "
+                  "their words) and at least half of them are in baseball's context (at least 3 of their 10 words "
+                  "among the 100 whole words nearest the embedding of “␣baseball”, itself included); the values: "
+                  "that repetition and that share",
+        conventions=VOCAB_PROMPT + VOCAB_READING + HEAD_LISTS + OVERLAP_DEF +
+                    "A message m_j = v_j W_O (b_V inside v_j) is read against the raw vocabulary; “baseball's "
+                    "context” is our operational stand-in for the post's reading of its table."),
+    Claim(
+        id="vocabulary.repeating-heads", source=SEED_003.at("Messages: Repeating Messages"),
+        statement="The same repeating messages appear at heads L4H8, L7H1, L9H8 and L10H0.",
+        about=GPT2_SMALL, keys=tuple(PM + f"repeating.{h}.overlap" for h in ("L4H8", "L7H1", "L9H8", "L10H0")),
+        compute=_values, published="seen in heads 4-8, 7-1, 9-8 and 10-0", predicate=_all_at_least(0.5), fmt=".0%",
+        criterion="Reproduced when the message lists of each of the four heads repeat: on average two positions share "
+                  "at least 50% of their words (the values: that share, per head in this order)",
+        conventions=VOCAB_PROMPT + VOCAB_READING + HEAD_LISTS + OVERLAP_DEF +
+                    "Tested on repetition only (the behaviour the post names); whether the words are baseball's is "
+                    "shown beside it, not judged."),
+    Claim(
+        id="vocabulary.l8h11-alliteration", source=SEED_003.at("Messages: Aliteration / Shared First Letter Names"),
+        statement="Head L8H11's messages hold names that begin with the input word's letter: B… for “baseball”, "
+                  "P… for “player”, H… for “hit”, R… for “run”.",
+        about=GPT2_SMALL, keys=(PM + "alliteration.ratio", PM + "alliteration.n_words_with"), compute=_pair,
+        published="Buck, Buff, Bryce; PA; Hernandez, Hoffman; Robinson, Rodriguez, Rod", predicate=_alliteration,
+        fmt=".3g",
+        criterion="Reproduced when the message lists of L8H11 at “␣baseball”, “␣player”, “␣hit” and “␣run” all "
+                  "hold at least one alliterating word (capitalised, starting with the input word's initial, neither "
+                  "the word itself in another case nor a word extending it), and the four lists hold at least 3 "
+                  "times as many as lists of 10 whole words drawn at random would (the values: that ratio, and at "
+                  "how many of the four words one is found)",
+        conventions=VOCAB_PROMPT + VOCAB_READING + HEAD_LISTS +
+                    "A capital letter stands in for “a name”; the chance rate of each initial is counted over every "
+                    "whole word of the vocabulary. The post's “a” (names containing an a) is not scored."),
+    Claim(
+        id="vocabulary.identity-heads", source=SEED_003.at("Messages: Identity of Past Input Tokens"),
+        statement="The messages of heads L6H9, L7H10 and L9H9, and of L8H11, match the input word itself.",
+        about=GPT2_SMALL, keys=tuple(PM + f"identity.{h}" for h in ("L6H9", "L7H10", "L9H9", "L8H11")),
+        compute=_values, published="strong examples of messages matching the input word (8-11: “baseball”, "
+                                   "“player”, “hit”, “home”)",
+        predicate=_all_at_least(0.5), fmt=".0%",
+        criterion="Reproduced when, at each of the four heads, the position's own token is among the 10 nearest whole "
+                  "words of its message at at least half of the 7 positions after the BOS (the values: that share, "
+                  "per head in this order)",
+        conventions=VOCAB_PROMPT + VOCAB_READING + HEAD_LISTS + "The exact token only (“␣Baseball” does not count "
+                    "for “␣baseball”)."),
+    Claim(
+        id="vocabulary.l6h6-recurring", source=SEED_003.at("Patterns: Repeating Heads"),
+        statement="Head L6H6 leaves patterns that repeat some of the same words over several tokens, among them "
+                  "“hit”, “March” and “flight”.",
+        about=GPT2_SMALL, keys=(PM + "recurring.named_positions",),
+        published="“hit”, “March”, “flight” over multiple later tokens",
+        predicate=lambda v: v is not None and all(n is not None and n >= 2 for n in v),
+        criterion="Reproduced when each of “␣hit”, “␣March” and “␣flight” is among the 10 nearest whole words of "
+                  "L6H6's pattern at 2 or more positions after the BOS (the values: at how many positions each is)",
+        conventions=VOCAB_PROMPT + VOCAB_READING + HEAD_LISTS +
+                    "Patterns p_j = W_Q k_j read in layer 6's ln1 space. Our whole-word filter only removes "
+                    "candidates, so a whole word in the post's list of 10 stays in ours if the pattern is the same."),
+    Claim(
+        id="vocabulary.l5h10-trifecta", source=SEED_003.at("Attended Messages: The Missing Trifecta"),
+        statement="At head L5H10 several later tokens attend to “player”, whose pattern there resembles “teammates” "
+                  "and “scored” and whose message resembles “athlete” and “injury”.",
+        about=GPT2_SMALL, keys=("vocabulary.attended:trifecta.n_queries", "vocabulary.attended:trifecta.pattern",
+                                "vocabulary.attended:trifecta.message"),
+        compute=_values, published="several tokens attend to “player”; pattern “teammates”, “scored”; message "
+                                   "“athlete”, “injury”",
+        predicate=_trifecta,
+        criterion="Reproduced when at least 2 of the 4 later queries attend to “␣player” at L5H10 (at least 10% of "
+                  "their attention, and more than to any other key but the BOS), “␣teammates” and “␣scored” are "
+                  "both among the 10 nearest whole words of its pattern (layer 5's ln1 space) and “␣athlete” and "
+                  "“␣injury” among those of its message (the values: that number of queries, then whether each list "
+                  "holds both words)",
+        conventions=VOCAB_PROMPT + VOCAB_READING + "Attention: hook_pattern of the trace (softmax of the scaled "
+                    "scores, causal mask)."),
+    Claim(
+        id="vocabulary.bos-neurons-high-bias", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
+        statement="The output weights of the BOS neurons L2N666, L2N1825 and L2N3034 read as high-bias words.",
+        about=GPT2_SMALL, keys=("vocabulary.neurons:seed_bos.writes_z",),
+        published="the output neurons match high bias tokens", predicate=_all_high, fmt="+.2f",
+        criterion="Reproduced when, for each of the three neurons, the 10 whole words nearest its output weights "
+                  "(raw vocabulary) have a mean prediction bias beyond ±1 standard deviation (this site's high-bias "
+                  "threshold; the values: each list's mean bias z)",
+        conventions="Weights only: the prompt does not matter. " + VOCAB_READING),
+)

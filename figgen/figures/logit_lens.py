@@ -53,6 +53,7 @@ KL_CAP = 30.0  # nats: the seed capped its KL colour scale at 30
 FINAL_RANK_CAP = 100  # the seed's rank colours bottom out at 100 (final top-1) and 1,000 (input token)
 INPUT_RANK_CAP = 1000
 REPEAT_THRESHOLD = 0.5  # "the lens predicts the repetition": right on at least half the repeated positions
+RANK_BOUND = 10_000  # the addendum: input tokens' ranks "in the 100s or 1000s, but not the 10000s"
 
 
 # --- what the figures share (memoised per build) -----------------------------------------------------
@@ -239,7 +240,16 @@ def kl(ctx) -> Figure:
         data={"kl_final_mean": rounded(kf), "kl_input_mean": rounded(ki), "labels": lz.labels,
               "kl_final_max": round(float(lz.kl_final.max()), 4), "cap": KL_CAP,
               "first_step": round(float(kf[0] - kf[1]), 4),
-              "largest_later_step": round(float(max(np.diff(-kf)[1:], default=0.0)), 4)},
+              "largest_later_step": round(float(max(np.diff(-kf)[1:], default=0.0)), 4),
+              "input_jump": round(float(ki[1]), 4),
+              "input_jump_ratio": round(float(ki[1] / (kf[0] - kf[1])), 4) if kf[0] > kf[1] else None,
+              "kl_input_max": round(float(lz.kl_input[:, real].max()), 4),
+              "kl_final_max_real": round(float(lz.kl_final[:, real].max()), 4),
+              "input_jump_text": (f"{ki[1]:.1f} nats after the first layer, "
+                                  + (f"{ki[1] / (kf[0] - kf[1]):.0%} of the drop of KL(final ‖ point) at the same step"
+                                     if kf[0] > kf[1] else "while KL(final ‖ point) does not drop at that step")),
+              "cap_text": (f"the largest KL(input ‖ point) anywhere in the passage is {lz.kl_input[:, real].max():.1f} "
+                           f"nats, against {lz.kl_final[:, real].max():.1f} for KL(final ‖ point)")},
         alt=f"Two grids of KL divergences at each depth; the mean KL to the output falls from {kf[0]:.1f} nats at the "
             f"input to {kf[1]:.1f} after layer 0, while the mean KL to the input rises to {ki[1]:.1f}",
         caption=f"Top: how far the lens's distribution at each depth is from the model's output, KL(final ‖ point); "
@@ -257,8 +267,20 @@ def input_rank(ctx) -> Figure:
     lz = ctx.analysis(lens_of, prompt)
     fig, cols = _rank_grid(ctx, lz, prompt, lz.input_rank, INPUT_RANK_CAP)
     median = np.median(lz.input_rank[:, 1:], axis=1)
+    after = lz.input_rank[1:, 1:]  # rows after the input row, positions after the BOS
+    top1 = float((after == 1).mean())
+    worst = after.max(0)  # (positions,) each input token's largest rank after the input row
+    kept = float((worst < RANK_BOUND).mean())
+    d_vocab = ctx.dims.d_vocab
     return Figure(
-        data={"median_input_rank": rounded(median), "labels": lz.labels},
+        data={"median_input_rank": rounded(median), "labels": lz.labels,
+              "input_top1_after": round(top1, 4), "n_cells_after": int(after.size),
+              "worst_after": [int(w) for w in worst], "rank_bound": RANK_BOUND, "kept_share": round(kept, 4),
+              "n_kept": int((worst < RANK_BOUND).sum()), "n_positions": int(after.shape[1]),
+              "kept_text": (f"{int((worst < RANK_BOUND).sum())} of the {after.shape[1]} input tokens keep a rank under "
+                            f"{RANK_BOUND:,} at every depth after the input"
+                            + ("" if d_vocab > RANK_BOUND else
+                               f" (every rank is, with this model's {d_vocab:,} tokens: the count says nothing here)"))},
         alt=f"Grid of the rank of the input token at each depth; median {median[0]:.0f} at the input row, "
             f"{median[1]:.0f} after layer 0, {median[-1]:.0f} at the output",
         caption=f"The rank, in the lens, of the token each position reads ({_shown_note(cols, len(ctx.trace_of(prompt).tokens))}). "
@@ -283,7 +305,10 @@ def _plasma(ctx) -> dict:
     at = len(t.tokens) - 2  # the position that predicts it
     ranks_ = lz.tracked[target][:, at]
     first = L.first_point_at(ranks_)
-    return {"lens": lz, "at": at, "target": target, "ranks": ranks_, "first": first, "prompt": prompt}
+    own = next(p for p, tok in enumerate(t.tokens) if tok == target)  # the word's first occurrence
+    layer_points = [0] + [i for i, s in enumerate(lz.labels) if s.startswith("after MLP")]  # input, after each layer
+    return {"lens": lz, "at": at, "target": target, "ranks": ranks_, "first": first, "prompt": prompt,
+            "own": own, "own_ranks": lz.input_rank[:, own], "layer_points": layer_points}
 
 
 @figure("logit-lens.sublayers", section="logit-lens", title="After attention, after the MLP",
@@ -322,7 +347,13 @@ def plasma(ctx) -> Figure:
     fig = MplFigure(figsize=(style.COLUMN_IN, 3.0), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(ranks_))
-    ax.semilogy(x, ranks_, "o-", color=style.OPERATION, markersize=5)
+    own = pl["own_ranks"]
+    first_word = pl["own"] < pl["at"]  # the prompt has an earlier occurrence to read at its own position
+    ax.semilogy(x, ranks_, "o-", color=style.OPERATION, markersize=5, label="at the second “say”: the word to copy")
+    if first_word:
+        ax.semilogy(x, own, "s--", color=style.MLP, markersize=4,
+                    label=f"at the first {word} (position {pl['own']}): the word itself")
+        ax.legend(loc="best")
     ax.invert_yaxis()  # rank 1 at the top
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # plain ranks, no mathtext
     ax.yaxis.set_minor_formatter(NullFormatter())
@@ -336,8 +367,16 @@ def plasma(ctx) -> Figure:
                     color=style.muted(ctx.theme))
     n_layers = ctx.dims.n_layers
     first_layer = None if first is None else int(lz.layers[first])
+    at_layers = own[pl["layer_points"]]  # the first occurrence's own rank at the input and after each layer
+    kept = {"position": pl["own"], "ranks": [int(r) for r in at_layers],
+            "labels": [lz.labels[i] for i in pl["layer_points"]],
+            "worst_after": int(at_layers[1:].max()) if first_word else None,
+            "median_after": float(np.median(at_layers[1:])) if first_word else None,
+            "text": (f"at its own position, the first {word} ranks {int(at_layers[0]):,} at the input and at worst "
+                     f"{int(at_layers[1:].max()):,} after any layer (median {np.median(at_layers[1:]):,.0f})"
+                     if first_word else f"the prompt has no earlier {word} to follow")}
     return Figure(
-        data={"word": word, "ranks": [int(r) for r in ranks_], "labels": lz.labels, "at": pl["at"],
+        data={"word": word, "ranks": [int(r) for r in ranks_], "labels": lz.labels, "at": pl["at"], "first_word": kept,
               "first_point": first, "first_label": None if first is None else lz.labels[first],
               "first_layer": first_layer, "n_layers": n_layers, "input_rank": int(ranks_[0]),
               "final_rank": int(ranks_[-1]),
@@ -346,9 +385,13 @@ def plasma(ctx) -> Figure:
               "depth_share": None if first_layer is None else round((first_layer + 1) / n_layers, 4)},
         alt=f"Line chart of the rank of {word} at the copy position after each sublayer: {int(ranks_[0])} at the "
             f"input, {int(ranks_[-1])} at the output"
-            + ("" if first is None else f"; top guess from {lz.labels[first]} on"),
+            + ("" if first is None else f"; top guess from {lz.labels[first]} on")
+            + (f"; a second, dashed line: the first {word} at its own position, at worst rank "
+               f"{kept['worst_after']:,} after the input" if first_word else ""),
         caption=f"The rank of {word} in the lens at the position just before it (the second “say”), after the "
-                "input and after every attention sublayer and MLP (log scale, rank 1 at the top).",
+                "input and after every attention sublayer and MLP (log scale, rank 1 at the top)"
+                + (f"; dashed: the rank of the first {word} at its own position (the addendum's “preserved” input "
+                   "token)." if first_word else "."),
         mpl=fig, prompts=[pl["prompt"]],
     )
 

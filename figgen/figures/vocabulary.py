@@ -17,8 +17,9 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
 from ..analysis import vocab as V
+from ..context import token_display
 from . import style
-from .labels import cell_ink, head_label, rounded
+from .labels import cell_ink, head_label, join_words, rounded
 from .registry import Figure, figure
 
 PROMPT = V.PROMPT
@@ -211,6 +212,123 @@ def list_overlap(r: V.Reading) -> np.ndarray:
     return out
 
 
+# --- the post's own heads (GPT-2 124M's; the post's "11-3" is L11H3): scores for its claims ---------------
+REPEATING = ((11, 3), (4, 8), (7, 1), (9, 8), (10, 0))  # messages repeating a (baseball) context; L11H3 first
+IDENTITY = ((6, 9), (7, 10), (9, 9), (8, 11))  # messages that match the input word
+ALLITERATION = (8, 11)
+ALLITERATION_WORDS = (" baseball", " player", " hit", " run")  # the post's examples ("a" behaves otherwise)
+RECURRING = (6, 6)
+RECURRING_WORDS = (" hit", " March", " flight")  # the words the post names in L6H6's patterns
+TRIFECTA = (5, 10)
+TRIFECTA_KEY = " player"
+TRIFECTA_PATTERN = (" teammates", " scored")
+TRIFECTA_MESSAGE = (" athlete", " injury")
+N_CONTEXT = 100  # baseball's neighbourhood: the whole words nearest "␣baseball"'s own embedding row
+CONTEXT_MIN = 3  # a list "is in baseball's context" with at least this many of them among its K words
+RECUR_MIN = 2  # a word "recurs" in a head's lists when it is in the lists of at least this many positions
+ATTEND_MIN = 0.1  # a later query "attends to" a key giving it at least this weight and more than any word but it
+
+
+def _has(ctx, layer: int, head: int) -> bool:
+    return layer < ctx.dims.n_layers and head < ctx.dims.n_heads
+
+
+def _absent(ctx, heads) -> str:
+    """'' when the model has every one of `heads`; else a sentence naming those it lacks."""
+    missing = [head_label(*lh) for lh in heads if not _has(ctx, *lh)]
+    shape = f"({ctx.dims.n_layers} layers of {ctx.dims.n_heads} heads)"
+    if not missing:
+        return ""
+    return (f"this model has no {missing[0]} {shape}" if len(missing) == 1 else
+            f"this model has none of {join_words(missing)} {shape}" if len(missing) == len(heads) else
+            f"this model lacks {join_words(missing)} {shape}")
+
+
+def _pct(values: dict) -> str:
+    """'62% (L4H8), 40% (L7H1) …', a head this model lacks as 'none (L9H8)'."""
+    return join_words([f"{'none' if v is None else format(v, '.0%')} ({k})" for k, v in values.items()])
+
+
+def _position_of(ctx, word: str) -> int | None:
+    t = ctx.trace_of(PROMPT)
+    return next((p for p, tok in enumerate(t.tokens) if ctx.tokenizer.decode([int(tok)]) == word), None)
+
+
+def _opt(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def post_heads(ctx) -> dict:
+    """The scores of the post's named heads on the post's prompt (None where this model lacks the head), plus
+    one sentence each for the page. Memoised: patterns-messages carries them, attended its own trifecta."""
+    r = _readings(ctx)
+    t = ctx.trace_of(PROMPT)
+    tokens = np.asarray(t.tokens)
+    voc = ctx.analysis(V.vocabulary)
+    overlaps = list_overlap(r.messages)  # (layer, head)
+    bb = _single_id(ctx, BASEBALL)
+    context = (voc.read(voc.W_E[[bb]], N_CONTEXT).ids[0] if bb is not None and voc.keep[bb]
+               else np.zeros(0, np.int64))
+    repeating = {head_label(l, h): {"overlap": _opt(overlaps[l, h]) if _has(ctx, l, h) else None,
+                                    "baseball_share": _opt(V.context_share(r.messages, l, h, context, CONTEXT_MIN))
+                                    if _has(ctx, l, h) and len(context) else None}
+                 for l, h in REPEATING}
+    identity = {head_label(l, h): _opt(V.self_match_share(r.messages, tokens, l, h)) if _has(ctx, l, h) else None
+                for l, h in IDENTITY}
+    words = ctx.analysis(V.decoded_vocabulary)
+    positions = [_position_of(ctx, w) for w in ALLITERATION_WORDS]
+    allit = {"head": head_label(*ALLITERATION), "words": ctx.token_strs([tokens[p] for p in positions if p is not None]),
+             "counts": None, "chance": None, "ratio": None, "n_words_with": None, "found": None}
+    if _has(ctx, *ALLITERATION) and None not in positions:
+        a = V.alliteration(r.messages, *ALLITERATION, positions, ALLITERATION_WORDS, words, voc.keep)
+        l, h = ALLITERATION
+        allit |= {"counts": a.counts, "chance": [round(c, 4) for c in a.chance], "ratio": _opt(a.ratio),
+                  "n_words_with": sum(c > 0 for c in a.counts),
+                  "found": [[] if r.messages.high[l, h, p] else
+                            [ctx.token_str(i) for i in r.messages.ids[l, h, p] if V.alliterates(words[int(i)], src)]
+                            for p, src in zip(positions, ALLITERATION_WORDS)]}
+    named = [_single_id(ctx, w) for w in RECURRING_WORDS]
+    rec = {"head": head_label(*RECURRING), "named": [token_display(w) for w in RECURRING_WORDS],
+           "named_positions": None, "recurring": None, "n_recurring": None}
+    if _has(ctx, *RECURRING):
+        ids = V.recurring(r.patterns, *RECURRING, RECUR_MIN)
+        rec |= {"named_positions": [None if i is None else V.positions_with(r.patterns, *RECURRING, [i])[0]
+                                    for i in named],
+                "recurring": ctx.token_strs(ids), "n_recurring": len(ids)}
+    return {"repeating": repeating, "identity": identity, "alliteration": allit, "recurring": rec,
+            "context_words": ctx.token_strs(context[:10]), "context_text": ", ".join(ctx.token_strs(context[:10])),
+            "n_context": int(len(context)),
+            "context_min": CONTEXT_MIN, "recur_min": RECUR_MIN, "text": _post_texts(ctx, repeating, identity, allit, rec)}
+
+
+def _post_texts(ctx, repeating: dict, identity: dict, allit: dict, rec: dict) -> dict:
+    """One sentence (or clause) per claim, from the scores: what the page says on this model."""
+    first = head_label(*REPEATING[0])  # L11H3
+    l11 = repeating[first]
+    others = [k for k in repeating if k != first]
+    rep = (_absent(ctx, REPEATING[:1]) or
+           f"{first}'s message lists share {l11['overlap'] or 0:.0%} of their words between positions, and "
+           f"{l11['baseball_share'] or 0:.0%} of them are in baseball's neighbourhood")
+    rep_others = ("the four others share " + _pct({k: repeating[k]["overlap"] for k in others})
+                  if any(_has(ctx, *lh) for lh in REPEATING[1:]) else _absent(ctx, REPEATING[1:]))
+    ident = ("the message holds the input word itself at " + _pct(identity) + " of the positions"
+             if any(_has(ctx, *lh) for lh in IDENTITY) else _absent(ctx, IDENTITY))
+    if allit["counts"] is None:
+        al = _absent(ctx, [ALLITERATION]) or "the post's four words are not all tokens of this prompt here"
+    else:
+        found = "; ".join(f"{', '.join(f) or 'none'} for {w}" for f, w in zip(allit["found"], allit["words"]))
+        n = sum(allit["counts"])
+        al = (f"its four lists hold {n} alliterating word{'' if n == 1 else 's'} ({found}), "
+              + (f"{allit['ratio']:.1f} times as many as lists drawn at random would hold" if allit["ratio"] is not None
+                 else "where no whole word of this model alliterates at random"))
+    rc = (_absent(ctx, [RECURRING]) or
+          f"{rec['n_recurring']} words recur in {rec['head']}'s patterns ({join_words(rec['recurring'][:8]) or 'none'}"
+          f"{', …' if rec['n_recurring'] > 8 else ''}); of the post's three, " +
+          join_words([f"{w} at {n} positions" if n is not None else f"{w} is not one token"
+                      for w, n in zip(rec["named"], rec["named_positions"])]))
+    return {"repeating": rep, "repeating_others": rep_others, "identity": ident, "alliteration": al, "recurring": rc}
+
+
 @figure("vocabulary.patterns-messages", section="vocabulary", title="Patterns and messages, every head",
         caption="For one head at a time (pickers), the nearest words of each token's pattern and message.",
         prompts=(PROMPT,))
@@ -242,7 +360,7 @@ def patterns_messages(ctx) -> Figure:
     return Figure(
         data={"n_layers": L, "n_heads": H, "n_positions": P, "k": K, "n_lists": len(lists),
               "n_high_patterns": hp_n, "n_high_messages": hm_n, "scale_top": top,
-              "repeated": repeated, "overlap_threshold": OVERLAP,
+              "repeated": repeated, "overlap_threshold": OVERLAP, "post": ctx.analysis(post_heads),
               "prompt_tokens": ctx.token_strs(ctx.trace_of(PROMPT).tokens)},
         alt=f"Interactive table for one head at a time ({L} layers × {H} heads, chosen with two pickers; L0H0 first): "
             f"for each of the prompt's {P} positions, the {K} nearest whole words of its pattern and of its message. "
@@ -287,6 +405,36 @@ def _single_id(ctx, word: str) -> int | None:
     return int(ids[0]) if len(ids) == 1 else None
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def filter_effect(ctx, r: V.HeadReadings, pos: int, baseball_id: int | None) -> dict:
+    """What the high-bias filter does to layer 0's lists for the token at `pos`: L0H0's list before the filter
+    (its words, mean bias z, whether it is hidden, where “␣baseball” ranks in it) and the lists it hides."""
+    ids, z, high = r.patterns.ids[0, :, pos], r.patterns.mean_z[0, :, pos], r.patterns.high[0, :, pos]
+    def rank(h: int) -> int | None:
+        return None if baseball_id is None or baseball_id not in ids[h] else int(np.flatnonzero(ids[h] == baseball_id)[0]) + 1
+    hidden = [h for h in range(len(high)) if high[h]]
+    with_bb = [head_label(0, h) for h in hidden if rank(h) is not None]
+    words = ctx.token_strs(ids[0])
+    bb = token_display(BASEBALL)
+    z0 = f"{float(z[0]):+.2f}".replace("-", "−")
+    l0h0 = (f"before the filter, L0H0's list for {ctx.token_str(r.tokens[pos])} reads {', '.join(words)}; its words' "
+            f"mean bias is z = {z0}"
+            + (", beyond the threshold, so the table hides it" if high[0] else ", within the threshold, so the table shows it")
+            + (f", and {bb} is its {_ordinal(rank(0))} word" if rank(0) is not None else f", and {bb} is not in it"))
+    hid = (f"the filter hides {len(hidden)} of layer 0's {len(high)} lists for this token "
+           f"({', '.join(head_label(0, h) for h in hidden)}), " if hidden else
+           f"the filter hides none of layer 0's {len(high)} lists for this token, ")
+    hid += (f"and {bb} is in {join_words(with_bb)}" if with_bb else f"and {bb} is in none of the hidden ones" if hidden
+            else "so it removes nothing here")
+    return {"l0h0_words": words, "l0h0_z": round(float(z[0]), 4), "l0h0_high": bool(high[0]),
+            "l0h0_baseball_rank": rank(0), "hidden": [head_label(0, h) for h in hidden],
+            "hidden_z": [round(float(z[h]), 4) for h in hidden], "baseball_hidden_in": with_bb,
+            "l0h0_text": l0h0, "hidden_text": hid}
+
+
 @figure("vocabulary.home", section="vocabulary", title="One token, a reading per head: “home” in layer 0",
         caption="The pattern “home” leaves at every head of layer 0, as its nearest words.", prompts=(PROMPT,))
 def home_figure(ctx) -> Figure:
@@ -317,13 +465,14 @@ def home_figure(ctx) -> Figure:
                f"only {n_else} of the {H} heads ({share:.0%}, under the {ELSEWHERE_SHARE:.0%} this page asks for) "
                f"leave a pattern for {word} whose {K} nearest words do not include {word} itself")
     n_high = int(r.patterns.high[0, :, pos].sum())
+    filtered = filter_effect(ctx, r, pos, _single_id(ctx, BASEBALL))
     return Figure(
         data={"word": word, "position": pos, "n_heads": H, "k": K, "n_elsewhere": n_else,
               "elsewhere": [heads[h] for h in s["elsewhere"]], "elsewhere_share": round(share, 4),
               "threshold": ELSEWHERE_SHARE, "verdict": verdict, "n_itself": n_self,
               "itself": [heads[h] for h in s["itself"]], "itself_text": ", ".join(heads[h] for h in s["itself"]) or "none",
               "n_distinct_top": s["n_distinct_top"], "n_high": n_high, "baseball_l0h0": s["baseball_l0h0"],
-              "ranks": [None if x is None else int(x) for x in s["rank"]]},
+              "ranks": [None if x is None else int(x) for x in s["rank"]], "filter": filtered},
         alt=f"Table of the {K} nearest whole words of the pattern {word} leaves at each of layer 0's {H} heads; "
             f"{n_else} lists do not contain {word}, {n_self} have it first, {n_high} are high bias",
         caption=f"The pattern {word} (position {pos}) leaves at each head of layer 0, read as its {K} nearest whole "
@@ -345,6 +494,46 @@ def attention_scores(ctx) -> dict:
     self_ = np.stack([V.self_attention(p) for p in pats])  # (layer, head)
     bos = np.stack([p[:, 1:, 0].mean(-1) for p in pats])  # (layer, head)
     return {"self": self_, "bos": bos}
+
+
+def trifecta(ctx) -> dict:
+    """The post's L5H10 example: which later queries attend to “␣player” (weight ≥ ATTEND_MIN and more than
+    any other key but the BOS), and whether its pattern and message lists hold the post's words (None where this
+    model lacks the head or a word is not one token)."""
+    l, h = TRIFECTA
+    pos = _position_of(ctx, TRIFECTA_KEY)
+    out = {"head": head_label(l, h), "key": token_display(TRIFECTA_KEY), "position": pos,
+           "pattern_words": [token_display(w) for w in TRIFECTA_PATTERN],
+           "message_words": [token_display(w) for w in TRIFECTA_MESSAGE],
+           "weights": None, "n_queries": None, "pattern": None, "message": None, "attend_min": ATTEND_MIN}
+    if not _has(ctx, l, h) or pos is None:
+        return out | {"text": _absent(ctx, [TRIFECTA]) or f"the prompt has no {token_display(TRIFECTA_KEY)} here"}
+    r = _readings(ctx)
+    A = ctx.trace_of(PROMPT)[f"blocks.{l}.attn.hook_pattern"][h]  # (q, k)
+    later = range(pos + 1, A.shape[0])
+    weights = [round(float(A[i, pos]), 4) for i in later]
+    attends = [A[i, pos] >= ATTEND_MIN and A[i, pos] >= A[i, 1:i + 1].max() for i in later]
+
+    def missing(reading: V.Reading, wanted) -> list[str] | None:  # the post's words not in the list; None: no list
+        ids = [_single_id(ctx, w) for w in wanted]
+        if reading.high[l, h, pos]:
+            return None
+        return [token_display(w) for w, i in zip(wanted, ids) if i is None or i not in reading.ids[l, h, pos]]
+
+    texts = []
+    for kind, reading, wanted in (("pattern", r.patterns, TRIFECTA_PATTERN), ("message", r.messages, TRIFECTA_MESSAGE)):
+        gone = missing(reading, wanted)
+        out[kind] = gone == []
+        out[f"{kind}_list"] = ctx.token_strs(reading.ids[l, h, pos])
+        out[f"{kind}_high"] = gone is None
+        texts.append(f"its {kind} is high bias" if gone is None else
+                     f"its {kind} holds {join_words([token_display(w) for w in wanted])}" if not gone else
+                     f"its {kind} lacks {join_words(gone)}")
+    out |= {"weights": weights, "n_queries": int(sum(attends)), "n_later": len(weights)}
+    out["text"] = (f"{out['n_queries']} of the {len(weights)} later queries attend{'s' if out['n_queries'] == 1 else ''} "
+                   f"to {out['key']} at {out['head']}; "
+                   + " and ".join(texts))
+    return out
 
 
 @figure("vocabulary.attended", section="vocabulary", title="Attended messages: what each query picks up",
@@ -402,7 +591,7 @@ def attended(ctx) -> Figure:
               "self": rounded(sc["self"]), "bos": rounded(sc["bos"]), "bos_threshold": BOS_SHARE,
               "n_bos_heads": int(bos_heads.sum()), "n_heads_total": int(L * H),
               "bos_share": round(float(bos_heads.mean()), 4), "k_shown": K_ATTENDED, "k": K,
-              "default_head": label},
+              "default_head": label, "trifecta": ctx.analysis(trifecta)},
         alt=f"Interactive table for one head at a time ({label} first, the most self-attending head on this prompt, "
             f"mean self-attention {self_best:.2f}): for each key position, the {K_ATTENDED} nearest words of its "
             "pattern and its message, and the attention each later query pays to it",

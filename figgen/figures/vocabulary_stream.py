@@ -17,7 +17,7 @@ import numpy as np
 
 from ..analysis import vocab as V
 from . import heads, style
-from .labels import cell_ink, rounded
+from .labels import cell_ink, join_words, rounded
 from .registry import Figure, figure
 
 # The seed's prompt, as its printouts tokenize it: GPT-2's <|endoftext|> first (`trace` prepends it as the
@@ -31,6 +31,7 @@ BOS_GROUP = "fires on the BOS only"
 EXAMPLES_GROUP = "the post's examples"
 # The post's two example neurons: (layer, neuron, a word it reads, a word it writes), 0-indexed.
 SEED_EXAMPLES = ((10, 2361, "␣baseball", "␣player"), (0, 1259, "␣pop", "␣balloon"))
+SEED_BOS = ((2, 666), (2, 1825), (2, 3034))  # the post's BOS-only neurons, whose output weights match high-bias words
 FEW_WORDS = 2000  # under this many whole words, say that the lists are drawn from few candidates
 
 
@@ -68,7 +69,7 @@ def neuron_data(ctx) -> dict:
     examples = _seed_examples(ctx)
     if len(examples):
         groups.append((EXAMPLES_GROUP, examples))
-    unique = np.unique(np.concatenate([g for _, g in groups]), axis=0)  # each neuron read once
+    unique = np.unique(np.concatenate([g for _, g in groups] + [_seed_bos(ctx)]), axis=0)  # each neuron read once
     reading = V.read_neurons(ctx, unique, post)
     index = {(int(l), int(n)): i for i, (l, n) in enumerate(unique)}
     return {"choice": choice, "groups": groups, "reading": reading, "index": index, "n_tokens": len(t.tokens)}
@@ -78,6 +79,35 @@ def _seed_examples(ctx) -> np.ndarray:
     """(n, 2) the post's example neurons, when this model has them (GPT-2's shapes): else empty."""
     have = [(l, n) for l, n, *_ in SEED_EXAMPLES if l < ctx.dims.n_layers and n < ctx.dims.d_mlp]
     return np.array(have, dtype=np.int64).reshape(-1, 2) if len(have) == len(SEED_EXAMPLES) else np.zeros((0, 2), np.int64)
+
+
+def _seed_bos(ctx) -> np.ndarray:
+    """(n, 2) the post's BOS-only neurons this model has (all three at GPT-2's shapes)."""
+    have = [(l, n) for l, n in SEED_BOS if l < ctx.dims.n_layers and n < ctx.dims.d_mlp]
+    return np.array(have, dtype=np.int64).reshape(-1, 2)
+
+
+def _seed_bos_data(ctx, nd: dict) -> dict:
+    """The post's BOS neurons' output weights, read (None where the model has no such neuron)."""
+    r: V.NeuronReading = nd["reading"]
+    out, zs = {}, []
+    for l, n in SEED_BOS:
+        i = nd["index"].get((l, n))
+        if i is None:
+            zs.append(None)
+            continue
+        zs.append(round(float(r.outputs.mean_z[i]), 4))
+        out[neuron_label(l, n)] = {"writes": ctx.token_strs(r.outputs.ids[i, :K_SHOWN]), "writes_z": zs[-1],
+                                   "writes_high": bool(r.outputs.high[i]), "bos": round(float(r.acts[i, 0]), 3)}
+    names = [neuron_label(l, n) for l, n in SEED_BOS]
+    if not out:
+        text = f"do not exist in this model ({ctx.dims.n_layers} layers of {ctx.dims.d_mlp:,} neurons)"
+    else:
+        n_high = sum(e["writes_high"] for e in out.values())
+        text = ("have output words whose mean bias is " +
+                join_words([f"z = {e['writes_z']:+.1f} ({k})".replace("-", "−") for k, e in out.items()]) +
+                f": {n_high} of the {len(out)} lists are high bias")
+    return {"neurons": names, "writes_z": zs, "readings": out, "text": text}
 
 
 def _example_data(ctx, nd: dict) -> dict:
@@ -224,7 +254,7 @@ def neurons(ctx) -> Figure:
         "bos_outputs_high": bos_high_out, "bos_inputs_high": int(r.inputs.high[bos_idx].sum()) if bos_idx else 0,
         "cosine_scale_top": top,
         "groups": [g for g, _ in nd["groups"]], "first_group": nd["groups"][0][0],
-        "seed_examples": _example_data(ctx, nd),
+        "seed_examples": _example_data(ctx, nd), "seed_bos": _seed_bos_data(ctx, nd),
         "seed_examples_verdict": (f"are under “{EXAMPLES_GROUP}” in the menu" if len(_seed_examples(ctx)) else
                                   f"do not exist in this model ({ctx.dims.n_layers} layers of "
                                   f"{ctx.dims.d_mlp:,} neurons)"),
