@@ -15,6 +15,7 @@ Output layout (DIR = --out):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -234,8 +235,6 @@ def _figure_code(module_file: Path) -> list[Path]:
 
     A figure must be recomputed when a helper module it draws with (labels, heatmap, heads, the
     poster's parts…) changes; the rest of figgen it depends on is in SHARED_CODE."""
-    import ast
-
     seen: set[Path] = set()
     todo = [module_file]
     while todo:
@@ -243,13 +242,24 @@ def _figure_code(module_file: Path) -> list[Path]:
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        for node in ast.walk(ast.parse(source(path))):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import …
-                names = [node.module] if node.module else [a.name for a in node.names]
-                todo += [path.parent / f"{n.split('.')[0]}.py" for n in names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("figgen.figures."):
-                todo.append(path.parent / f"{node.module.split('.')[2]}.py")
+        todo += [path.parent / f"{name}.py" for name in _sibling_imports(source(path))]
     return sorted(seen)
+
+
+@functools.lru_cache(maxsize=256)
+def _sibling_imports(code: bytes) -> tuple[str, ...]:
+    """The sibling modules a figure module's source imports (`from .x import …`, `figgen.figures.x`): parsed
+    once per source text (every figure of a module asks again)."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import …
+            names = [node.module] if node.module else [a.name for a in node.names]
+            out += [n.split(".")[0] for n in names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("figgen.figures."):
+            out.append(node.module.split(".")[2])
+    return tuple(out)
 
 
 def _key(spec, name: str, revision: str, prompt: str) -> str:

@@ -643,6 +643,7 @@ def head_results_mean(model, tokens, *, tokens_per_run: int = 1024) -> np.ndarra
 
 
 def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, tokens_per_run: int = 1024,
+                        targets: Sequence[int] | None = None,
                         reduce: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Final-position logits with each head's result replaced in turn, for each ablation in `values`.
 
@@ -655,7 +656,8 @@ def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, tokens_p
     `reduce(logits (n, d_vocab), prompts (n,)) → (n, ...)` keeps only what the caller needs of each
     variant's logits (e.g. the probability of the prompt's answer): the result is then
     (kind, layer, head, batch, ...) and the kind × layer × head × batch × d_vocab array (608 MB at
-    GPT-2 124M's size for 3 kinds and 7 prompts) is never held.
+    GPT-2 124M's size for 3 kinds and 7 prompts) is never held. `targets` (batch,) token ids instead
+    keep each variant's probability of its prompt's target, computed in torch (kind, layer, head, batch).
 
     How: the clean run is done once, keeping each layer's resid_pre, head results, keys and values. An
     ablation in layer l starts from that layer's clean resid_pre and results (its attention is not
@@ -700,8 +702,13 @@ def head_ablation_sweep(model, tokens, values: Mapping[str, object], *, tokens_p
                         if n_same else None
                     acts = _forward(model, t[rows, n_same:], by_hook={edits[0].hook(): edits}, vitro=None,
                                     keep={"logits"}, final_only=True, start=start, prefix=prefix)
-                    logits = acts["logits"][:, -1].numpy()  # (n, d_vocab)
-                    part_out = logits if reduce is None else np.asarray(reduce(logits, b_))  # (n, ...)
+                    logits = acts["logits"][:, -1]  # (n, d_vocab)
+                    if targets is not None:  # each variant's probability of its prompt's target
+                        t_ = torch.as_tensor(np.asarray(targets)[b_])[:, None]
+                        part_out = logits.log_softmax(-1).gather(-1, t_)[:, 0].double().exp().numpy()  # (n,)
+                    else:
+                        logits = logits.numpy()
+                        part_out = logits if reduce is None else np.asarray(reduce(logits, b_))  # (n, ...)
                     if out is None:
                         out = np.empty((len(kinds), dims.n_layers, dims.n_heads, batch, *part_out.shape[1:]),
                                        dtype=part_out.dtype)

@@ -230,6 +230,11 @@ def test_sweep_equals_the_loop(tiny, tokens):
     assert top.shape == (3, dims.n_layers, dims.n_heads, len(tokens), 2)
     assert_close(top[..., 0], sweep.max(-1))
     assert (top[..., 1] == np.arange(len(tokens))).all()
+    targets = np.array([3, 7, 11, 5, 2])[:len(tokens)]
+    probs = head_ablation_sweep(tiny, tokens, values, targets=targets)
+    soft = np.exp(sweep - sweep.max(-1, keepdims=True))
+    soft /= soft.sum(-1, keepdims=True)
+    assert_close(probs, np.take_along_axis(soft, targets[None, None, None, :, None], -1)[..., 0], 1e-5)
 
 
 def test_a_shared_prefix_is_run_once(tiny, tokens):

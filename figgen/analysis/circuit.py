@@ -32,13 +32,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def correct_probs(logits: np.ndarray, targets: Sequence[int]) -> np.ndarray:
     """logits (..., batch, d_vocab), targets (batch,) → (..., batch): each row's probability of its target.
 
-    exp(x_t − max) / Σ exp(x − max), with the exponentials in the logits' own precision and the sum in
-    float64: one temporary the size of the logits (a full float64 softmax needs three of twice the size;
-    at GPT-2's vocabulary that was 0.3 GB for a sweep chunk)."""
+    exp(x_t − max) / Σ exp(x − max), in the logits' own precision (float32: numpy's pairwise sum keeps the
+    50,257-term denominator to about 1e-7 relative), one temporary the size of the logits, returned as
+    float64."""
     x = np.asarray(logits)
     t = np.asarray(targets).reshape((1,) * (x.ndim - 2) + (-1, 1))
     top = x.max(-1, keepdims=True)
-    total = np.exp(x - top).sum(-1, dtype=np.float64)  # (..., batch)
+    total = np.exp(x - top).sum(-1).astype(np.float64)  # (..., batch)
     own = np.take_along_axis(x, np.broadcast_to(t, x.shape[:-1] + (1,)), -1)[..., 0]
     return np.exp(own.astype(np.float64) - top[..., 0]) / total
 
@@ -102,7 +102,7 @@ def day_distribution(day_logits: np.ndarray) -> np.ndarray:
 
 def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps: float, ids: np.ndarray,
               *, scale: np.ndarray | None = None, bias: bool = True,
-              chunk: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              chunk: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectors read through the logit lens, keeping only what is asked for.
 
     x (..., d_model): stream vectors or single components (a head's result). By default each is decoded
@@ -114,8 +114,6 @@ def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps:
     Returns probs (..., k), logits (..., k) and the top-1 token (...). Never holds more than `chunk`
     rows × d_vocab at once.
     """
-    from .lens import log_softmax
-
     x = np.asarray(x)
     lead = x.shape[:-1]
     ids = np.broadcast_to(np.asarray(ids), (*lead, np.shape(ids)[-1]))
@@ -131,10 +129,12 @@ def lens_read(x: np.ndarray, w: np.ndarray, b: np.ndarray, W_U: np.ndarray, eps:
         s = np.sqrt((v ** 2).mean(-1, keepdims=True) + eps) if scales is None else scales[rows]
         n = v / s * w + (b if bias else 0.0)
         z = n.astype(np.float32) @ W_U  # (c, d_vocab), float32 matmul: the model's own precision
-        lp = log_softmax(z)
-        probs[rows] = np.exp(np.take_along_axis(lp, flat_ids[rows], -1))
-        logits[rows] = np.take_along_axis(z, flat_ids[rows], -1)
         top[rows] = z.argmax(-1)
+        peak = z.max(-1, keepdims=True)  # (c, 1)
+        logits[rows] = np.take_along_axis(z, flat_ids[rows], -1)  # (c, k)
+        z -= peak
+        total = np.exp(z, out=z).sum(-1, keepdims=True).astype(np.float64)  # float32 exp in place, pairwise sum
+        probs[rows] = np.exp(logits[rows] - peak) / total
     return probs.reshape(ids.shape), logits.reshape(ids.shape), top.reshape(lead)
 
 
@@ -165,9 +165,8 @@ def unembedding_direction(W_U: np.ndarray, gamma: np.ndarray, token: int) -> np.
     `fold_ln` multiplies each row of W_U by the final LayerNorm's γ and `center_unembed` subtracts each
     row's mean over the vocabulary: u = γ ⊙ W_U[:, t] − mean_v(γ ⊙ W_U[:, v]). Not normalised: α
     multiplies this vector as it is (Gould et al. add "α times the unembedding vector")."""
-    W_U = np.asarray(W_U, np.float64)
     g = np.asarray(gamma, np.float64)
-    return g * (W_U[:, token] - W_U.mean(1))
+    return g * (np.asarray(W_U[:, token], np.float64) - np.asarray(W_U).mean(1, dtype=np.float64))  # no W_U copy
 
 
 def mean_z(table: np.ndarray, index: Sequence[int]) -> float:

@@ -210,8 +210,7 @@ def ablation_deltas(ctx) -> dict:
     values = {"zero": P.zero_ablation_values(ctx.weights, ctx.dims.n_layers)[:, None, None],  # (layer, 1, 1, head, d)
               "mean": m["mean"][:, None], "random": m["random"][:, None]}  # (layer, 1, pos, head, d_model)
     targets = np.asarray(t["targets"])
-    probs = iv.head_ablation_sweep(ctx.model, t["tokens"], values,
-                                   reduce=lambda logits, rows: C.correct_probs(logits, targets[rows]))
+    probs = iv.head_ablation_sweep(ctx.model, t["tokens"], values, targets=targets)  # (kind, layer, head, prompt)
     delta = C.ablation_deltas(probs, t["probs"])  # (kind, layer, head)
     return {**{k: delta[i] for i, k in enumerate(ABLATIONS)}, "probs": probs}
 
