@@ -177,7 +177,7 @@ def test_in_vitro_step_against_a_hand_run(mini, mini_site):
     ctx = mini_site.ctx
     setup = ctx.analysis(D.vitro_setup)
     t = ctx.analysis(T.prompts, "day")
-    cut, L = setup.cut, mini.weights.dims.n_layers
+    cut = setup.cut
     vb = ctx.analysis(T.value_biases)
     x = iv.run(mini, t["tokens"], edits=[iv.ReplaceHead(l, h, vb[l, h].astype(np.float32)) for l in range(cut)
                                          for h in range(mini.weights.dims.n_heads)],

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import day_circuit, infographic, lens, vocabulary
-from .core import (ARCHITECTURE, GPT2_FAMILY, GPT2_HUB, GPT2_SMALL, SEED_000, SEED_002, SEED_003, SEED_004, STATUSES,
+from .core import (ARCHITECTURE, GPT2_FAMILY, GPT2_HUB, GPT2_SMALL, SEED_000, SEED_002, SEED_003, SEED_004, STATUSES,  # noqa: F401 (re-exported)
                    Claim, Source, show)
 
 #: Every registered claim, source by source, in the order the Claims page lists them.

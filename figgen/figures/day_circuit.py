@@ -19,7 +19,7 @@ from ..analysis import circuit as C
 from ..analysis.processing import value_bias
 from . import style
 from .day_task import (ABLATIONS, COPY_THRESHOLD, DAY_PROMPTS, DAYS, MEAN_SEED, N_DATASET, POST_NAMED, RANDOM_SEED,
-                       READINGS, STEER_TOKEN, ablation_deltas, circuit_heads, dataset_means, head_readings, layer_lens, lens_ids,
+                       READINGS, STEER_TOKEN, ablation_deltas, circuit_heads, dataset_means, head_readings, layer_lens,
                        mlp_effects, task)
 from .labels import cell_ink, cell_text, head_label, join_words, rounded
 from .registry import Figure, figure
@@ -666,7 +666,7 @@ def mlps_figure(ctx) -> Figure:
               "harmful_delta": round(float(local[harmful]), 4), "needed_delta": round(float(ablated[needed]), 4),
               "needed_second": round(float(second), 4), **{k: round(v, 4) for k, v in z.items()},
               "helpful_decopies": bool(decopies),
-              "decopy_text": (f"it lowers the prompt's own day and raises the correct one: decopying" if decopies
+              "decopy_text": ("it lowers the prompt's own day and raises the correct one: decopying" if decopies
                               else "it does not both lower the prompt's own day and raise the correct one, so it is "
                                    "not decopying by this test"),
               "helpful_verdict": [helpful, bool(decopies)], "harmful_text": harmful_text,
