@@ -166,7 +166,7 @@ CLAIMS = CLAIMS + (
         statement="From the last position, L9H1 puts a mean attention of 0.2097 on the day token (most of the rest "
                   "goes to the BOS).",
         about=GPT2_SMALL, keys=("day-circuit.attention:successor_attention", "day-circuit.attention:follows_post"),
-        compute=_if_post, published=0.2097, predicate=_near(0.2097, 0.01), fmt=".4f",
+        compute=_if_post, published="0.2097", predicate=_near(0.2097, 0.01), fmt=".4f",
         criterion="Reproduced within ± 0.01 of 0.2097",
         conventions=DAYS_TASK + " The weight of L9H1's last-position row on position 4 (the day), averaged over the "
                                 "7 prompts.", checked=TL_ATTENTION),
@@ -174,7 +174,7 @@ CLAIMS = CLAIMS + (
         id="day-circuit.copying-attention", source=SEED_002.at("Attention patterns"),
         statement="From the last position, L10H3 puts a mean attention of 0.7133 on the day token.",
         about=GPT2_SMALL, keys=("day-circuit.attention:copying_attention", "day-circuit.attention:follows_post"),
-        compute=_if_post, published=0.7133, predicate=_near(0.7133, 0.01), fmt=".4f",
+        compute=_if_post, published="0.7133", predicate=_near(0.7133, 0.01), fmt=".4f",
         criterion="Reproduced within ± 0.01 of 0.7133",
         conventions=DAYS_TASK + " The weight of L10H3's last-position row on position 4, averaged over the 7 prompts.",
         checked=TL_ATTENTION),
@@ -240,7 +240,7 @@ CLAIMS = CLAIMS + (
         statement=f"Adding α = {a} times the unembedding vector of “ tomorrow” to the stream at the end of layer 8 "
                   f"changes L9H1's mean attention from the last position to the day to {v}.",
         about=GPT2_SMALL, keys=(f"day-circuit.steering:attention_{name}", "day-circuit.steering:follows_post"),
-        compute=_if_post, published=v, predicate=_near(v, 0.02), fmt=".4f", criterion="Reproduced within ± 0.02",
+        compute=_if_post, published=f"{v}", predicate=_near(v, 0.02), fmt=".4f", criterion="Reproduced within ± 0.02",
         conventions=DAYS_TASK + " " + STEER, checked=TL_STEER)
     for name, a, v in (("m5", -5, 0.0322), ("m1", -1, 0.1522), ("5", 5, 0.5864), ("100", 100, 0.7499))) + (
     Claim(
@@ -324,8 +324,8 @@ VITRO = (PROCESSING + "In vitro, L9H1 and L10H3 read the stream entering layer 9
          "read the same stream is our reading). Steps: every head of layers 0–8 random-ablated (its mean over the "
          "random-ablation dataset; the MLPs run), then zero-ablated (its value-bias term stays in b_O, as in the "
          "processed model), then with both heads' attention from the last position fixed on the day; then just the "
-         "output of layer 0 (its heads zero-ablated) fed to the heads, layers 1–8 left out entirely; then MLP 9 applied "
-         "to the heads' sum (s + MLP₉(LN₂(s))) before the final LayerNorm and W_U.")
+         "output of layer 0 (its heads zero-ablated) fed to the heads, layers 1–8 left out entirely; then MLP 9 reading "
+         "the heads' sum through its own LayerNorm, its output added to that sum, before the final LayerNorm and W_U.")
 MONTHS_TASK = ("The 12 prompts “If this month is <Month>, next month is” (the post's template is lost; ours puts the "
                "month at position 5, where the post fixes attention). ")
 NUMBERS_LOST = ("The post's number template is lost from its text (only that the number is its second token after "
