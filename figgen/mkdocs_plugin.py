@@ -408,7 +408,8 @@ def claim_badge(claim: dict, page_url: str) -> str:
             f'<span class="figgen-claim__published">{_text(claim["published_text"])}</span> · '
             f'<span class="figgen-claim__computed">this build {_text(claim["computed_text"])}</span> · '
             f'<strong class="figgen-claim__status">{STATUS_MARK.get(claim["status"], "")} {e(claim["status"])}</strong>'
-            f'<span class="figgen-claim__working" role="tooltip">{_text(claim_working(claim))}</span></span>')
+            f'<span class="figgen-claim__working" role="tooltip" data-search-exclude>{_text(claim_working(claim))}'
+            '</span></span>')  # the working stays out of the search index: the Claims page has it, and every page loads the index
 
 
 def claims_table(claims: list[dict], page_url: str) -> str:
@@ -426,7 +427,7 @@ def claims_table(claims: list[dict], page_url: str) -> str:
             f'<tr id="claim-{e(c["id"])}"><td>{_text(c["statement"])}'
             f'<div class="figgen-claims__meta"><a href="{e(src["url"])}">{e(src["title"])}</a>'
             f'{", " + e(src["section"]) if src["section"] else ""}{shown} · <code>{e(c["id"])}</code></div>'
-            f'<div class="figgen-claims__meta">{_text(claim_working(c))}</div></td>'
+            f'<div class="figgen-claims__meta" data-search-exclude>{_text(claim_working(c))}</div></td>'
             f'<td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>'
             f'<td class="{_claim_class(c["status"])}"><strong>{STATUS_MARK.get(c["status"], "")} '
             f'{e(c["status"])}</strong></td></tr>')

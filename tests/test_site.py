@@ -190,6 +190,20 @@ def test_claims_page_lists_every_claim_with_its_status(site):
         assert c["status"] != "not computed"
 
 
+def test_claims_working_stays_out_of_the_search_index(site):
+    """Every page loads the search index: a claim's working (long conventions, repeated in every badge) is on
+    the Claims page and in the badges' tooltips, not in the index; its statement is."""
+    import json
+
+    from figgen.claims import BY_ID
+
+    index = (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    claim = BY_ID["day-circuit.copy-l10h3"]
+    assert claim.conventions[-60:] not in index and claim.criterion not in index
+    texts = " ".join(d["text"] for d in json.loads(index)["docs"] if d["location"].startswith("claims/"))
+    assert "L10H3" in texts  # the statements stay searchable
+
+
 def test_heavy_libraries_are_not_in_the_html(site):
     """Vega is loaded by javascripts/figgen.js on the pages that need it, not by every page's HTML
     (tests/test_browser.py checks which pages end up loading it); no page loads KaTeX's script, and
