@@ -188,6 +188,8 @@ def _render(spec, ctx) -> tuple[dict[str, bytes], dict]:
         entry["prompts"] = shown  # printed under the figure on its page
     if first.links:
         entry["links"] = True  # the plugin embeds its SVGs with <object> so the links work
+    if first.collapse:
+        entry["collapse"] = first.collapse  # the page says this instead, the figure one click away
     json_bytes(entry)  # fail here, naming the figure, if data is not JSON-serialisable
     return files, entry
 

@@ -5,8 +5,9 @@ In a page:
     {{ figure tokenizer.tokens }}                  the figure with its title, caption and alt text
     {{ data embedding.params W_E_share :.0% }}     a number from that figure's `data` (format spec optional)
     {{ model name }}                               a field of the manifest's model block
-    {{ claim embedding.w-e-share }}                a seed's claim: published · this build · status
-    {{ claims }}                                   the table of every claim (the Claims page)
+    {{ claim embedding.w-e-share }}                a source's claim as a badge: published · this model · status
+    {{ compare ID ID … }}                          "the post vs this model": a short table, a row per claim
+    {{ claims }}                                   every claim, grouped by source (the Claims page)
 
 An unknown figure id, data key or claim id, and any other `{{ … }}`, is a warning naming the
 closest known ids, so `mkdocs build --strict` fails on it; a claim that does not reproduce is not
@@ -40,7 +41,8 @@ SOCIAL_CARD = f"{SITE_DIR}/social-card.png"  # og:image (figgen/social.py)
 SOCIAL_SIZE = [1200, 630]  # = figgen.social.SIZE (not imported here: PIL loads only when a card is made)
 PLACEHOLDER = re.compile(r"\{\{\s*(figure|data|model|claim)\s+([^\s}]+)(?:\s+([^\s}:]+))?(?:\s+(:[^}]*?))?\s*\}\}")
 CLAIMS_TABLE = re.compile(r"\{\{\s*claims\s*\}\}")
-KINDS = ("figure", "data", "model", "claim", "claims")
+COMPARE = re.compile(r"\{\{\s*compare\s+([^{}]+?)\s*\}\}")
+KINDS = ("figure", "data", "model", "claim", "claims", "compare")
 ANY_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
 
 # Loaded models survive `mkdocs serve` rebuilds (the plugin object itself may be recreated).
@@ -204,7 +206,7 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         where = page.file.src_uri
         claims = {c["id"]: c for c in self.manifest.get("claims", [])}
 
-        def replace(m: re.Match) -> str:
+        def replace(m: re.Match, shown_prompts: set) -> str:
             kind, ident, key, fmt = m.groups()
             try:
                 if kind == "claim":
@@ -221,7 +223,10 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                 if entry is None:
                     raise KeyError(f"unknown figure id {ident!r}{_closest(ident, self.figures)}")
                 if kind == "figure":
-                    return figure_html(entry, page.url)
+                    prompts = tuple(entry.get("prompts", ()))
+                    html_ = figure_html(entry, page.url, prompts_above=prompts in shown_prompts)
+                    shown_prompts.add(prompts)
+                    return html_
                 if key is None:
                     raise KeyError(f"{{{{ data {ident} }}}} needs a key")
                 return _format(_lookup(entry["data"], key, ident), fmt)
@@ -238,8 +243,17 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
             return problem(f"placeholder {text!r} not understood{_closest(word, KINDS)} "
                            f"(known: {', '.join(KINDS)})")
 
+        def compare(m: re.Match) -> str:
+            ids = m.group(1).split()
+            missing = [i for i in ids if i not in claims]
+            if missing:
+                return problem(f"unknown claim id {missing[0]!r}{_closest(missing[0], claims)}")
+            return compare_table([claims[i] for i in ids], page.url, self.manifest.get("model", {}))
+
         markdown = CLAIMS_TABLE.sub(lambda m: claims_table(self.manifest.get("claims", []), page.url), markdown)
-        markdown = PLACEHOLDER.sub(replace, markdown)
+        markdown = COMPARE.sub(compare, markdown)
+        shown_prompts: set[tuple[str, ...]] = set()  # a prompt list is printed under the first figure that uses it
+        markdown = PLACEHOLDER.sub(lambda m: replace(m, shown_prompts), markdown)
         return ANY_PLACEHOLDER.sub(unknown, markdown)
 
     def on_post_page(self, output: str, page, config) -> str:
@@ -325,8 +339,12 @@ def description(info: dict) -> str:
             "(not GPT-2 124M).")
 
 
-def figure_html(entry: dict, page_url: str) -> str:
-    """A <figure> for one manifest entry: themed SVGs and/or an interactive Vega-Lite chart."""
+def figure_html(entry: dict, page_url: str, *, prompts_above: bool = False) -> str:
+    """A <figure> for one manifest entry: themed SVGs and/or an interactive Vega-Lite chart.
+
+    `prompts_above`: an earlier figure of the page printed the same prompts, so this one does not. An entry
+    with a `collapse` sentence (its figure found no contrast on this model) shows the sentence, the figure
+    one click away in a collapsed block."""
     def url(fname: str) -> str:
         return html.escape(get_relative_url(f"{SITE_DIR}/figures/{fname}", page_url))
 
@@ -350,7 +368,7 @@ def figure_html(entry: dict, page_url: str) -> str:
                      f'data-spec-dark="{url(f"{fid}.vg.dark.json")}" data-source="{url(f"{fid}.vl.json")}" '
                      f'aria-label="{alt}">{fallback}</div>')
     prompts = ""
-    if entry.get("prompts"):  # a figure on its own prompts says which, under it
+    if entry.get("prompts") and not prompts_above:  # a figure on its own prompts says which, under it
         quoted = "; ".join(f"<q>{_text(p)}</q>" for p in entry["prompts"])
         label = "Prompt" if len(entry["prompts"]) == 1 else "Prompts"
         prompts = f'<span class="figgen-prompts"> {label}: {quoted}.</span>'
@@ -360,8 +378,13 @@ def figure_html(entry: dict, page_url: str) -> str:
     title = entry["title"] if entry["title"][-1:] in ".?!" else entry["title"] + "."
     parts.append(f'<figcaption><strong>{html.escape(title)}</strong> '
                  f'{html.escape(entry["caption"])}{prompts}{full}</figcaption></figure>')
+    block = "".join(parts)
+    if entry.get("collapse"):
+        block = (f'<p class="figgen-collapsed">{_text(entry["collapse"])}</p>'
+                 f'<details class="figgen-details"><summary>{html.escape(entry["title"])}: the figure</summary>'
+                 f'{block}</details>')
     # Blank lines around the block keep Markdown from wrapping it in <p>.
-    return "\n\n" + "".join(parts) + "\n\n"
+    return "\n\n" + block + "\n\n"
 
 
 def _closest(name: str, known) -> str:
@@ -374,8 +397,24 @@ def _closest(name: str, known) -> str:
 
 # --- claims --------------------------------------------------------------------------------------
 
-STATUS_MARK = {"reproduced": "✓", "not reproduced": "✗", "not comparable": "∼", "other model": "≠",
+STATUS_MARK = {"reproduced": "✓", "not reproduced": "✗", "not comparable": "∼", "other model": "○",
                "not computed": "…"}
+
+
+def status_text(claim: dict) -> str:
+    """A claim's status in words a reader reads right: a claim about a model this build did not trace is
+    "about GPT-2 124M (not built here)", not a failure; an architecture identity checked on another model
+    says it holds for any GPT-2-architecture model."""
+    state = claim["status"]
+    if state == "other model":
+        return f"about {claim['about']}, not built here"
+    if state == "reproduced" and claim.get("about", "").startswith("any ") and not claim.get("about_built", True):
+        return "holds (for any GPT-2-architecture model)"
+    return state
+
+
+def status_html(claim: dict) -> str:
+    return html.escape(f"{STATUS_MARK.get(claim['status'], '')} {status_text(claim)}")
 
 
 def _claim_class(status: str) -> str:
@@ -406,10 +445,37 @@ def claim_badge(claim: dict, page_url: str) -> str:
             f'<a href="{link}" class="figgen-claim__seed" title="{e(claim["source"]["title"])}">'
             f'{e(claim["source"]["short"])}</a>: '
             f'<span class="figgen-claim__published">{_text(claim["published_text"])}</span> · '
-            f'<span class="figgen-claim__computed">this build {_text(claim["computed_text"])}</span> · '
-            f'<strong class="figgen-claim__status">{STATUS_MARK.get(claim["status"], "")} {e(claim["status"])}</strong>'
+            f'<span class="figgen-claim__computed">this model {_text(claim["computed_text"])}</span> · '
+            f'<strong class="figgen-claim__status">{status_html(claim)}</strong>'
             f'<span class="figgen-claim__working" role="tooltip" data-search-exclude>{_text(claim_working(claim))}'
             '</span></span>')  # the working stays out of the search index: the Claims page has it, and every page loads the index
+
+
+def model_label(info: dict) -> str:
+    """The model built, named one way everywhere: "GPT-2 124M", "mini", or the hub/local name."""
+    if info.get("is_gpt2_small"):
+        return "GPT-2 124M"
+    if info.get("source") == "mini":
+        return "mini"
+    return info.get("name", "this model").split("@")[0].rstrip("/").rsplit("/", 1)[-1] or "this model"
+
+
+def compare_table(claims: list[dict], page_url: str, model: dict) -> str:
+    """ "The post vs this model": one row per claim — what the source found, its value, this model's value and
+    the status in words; each row links to the claim's working on the Claims page."""
+    e = html.escape
+    sources = list(dict.fromkeys(c["source"]["short"] for c in claims))
+    name = model_label(model)
+    caption = f"{sources[0] if len(sources) == 1 else 'The sources'} vs {name}"
+    rows = []
+    for c in claims:
+        link = e(get_relative_url("claims/", page_url) + f"#claim-{c['id']}")
+        rows.append(f'<tr><td>{_text(c["statement"])} <a class="figgen-compare__how" href="{link}">how</a></td>'
+                    f'<td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>'
+                    f'<td class="{_claim_class(c["status"])}"><strong>{status_html(c)}</strong></td></tr>')
+    return ("\n\n" f'<div class="figgen-compare"><table><caption>{e(caption)}</caption><thead><tr>'
+            f'<th>What the source found</th><th>Its value</th><th>{e(name)}</th><th>Status</th></tr></thead>'
+            "<tbody>" + "".join(rows) + "</tbody></table></div>\n\n")
 
 
 def claims_table(claims: list[dict], page_url: str) -> str:
@@ -429,8 +495,7 @@ def claims_table(claims: list[dict], page_url: str) -> str:
             f'{", " + e(src["section"]) if src["section"] else ""}{shown} · <code>{e(c["id"])}</code></div>'
             f'<div class="figgen-claims__meta" data-search-exclude>{_text(claim_working(c))}</div></td>'
             f'<td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>'
-            f'<td class="{_claim_class(c["status"])}"><strong>{STATUS_MARK.get(c["status"], "")} '
-            f'{e(c["status"])}</strong></td></tr>')
+            f'<td class="{_claim_class(c["status"])}"><strong>{status_html(c)}</strong></td></tr>')
     counts = {s: sum(c["status"] == s for c in claims) for s in STATUS_MARK}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     return ("\n\n" f'<p class="figgen-claims-summary">{len(claims)} claims: {e(summary)}.</p>'

@@ -264,6 +264,36 @@ def test_figure_html_prints_own_prompts_escaped():
     assert "Prompt: <q>x &#60;b&#62;y&#60;/b&#62; &#36;z&#36;</q>" in out
     # A static figure links to itself, to be opened full size (a phone shows it small).
     assert '<a class="figgen-full" href="figgen/figures/tokenizer.test-own.light.svg">' in out
+    assert "Prompt:" not in figure_html(entry, "", prompts_above=True)  # printed once per page
+
+
+def test_a_figure_without_contrast_collapses_into_its_sentence():
+    from figgen.mkdocs_plugin import figure_html
+
+    entry = {"id": "tokenizer.flat", "alt": "a", "title": "Flat", "caption": "C",
+             "files": ["figures/tokenizer.flat.light.svg"], "collapse": "All seven bars are at 1 <b>here</b>."}
+    out = figure_html(entry, "")
+    assert out.index('<p class="figgen-collapsed">All seven bars are at 1 &#60;b&#62;') < out.index("<details")
+    assert out.index("<details") < out.index("<figure") < out.index("</details>")  # one click away
+    assert "<details" not in figure_html({**entry, "collapse": None}, "")
+
+
+def test_a_collapse_sentence_reaches_the_manifest(tiny_dir, tiny, tmp_path, own_prompts):
+    own_prompts(("one",))
+    import figmod_own
+
+    from figgen.figures.registry import REGISTRY as R
+
+    def flat(ctx):
+        out = figmod_own.fig(ctx)
+        out.collapse = "Nothing varies on this model."
+        return out
+
+    spec = R["tokenizer.test-own"]
+    R["tokenizer.test-own"] = type(spec)(**{**spec.__dict__, "func": flat})
+    result = build(model=str(tiny_dir), out=tmp_path / "o", only=["tokenizer.test-own"], progress=False,
+                   cache_dir=None, loader=CountingLoader(tiny))
+    assert result.manifest["figures"][0]["collapse"] == "Nothing varies on this model."
 
 class RefusingLoader:
     def __call__(self, name):

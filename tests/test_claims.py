@@ -96,6 +96,11 @@ def test_predicate_and_architecture_claims():
     bad = _evaluate(claim, {"x": 3e-7}, GPT2_INFO)
     assert bad["status"] == "not reproduced" and bad["computed_text"] == "3.0e-07"
     assert bad["test"] == "Reproduced when exactly 0"
+    from figgen.mkdocs_plugin import status_text
+
+    on_mini = _evaluate(claim, {"x": 0.0}, MINI_INFO)
+    assert status_text(on_mini) == "holds (for any GPT-2-architecture model)"  # not "reproduced" on mini
+    assert status_text(_evaluate(claim, {"x": 0.0}, GPT2_INFO)) == "reproduced"
 
 
 def test_compute_combines_keys():
@@ -105,13 +110,14 @@ def test_compute_combines_keys():
     assert record["status"] == "reproduced" and record["computed_text"] == "50%"
 
 
-@pytest.mark.parametrize("status, mark", [("reproduced", "✓"), ("not reproduced", "✗"), ("other model", "≠")])
-def test_badge_for_each_status(status, mark):
+@pytest.mark.parametrize("status, words", [("reproduced", "✓ reproduced"), ("not reproduced", "✗ not reproduced"),
+                                           ("other model", "○ about GPT-2 124M, not built here")])
+def test_badge_for_each_status(status, words):
     record = _evaluate(_claim(), {"x": 7}, GPT2_INFO) | {"status": status}
     badge = claim_badge(record, "tokenization/embedding/")
-    # The status is carried by a word and a mark, not by colour alone.
-    assert f"{mark} {status}</strong>" in badge and "figgen-claim--" + status.replace(" ", "-") in badge
-    assert "infographic</a>: <span class=\"figgen-claim__published\">100</span>" in badge and "this build 7" in badge
+    # The status is carried by words and a mark, not by colour alone; a model not built reads as no failure.
+    assert f"{words}</strong>" in badge and "figgen-claim--" + status.replace(" ", "-") in badge
+    assert "infographic</a>: <span class=\"figgen-claim__published\">100</span>" in badge and "this model 7" in badge
     assert 'href="../../claims/#claim-embedding.test"' in badge and 'tabindex="0"' in badge
     assert "Reproduced within ± 1" in badge  # its working: the tolerance
 
@@ -124,6 +130,18 @@ def test_badge_and_table_escape_untrusted_text():
     for out in (claim_badge(record, ""), claims_table([record], "claims/")):
         assert "<b>" not in out and "$y$" not in out and "*z*" not in out
         assert "&#60;b&#62;" in out
+
+
+def test_compare_table_one_row_per_claim():
+    from figgen.mkdocs_plugin import compare_table
+
+    ok = _evaluate(_claim(), {"x": 100}, GPT2_INFO)
+    other = _evaluate(_claim(id="embedding.other", statement="S <b>2</b>"), {"x": 5}, MINI_INFO)
+    table = compare_table([ok, other], "tokenization/embedding/", {"source": "mini", "name": "mini"})
+    assert table.count("<tr><td>") == 2 and "<caption>infographic vs mini</caption>" in table
+    assert "✓ reproduced" in table and "○ about GPT-2 124M, not built here" in table and "&#60;b&#62;" in table
+    assert 'href="../../claims/#claim-embedding.other"' in table
+    assert "<th>GPT-2 124M</th>" in compare_table([ok], "", {"is_gpt2_small": True, "name": "gpt2"})
 
 
 def test_table_links_each_claim_to_its_page():

@@ -64,6 +64,13 @@ def _is_gpt2(model_info: dict) -> bool:
     return model_info.get("source") == "hub" and model_info.get("name", "").split("@")[0] in GPT2_HUB
 
 
+def _about_built(claim: Claim, model_info: dict) -> bool:
+    """Whether the model built is the one the claim is about (an architecture claim: only GPT-2 124M)."""
+    if claim.about == GPT2_FAMILY:
+        return bool(model_info.get("is_gpt2_small") or _is_gpt2(model_info))
+    return bool(model_info.get("is_gpt2_small"))
+
+
 def status(claim: Claim, computed: Any, model_info: dict) -> str:
     if claim.about == GPT2_SMALL and not model_info.get("is_gpt2_small"):
         return "other model"
@@ -93,7 +100,7 @@ def evaluate(manifest: dict) -> list[dict]:
         if isinstance(computed, float):
             computed = float(f"{computed:.6g}")
         records.append({
-            "id": claim.id, "status": state, "statement": claim.statement, "about": claim.about,
+            "id": claim.id, "status": state, "about_built": _about_built(claim, model), "statement": claim.statement, "about": claim.about,
             "published": claim.published, "published_text": show(claim.published, claim.fmt),
             "computed": computed, "computed_text": show(computed, claim.fmt), "test": claim.test(),
             "conventions": claim.conventions, "checked": claim.checked,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GPT2_SMALL = "GPT-2 124M"
-GPT2_FAMILY = "GPT-2 (the seed showed its 1.5B model)"  # compared on any size of OpenAI's GPT-2
+GPT2_FAMILY = "GPT-2 (the post used its 1.5B model)"  # compared on any size of OpenAI's GPT-2
 ARCHITECTURE = "any GPT-2-architecture model"
 GPT2_HUB = {"openai-community/gpt2", "openai-community/gpt2-medium", "openai-community/gpt2-large",
             "openai-community/gpt2-xl"}

@@ -71,6 +71,9 @@ class Figure:
     png: also save a PNG of the light rendering on an opaque background (the site's social image).
     prompts: the prompts the figure shows, printed under it on its page (default: every prompt it
         declared; a figure that chooses among candidates names the one it chose).
+    collapse: a sentence that says all the figure would show, when a computed test finds its data carry no
+        contrast on this model (seven bars at 1.0, an all-zero grid, one point): the page then shows the
+        sentence and keeps the figure one click away. None: the figure is shown.
     """
 
     data: dict[str, Any]
@@ -81,6 +84,7 @@ class Figure:
     links: bool = False
     png: bool = False
     prompts: list[str] | None = None
+    collapse: str | None = None
 
 
 @dataclass(frozen=True)
