@@ -4,7 +4,7 @@ In a page:
 
     {{ figure tokenizer.tokens }}                  the figure with its title, caption and alt text
     {{ data embedding.params W_E_share :.0% }}     a number from that figure's `data` (format spec optional)
-    {{ model name }}                               a field of the manifest's model block
+    {{ model label }}                              a field of the manifest's model block (label: "mini", "GPT-2 124M")
     {{ claim embedding.w-e-share }}                a source's claim as a badge: published · this model · status
     {{ compare ID ID … }}                          "the post vs this model": a short table, a row per claim
     {{ claims }}                                   every claim, grouped by source (the Claims page)
@@ -93,6 +93,7 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         self.manifest = result.manifest
         self.figures = {e["id"]: e for e in self.manifest["figures"]}
         info = self.manifest["model"]
+        info["label"] = model_label(info)  # {{ model label }}: the model built, named one way on every page
         log.info(f"figgen: {len(result.computed)} figures computed, {len(result.cached)} from cache "
                  f"({info['name']})")
         image = self._social_card()
