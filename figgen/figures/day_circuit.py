@@ -28,6 +28,7 @@ PROMPTS = DAY_PROMPTS
 TOP_K = 5  # heads named per ablation kind …
 THRESHOLD = 0.05  # … when their |Δ correct probability| is at least this
 MIN_SCALE = 0.01  # the ablation tables' colour scale spans at least ±1 percentage point
+FLAT = 0.05  # a chart whose values all lie within 5 points of each other has nothing to show but one sentence
 ALPHAS = (-5, -1, 0, 5, 100)  # the post's steering strengths: α × the unembedding vector of " tomorrow"
 
 
@@ -112,17 +113,22 @@ def task_figure(ctx) -> Figure:
                  alt.Tooltip("top:N", title="top-1 token"), alt.Tooltip("right:N", title="top-1 correct")],
     ).properties(width=420, height=len(rows) * 26, title="Probability of the correct day, per prompt")
     n_pos = int(t["tokens"].shape[1])
+    flat = bool(probs.max() - probs.min() < FLAT)  # every bar the same: the chart says no more than one sentence
+    collapse = (f"All {len(used)} prompts give the correct day the same probability, about {probs.mean():.0%} (from "
+                f"{probs.min():.1%} to {probs.max():.1%}), and it is the top prediction on {int(top1.sum())} of "
+                f"{len(used)}." if flat else None)
     return Figure(
-        data={"probs": rounded(probs), "mean_prob": round(float(probs.mean()), 4),
+        collapse=collapse,
+        data={"probs": rounded(probs), "mean_prob": round(float(probs.mean()), 4), "flat": flat,
               "min_prob": round(float(probs.min()), 4), "n_top1": int(top1.sum()), "n_prompts": len(used),
               "dropped": [PROMPTS[i] for i in range(7) if i not in used],
               "n_tokens": n_pos, "single_token_days": bool(t["single_token"]),
               "worst": rows[int(probs.argmin())]["prompt"]},
         alt=f"Bar chart of the probability of the correct next day for {len(used)} prompts, from {probs.min():.2f} "
             f"to {probs.max():.2f}; the correct day is the top-1 token on {int(top1.sum())} of {len(used)}",
-        caption=f"“If today is <Day>, tomorrow is” for {'the 7 days' if len(used) == 7 else f'{len(used)} of the 7 days (the others tokenize to other lengths)'} "
-                f"({n_pos} tokens each, BOS included): the probability the model gives the correct next day. "
-                "Hover a bar for the model's top-1 token.",
+        caption=("How sure the model is of the next day, prompt by prompt" +
+                 ("" if len(used) == 7 else f" ({len(used)} of the 7 days: the others tokenize to other lengths)") +
+                 ". Hover a bar for its top-1 token."),
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -185,11 +191,8 @@ def ablation_figure(ctx) -> Figure:
         alt=f"Three heatmaps of {L} layers by {H} heads: the change in the correct day's probability when each "
             "head is zero, mean or random ablated; " + "; ".join(f"{k}: {tops[k] and join_words(tops[k]) or 'no head'}"
                                                                  for k in ABLATIONS),
-        caption=f"Change in the correct day's probability (averaged over the {n} prompts) when one head's output at "
-                "every position is replaced: by zero (top; the head's constant value-bias term stays, as in the "
-                "post's TransformerLens model), by its mean over the mean-ablation dataset (middle), by its mean over "
-                "the random-ablation dataset (bottom). Blue: the head helps (removing it hurts); one colour scale for "
-                f"the three, ±{scale:.0%}. Cells show whole percentage points; hover a cell for its value.",
+        caption="Which heads the answer needs: the change in the correct day's probability when one head is removed, "
+                "three ways (blue: removing it hurts). Hover a cell for its value.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -229,11 +232,8 @@ def successor_figure(ctx) -> Figure:
               "readings": READINGS},
         alt=f"Heatmap of {L} layers by {H} heads: the number of the {n} day prompts on which the head's output ranks "
             f"the correct day above the other six; {verdict}",
-        caption="For each head, its output vector at the last position (as TransformerLens processes GPT-2: its "
-                "constant value-bias term moved out) read through the final LayerNorm and W_U, as the post's lens "
-                f"reads a component: on how many of the {n} prompts the correct next day has the largest logit of "
-                "the 7 days. A head that ignored the prompt would score about 1. Hover a cell for the count in the "
-                "other reading (the final stream's scale, no b_U).",
+        caption=f"A successor head's own output ranks the correct next day first among the days; a head that ignored "
+                f"the prompt would do so on about 1 of the {n} prompts.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -271,9 +271,8 @@ def day_distribution_figure(ctx) -> Figure:
               "correct_mean": round(float(diag.mean()), 4), "subject_mean": round(float(subject.mean()), 4)},
         alt=f"{len(used)} by 7 table of {label}'s day-token logits normalised per prompt; the correct day's mean is "
             f"{diag.mean():+.2f} standard deviations, the prompt's own day's {subject.mean():+.2f}",
-        caption=f"{label}'s output at the last position, read as logits of the 7 day tokens (columns) for each "
-                "prompt (rows), each row normalised by its own mean and standard deviation over the 7 days. "
-                "Outlined: the correct next day.",
+        caption=f"Does {label} push the next day rather than the day it reads? Its seven day logits per prompt, "
+                "normalised; outlined: the correct day.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -344,11 +343,8 @@ def head_lens_figure(ctx) -> Figure:
         alt=f"Two heatmaps of {L} layers by {H} heads: the mean probability each head's own output gives the prompt's "
             f"day and the correct next day, read through the final LayerNorm and W_U; copying heads (prompt's day "
             f"≥ {COPY_THRESHOLD:.0%}): {verdict}",
-        caption="Each head's output vector at the last position, its constant value-bias term moved out (as "
-                "TransformerLens processes GPT-2), decoded the way the model decodes its final stream (final LayerNorm "
-                "with the vector's own scale, then W_U, softmax over the whole vocabulary). Top: the probability of "
-                f"the day in the prompt; bottom: of the correct next day. Averaged over the {n} prompts; pick one "
-                "prompt below the chart, and hover a cell for the head's top token.",
+        caption="Which heads copy the day (top) and which write the answer (bottom), each head's output read on its "
+                "own. Pick a prompt below the chart; hover a cell for the head's top token.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -451,9 +447,8 @@ def attention_figure(ctx) -> Figure:
                                  f"{succ} puts {s_att:.1%} of its attention on the day and {copy} {c_att:.1%}")},
         alt=f"Heatmap of the attention from the last position to each of {len(labels)} positions for {join_words(list(who))}; "
             f"{succ} puts {s_att:.0%} on the day, {copy} {c_att:.0%}",
-        caption=f"Each row: one head's attention weights from the last position (the one predicting the next day) to "
-                f"every position, averaged over the {len(t['used'])} prompts. The day differs per prompt: it is "
-                f"position {subj}, written ⟨day⟩.",
+        caption=f"Where the two heads look from the last position, on average; the day (position {subj}) differs per "
+                "prompt.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -506,10 +501,8 @@ def streams_figure(ctx) -> Figure:
         alt=f"Bar chart: for each of {len(labels)} positions, the mean correct probability when the last position's "
             f"attention of {join_words(sets)} is set entirely on it; on the day ({labels[subj]}) with both heads: "
             f"{means[i_both, subj]:.0%}, against {clean:.0%} unchanged",
-        caption=f"For each position k, the last position's attention row of the named heads is replaced by a row "
-                f"that is 1 on k and 0 elsewhere (the heads' other rows and every other head untouched); bars: the "
-                f"correct probability at the output, averaged over the {a['probs'].shape[-1]} prompts. Dashed line: "
-                "the unchanged model.",
+        caption="Is the day the position the heads need? Each bar gives all of their last-position attention to one "
+                "position; dashed: the unchanged model.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -547,7 +540,12 @@ def layer_lens_figure(ctx) -> Figure:
     subject_first = [l for l in range(L) if (days[l].argmax(-1) == np.array(used)).all()]
     right = days.argmax(-1) == np.array(t["correct"])  # (layer, prompt): the correct day first among the days
     correct_first = right.sum(-1)  # (layer,)
+    answered = bool((top == np.asarray(t["targets"])[None]).all())  # the correct day on top after every layer
+    collapse = (f"After every layer the lens's top token at the last position is already the correct day, on every "
+                f"prompt; its probability goes from {mean[0]:.0%} after layer 0 to {mean[-1]:.0%} at the output."
+                if answered else None)
     return Figure(
+        collapse=collapse,
         data={"correct_mean": rounded(mean), "peak_layer": int(np.argmax(mean)), "peak_prob": round(float(mean.max()), 4),
               "last_prob": round(float(mean[-1]), 4), "peak_is_last": int(np.argmax(mean)) == L - 1,
               "tomorrow_top": on_top.astype(int).tolist(), "tomorrow_layers": tomorrow_layers,
@@ -566,10 +564,8 @@ def layer_lens_figure(ctx) -> Figure:
             f"coloured by the correct day's probability; mean probability peaks at {mean.max():.0%} after layer "
             f"{int(np.argmax(mean))}; {ctx.token_str(tomorrow)} is the top token on all prompts but at most one after "
             + (join_words([str(l) for l in tomorrow_layers]) if tomorrow_layers else "no layer"),
-        caption="Each cell: the residual stream at the last position after one layer (rows) for one prompt (columns), "
-                "decoded with the final LayerNorm and W_U: its top token, and in colour the correct next day's "
-                "probability. The last row is the model's output. Hover a cell for the probabilities of the "
-                f"correct day, the prompt's day and {ctx.token_str(tomorrow)}.",
+        caption="Where the answer forms: the top token at the last position after each layer, coloured by the correct "
+                "day's probability. Hover a cell for more.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -618,11 +614,8 @@ def steering_figure(ctx) -> Figure:
         alt=f"Two bar charts over α = {', '.join(map(str, ALPHAS))}: {succ}'s attention from the last position to the "
             f"day ({', '.join(f'{v:.2f}' for v in at.values())} with the vector added at every position) and the mean "
             "correct probability",
-        caption=f"α times the unembedding vector u of “{STEER_TOKEN}” (as TransformerLens processes GPT-2: the final "
-                "LayerNorm's γ folded in, centred over the vocabulary; not normalised, length "
-                f"{st['norm']:.1f}) added to the residual stream entering layer {st['layer']}, {succ}'s layer, at "
-                f"every position or at the last one only. Top: {succ}'s attention from the last position to the day; "
-                "bottom: the correct probability at the output; both averaged over the prompts.",
+        caption=f"More “{STEER_TOKEN.strip()}” in the stream, more attention to the day? {succ}'s attention (top) and "
+                "the answer (bottom) as α grows.",
         chart=chart, prompts=list(PROMPTS),
     )
 
@@ -677,10 +670,7 @@ def mlps_figure(ctx) -> Figure:
         alt=f"Two bar charts over the {L} MLPs: the change in the correct day's mean probability across each MLP "
             f"through the lens (largest rise: MLP {helpful}, {local[helpful]:+.0%}; largest fall: MLP {harmful}, "
             f"{local[harmful]:+.0%}) and when each is zero-ablated (largest loss: MLP {needed}, {ablated[needed]:+.0%})",
-        caption="Top: the correct day's probability through the lens just after the MLP minus just before it (the "
-                "stream at the last position with and without the MLP's output), averaged over the prompts. Bottom: "
-                "the change in the model's output probability of the correct day when the MLP's output is replaced by "
-                "zero at every position.",
+        caption="Which MLPs move the answer: through the lens (top) and when removed (bottom).",
         chart=chart, prompts=list(PROMPTS),
     )
 

@@ -191,16 +191,23 @@ def subsets_figure(ctx) -> Figure:
            f"a greedy search from {join_words(start)}, adding at each step the head (in layers 0 to {layer}) that "
            f"most raises the mean correct probability read through the lens at the end of layer {layer}, until the "
            f"correct day is top-1 there on all {n} prompts or {SUBSET_CAP} heads are kept")
+    flat = all(len(path) == 1 for path in s["paths"].values())  # the search added nothing: one point per chart
+    collapse = None
+    if flat:
+        collapse = (f"Keeping only {join_words(start)} is already enough here: with every other head replaced by its "
+                    f"mean, the correct day's probability through the lens at the end of layer {layer} is "
+                    f"{data['mean']['final_lens']:.0%} under mean ablation and {data['random']['final_lens']:.0%} under "
+                    "random ablation, so the search adds no head.")
     return Figure(
-        data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "n_prompts": n, "n_candidates": s["n_candidates"],
+        collapse=collapse,
+        data={**data, "lens_layer": layer, "cap": SUBSET_CAP, "one_point": flat, "n_prompts": n, "n_candidates": s["n_candidates"],
               "post_sets": s["post"], "post": post, "start": start, "start_text": join_words(start), "how": how,
               "clean_mean": round(float(s["clean"].mean()), 4)},
         alt=f"Two line charts, mean and random ablation: the mean correct probability through the lens at the end of "
             f"layer {layer} and at the output as heads are kept; "
             + "; ".join(f"{k}: {data[k]['heads_text']}" for k in SUBSET_KINDS),
-        caption=f"Every head outside the kept set has its result replaced, at every position, by its mean over the "
-                f"mean-ablation dataset (top) or the random-ablation dataset (bottom); the MLPs run. Kept: {how}. "
-                "Hover a point for the top-1 count and the kept set.",
+        caption="How much of the answer survives when every head but a few is replaced by its dataset mean "
+                "(top: mean ablation, bottom: random ablation), as heads are kept. Hover a point for the kept set.",
         chart=chart, prompts=list(DAY_PROMPTS),
     )
 
@@ -306,6 +313,20 @@ def in_vitro(ctx) -> dict:
     return {"setup": setup, "steps": steps, "weights": ctx.analysis(setup_from_weights, "day", setup)}
 
 
+def _vitro_finding(setup: V.Setup, steps: dict, n: int) -> dict:
+    """The page's opening finding: whether the circuit alone (its last step) does the task, in words. "Nearly
+    the whole story" when it gets every prompt but at most one right."""
+    names = [head_label(*h) for h in setup.heads] + [f"MLP {m}" for m in (setup.feed, setup.after) if m is not None]
+    k = steps["readout"]["n_top1"]
+    enough = k >= n - 1
+    verb = "is" if len(names) == 1 else "are"
+    return {"finding_enough": enough, "finding_parts": join_words(names),
+            "finding_text": (f"{join_words(names)} {verb} nearly the whole story: with every other part of the model "
+                             f"removed, they still give the correct day on {k} of {n} prompts" if enough else
+                             f"{join_words(names)} alone fall short: with every other part of the model removed, "
+                             f"they give the correct day on only {k} of {n} prompts")}
+
+
 def _bars(rows: list[dict], order: list[str], title: str, n_label: str, height_per: int = 22):
     return alt.Chart(alt.Data(values=rows)).mark_bar(color=style.ATTENTION).encode(
         y=alt.Y("prompt:N", sort=order, title=None),
@@ -364,22 +385,20 @@ def in_vitro_figure(ctx) -> Figure:
                 "attention": {k: round(float(a.mean()), 4) for k, a in steps[s]["attention"].items()}} for s in STEPS}
     diff = float(np.abs(steps["readout"]["logits"] - v["weights"]["logits"]).max()) if n else 0.0
     return Figure(
-        data={**data, "setup_text": setup.text(), "components": setup.components(), "feed": setup.feed,
-              "after": setup.after, "cut": setup.cut, "heads": [head_label(*h) for h in setup.heads],
+        data={**data, **_vitro_finding(setup, data, n), "setup_text": setup.text(), "components": setup.components(),
+              "feed": setup.feed, "after": setup.after, "cut": setup.cut, "heads": [head_label(*h) for h in setup.heads],
               "heads_text": join_words([head_label(*h) for h in setup.heads]), "post_setup": has_post_heads(ctx),
               "n_prompts": n, "engine_vs_weights": float(f"{diff:.2g}"),
               "note_text": (f"Here {join_words([head_label(*h) for h in setup.heads])} "
                             f"{'is' if len(setup.heads) == 1 else 'are'} in layer 0, so there is no earlier head to "
                             "ablate: the first two steps are the same setup." if setup.cut == 0 else ""),
-              "steps_text": "; ".join(f"{label[s]}: {data[s]['n_top1']} of {n}" for s in STEPS)},
+              "steps_text": "; ".join(f"{label[s]}, {data[s]['n_top1']} of {n} right" for s in STEPS)},
         alt=f"Bar chart of the correct-day probability of each of the {n} day prompts at each in-vitro step of "
             f"{setup.text()}: " + "; ".join(f"{label[s]}, mean {data[s]['mean_prob']:.2f}, top-1 on "
                                             f"{data[s]['n_top1']}" for s in STEPS),
-        caption=f"{join_words([head_label(*h) for h in setup.heads])} alone produce the output: they read the stream "
-                f"entering layer {setup.cut} and only their outputs are summed and unembedded (the stream they read is "
-                "not added back). Left to right: every head before them random-ablated, then zero-ablated; their "
-                f"attention from the last position fixed on the day; {feed} alone fed to them; MLP "
-                f"{setup.after} applied to their sum. Faded bars: the top-1 token is another. Hover a bar for it.",
+        caption=f"Taking context away step by step, left to right, until {join_words([head_label(*h) for h in setup.heads])} "
+                f"{'reads' if len(setup.heads) == 1 else 'read'} only {feed}; the read-out MLP {setup.after} then "
+                "does what the stream did. Faded: another top-1 token (hover for it).",
         chart=chart, prompts=list(DAY_PROMPTS),
     )
 
@@ -440,10 +459,8 @@ def generalisation_figure(ctx) -> Figure:
             f"probability of n + 1 for the whole model (mean {summaries['number_full']['mean_prob']:.2f}), "
             f"{setup.text()} (mean {summaries['number']['mean_prob']:.2f}) and {simple.text()} (mean "
             f"{summaries['number_simple']['mean_prob']:.2f})",
-        caption=f"Top: the month prompts “{TEMPLATES['month'].format('<Month>')}” through the day circuit's "
-                "components, attention fixed on the month token (faded bars: the top-1 token is another). Bottom: "
-                f"“{TEMPLATES['number'].format('n')}” for n = 1..{max(NUMBERS)}: the whole model, the day circuit and "
-                "its feeding MLP and successor head alone (attention fixed on the number). Hover for top-1 tokens.",
+        caption="The day circuit, unchanged, on months (top; faded: another top-1 token) and on numbers 1 to "
+                f"{max(NUMBERS)} (bottom), against the whole model. Hover for the top-1 tokens.",
         chart=alt.vconcat(months, numbers), prompts=[*MONTH_PROMPTS, NUMBER_PROMPTS[0], NUMBER_PROMPTS[-1]],
     )
 
@@ -518,9 +535,8 @@ def month_distribution_figure(ctx) -> Figure:
         alt=f"{n} by 12 table of {label}'s month-token logits normalised per prompt; it ranks the next month first on "
             f"{int(scores[l, h])} of {n} prompts; heads that do on all: {join_words(every) or 'none'}; on all but one: "
             f"{join_words(but_one) or 'none'}",
-        caption=f"{label}'s output at the last position of “{TEMPLATES['month'].format('<Month>')}”, in the full model, "
-                "read as logits of the 12 month tokens (columns), each row normalised by its mean and standard "
-                "deviation. Outlined: the next month. Hover a cell for its value.",
+        caption=f"Does {label} push the next month, as it pushes the next day? Its twelve month logits per prompt, "
+                "normalised; outlined: the next month.",
         chart=chart, prompts=list(MONTH_PROMPTS),
     )
 
@@ -614,13 +630,9 @@ def successor_ov_figure(ctx) -> Figure:
         alt=f"Heatmaps of {label}'s OV circuit: for each day token (rows) what it writes, read at the 7 day tokens "
             f"(columns), normalised per row; then the same for the 12 months. Days: {data[f'day_{main}']['verdict']}; "
             f"months: {data[f'month_{main}']['verdict']}",
-        caption=f"{label}'s OV circuit restricted to the day and month tokens: each row is one source token at the "
-                "subject position of its prompt; its stream " + (
-                    "(the token and position embeddings alone, left; with the feeding MLP's output added, as the "
-                    "in-vitro circuit feeds it, right) " if len(feeds) > 1 else
-                    "(token and position embeddings: this model's circuit has no feeding MLP) ")
-                + "goes through the head's LayerNorm (centred, times γ), W_V and W_O, and the result is read through "
-                "the final LayerNorm (scale-free) and W_U at the day (month) tokens, each row normalised by its mean and "
-                f"standard deviation. One colour scale (±{m:.1f}). Outlined: the next day (month).",
+        caption=f"Does {label}'s value-output map turn each day (month) into the next? Each row: what it writes for one "
+                "day or month token, read at the days (months), normalised per row"
+                + (" (left: from the embeddings alone; right: with the feeding MLP, as in vitro)" if len(feeds) > 1 else "")
+                + ". Outlined: the next one.",
         chart=chart, prompts=[*DAY_PROMPTS, *MONTH_PROMPTS],
     )
