@@ -462,21 +462,28 @@ def model_label(info: dict) -> str:
 
 
 def compare_table(claims: list[dict], page_url: str, model: dict) -> str:
-    """ "The post vs this model": one row per claim — what the source found, its value, this model's value and
-    the status in words; each row links to the claim's working on the Claims page."""
+    """ "The post vs this model": one row per claim — what the source found (its short form), its value, this
+    model's value and the status in words; each row links to the claim's working on the Claims page. When no
+    claim is about the model built, the status is said once, under the table, instead of on every row."""
     e = html.escape
     sources = list(dict.fromkeys(c["source"]["short"] for c in claims))
     name = model_label(model)
     caption = f"{sources[0] if len(sources) == 1 else 'The sources'} vs {name}"
+    one_status = all(c["status"] == "other model" for c in claims)
     rows = []
     for c in claims:
         link = e(get_relative_url("claims/", page_url) + f"#claim-{c['id']}")
-        rows.append(f'<tr><td>{_text(c["statement"])} <a class="figgen-compare__how" href="{link}">how</a></td>'
-                    f'<td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>'
-                    f'<td class="{_claim_class(c["status"])}"><strong>{status_html(c)}</strong></td></tr>')
-    return ("\n\n" f'<div class="figgen-compare"><table><caption>{e(caption)}</caption><thead><tr>'
-            f'<th>What the source found</th><th>Its value</th><th>{e(name)}</th><th>Status</th></tr></thead>'
-            "<tbody>" + "".join(rows) + "</tbody></table></div>\n\n")
+        status = "" if one_status else (f'<td class="{_claim_class(c["status"])}"><strong>{status_html(c)}'
+                                        "</strong></td>")
+        rows.append(f'<tr><td>{_text(c.get("short") or c["statement"])} <a class="figgen-compare__how" href="{link}">'
+                    f'how</a></td><td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>{status}</tr>')
+    note = (f'<p class="figgen-compare__note">{STATUS_MARK["other model"]} These claims are about '
+            f'{e(claims[0]["about"])}, not built here: this model\'s values are shown, not judged.</p>'
+            if one_status else "")
+    head = "" if one_status else "<th>Status</th>"
+    return ("\n\n" f'<div class="figgen-compare"><table class="figgen-compare__table"><caption>{e(caption)}</caption>'
+            f'<thead><tr><th>What the source found</th><th>Its value</th><th>{e(name)}</th>{head}</tr></thead>'
+            "<tbody>" + "".join(rows) + f"</tbody></table>{note}</div>\n\n")
 
 
 def claims_table(claims: list[dict], page_url: str) -> str:

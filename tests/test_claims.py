@@ -142,6 +142,10 @@ def test_compare_table_one_row_per_claim():
     assert "✓ reproduced" in table and "○ about GPT-2 124M, not built here" in table and "&#60;b&#62;" in table
     assert 'href="../../claims/#claim-embedding.other"' in table
     assert "<th>GPT-2 124M</th>" in compare_table([ok], "", {"is_gpt2_small": True, "name": "gpt2"})
+    # none about the model built: the status is said once, under the table, not on every row
+    only_other = compare_table([other, other | {"short": "In short"}], "", {"source": "mini", "name": "mini"})
+    assert "<th>Status</th>" not in only_other and only_other.count("not built here") == 1
+    assert "<td>In short <a" in only_other
 
 
 def test_table_links_each_claim_to_its_page():

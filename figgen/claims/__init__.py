@@ -100,7 +100,7 @@ def evaluate(manifest: dict) -> list[dict]:
         if isinstance(computed, float):
             computed = float(f"{computed:.6g}")
         records.append({
-            "id": claim.id, "status": state, "about_built": _about_built(claim, model), "statement": claim.statement, "about": claim.about,
+            "id": claim.id, "status": state, "about_built": _about_built(claim, model), "short": claim.short, "statement": claim.statement, "about": claim.about,
             "published": claim.published, "published_text": show(claim.published, claim.fmt),
             "computed": computed, "computed_text": show(computed, claim.fmt), "test": claim.test(),
             "conventions": claim.conventions, "checked": claim.checked,

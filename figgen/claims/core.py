@@ -62,6 +62,7 @@ class Claim:
         TransformerLens test that recomputes it); empty when only internal consistency backs it.
     not_comparable: why this build's number cannot be compared with the published one even on the source's
         model (its setup is lost from the source's text, say); the claim is then shown, never judged.
+    short: the claim in a few words, for a page's "the post vs this model" table (default: the statement).
     """
 
     id: str
@@ -78,6 +79,7 @@ class Claim:
     conventions: str = ""
     checked: str = ""
     not_comparable: str = ""
+    short: str = ""
 
     @property
     def section(self) -> str:

@@ -69,6 +69,7 @@ def _named(*labels: str, kinds=None) -> Callable[[dict | None], Any]:
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="day-circuit.solves-all", source=SEED_002.at("The Task"),
+        short="The model gets all seven days right.",
         statement="GPT-2 small solves the next-day task: for each of the 7 prompts its top prediction is the "
                   "correct next day.",
         about=GPT2_SMALL, keys=("day-circuit.task:n_top1",),
@@ -78,6 +79,7 @@ CLAIMS: tuple[Claim, ...] = (
                                        "(tests/test_transformer_lens.py::test_ablations, the clean run)"),
     Claim(
         id="day-circuit.l10h3-ablation", source=SEED_002.at("Head ablation"),
+        short="Removing L10H3 hurts most (mean and random ablation).",
         statement="Removing head L10H3 lowers the correct day's probability more than removing any other single "
                   "head, under both mean and random ablation.",
         about=GPT2_SMALL, keys=("day-circuit.ablation:mean.most_harmful", "day-circuit.ablation:random.most_harmful"),
@@ -88,6 +90,7 @@ CLAIMS: tuple[Claim, ...] = (
         conventions=DAYS_TASK + " " + DATASETS, checked=TL_ABLATION),
     Claim(
         id="day-circuit.zero-ablation-peers", source=SEED_002.at("Head ablation"),
+        short="Under zero ablation, L0H8 and L11H0 matter as much as L10H3.",
         statement="Under zero ablation L10H3's removal still hurts, but removing L0H8 or L11H0 hurts about as much.",
         about=GPT2_SMALL, keys=("day-circuit.ablation:named",), compute=_named("L10H3", "L0H8", "L11H0", kinds=("zero",)),
         published="L0H8 and L11H0 as significant as L10H3",
@@ -97,6 +100,7 @@ CLAIMS: tuple[Claim, ...] = (
         fmt="+.3f", conventions=DAYS_TASK + " " + DATASETS, checked=TL_ABLATION),
     Claim(
         id="day-circuit.destructive-heads", source=SEED_002.at("Head ablation"),
+        short="Removing L8H9 or L10H7 helps.",
         statement="Some heads are consistently destructive: removing L8H9 or L10H7 raises the correct day's "
                   "probability, under every kind of ablation.",
         about=GPT2_SMALL, keys=("day-circuit.ablation:named",),
@@ -108,6 +112,7 @@ CLAIMS: tuple[Claim, ...] = (
         fmt="+.3f", conventions=DAYS_TASK + " " + DATASETS, checked=TL_ABLATION),
     Claim(
         id="day-circuit.layer8-helpers", source=SEED_002.at("Head ablation"),
+        short="L8H1, L8H6 and L8H8 help (mean and random ablation).",
         statement="Under mean and under random ablation, L8H1, L8H6 and L8H8 help push the correct day: removing any "
                   "of them lowers its probability.",
         about=GPT2_SMALL, keys=("day-circuit.ablation:named",),
@@ -124,6 +129,7 @@ COPY_CLAIMS = ((10, 3, 0.5869), (6, 9, 0.8075), (7, 10, 0.4078), (8, 1, 0.5489))
 CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.successor-head", source=SEED_002.at("Logit lens applied to heads"),
+        short="Only L9H1 ranks the correct day first on every prompt.",
         statement="Exactly one head, L9H1, ranks the correct day above the other six days in its own output, on "
                   "all 7 prompts.",
         about=GPT2_SMALL, keys=("day-circuit.successor:own.all_seven",),
@@ -134,6 +140,7 @@ CLAIMS = CLAIMS + (
 ) + tuple(
     Claim(
         id=f"day-circuit.copy-l{l}h{h}", source=SEED_002.at("Behaviour of (10, 3)"),
+        short=f"L{l}H{h} copies the day (mean probability).",
         statement=f"Read through the logit lens, head L{l}H{h}'s own output gives the prompt's day (the subject day) "
                   f"a mean probability of {v}: it copies the day.",
         about=GPT2_SMALL, keys=("day-circuit.head-lens:subject_mean",), compute=_head_at(l, h),
@@ -144,6 +151,7 @@ CLAIMS = CLAIMS + (
     for l, h, v in COPY_CLAIMS) + (
     Claim(
         id="day-circuit.l10h3-top-token", source=SEED_002.at("Logit lens applied to heads"),
+        short="L10H3's top token is the prompt's own day (but on Tuesday).",
         statement="L10H3's most confident prediction is the prompt's own day on every prompt but Tuesday → Wednesday, "
                   "where it is the correct day.",
         about=GPT2_SMALL, keys=("day-circuit.head-lens:top",), compute=_head_at(10, 3),
@@ -163,6 +171,7 @@ STEER = (PROCESSING + "α times “ tomorrow”'s unembedding vector as Transfor
 CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.successor-attention", source=SEED_002.at("Attention patterns"),
+        short="L9H1's attention to the day.",
         statement="From the last position, L9H1 puts a mean attention of 0.2097 on the day token (most of the rest "
                   "goes to the BOS).",
         about=GPT2_SMALL, keys=("day-circuit.attention:successor_attention", "day-circuit.attention:follows_post"),
@@ -172,6 +181,7 @@ CLAIMS = CLAIMS + (
                                 "7 prompts.", checked=TL_ATTENTION),
     Claim(
         id="day-circuit.copying-attention", source=SEED_002.at("Attention patterns"),
+        short="L10H3's attention to the day.",
         statement="From the last position, L10H3 puts a mean attention of 0.7133 on the day token.",
         about=GPT2_SMALL, keys=("day-circuit.attention:copying_attention", "day-circuit.attention:follows_post"),
         compute=_if_post, published="0.7133", predicate=_near(0.7133, 0.01), fmt=".4f",
@@ -180,6 +190,7 @@ CLAIMS = CLAIMS + (
         checked=TL_ATTENTION),
     Claim(
         id="day-circuit.fixed-attention-helps", source=SEED_002.at("Attention patterns"),
+        short="Fixing L9H1's attention on the day helps.",
         statement="Setting L9H1's last-position attention to 1 on the day token raises the correct probability above "
                   "the unchanged model's.",
         about=GPT2_SMALL, keys=("day-circuit.streams:successor_fixed_gain", "day-circuit.streams:follows_post"),
@@ -191,6 +202,7 @@ CLAIMS = CLAIMS + (
                                 "correct probability at the output, averaged over the 7 prompts.", checked=TL_ATTENTION),
     Claim(
         id="day-circuit.subject-stream", source=SEED_002.at("Attention patterns"),
+        short="The day is the only position that works.",
         statement="Of all positions, the day token is the one that, given all of L9H1's and L10H3's last-position "
                   "attention, gives the highest correct probability.",
         about=GPT2_SMALL, keys=("day-circuit.streams:best_key.both", "day-circuit.streams:follows_post"),
@@ -202,6 +214,7 @@ CLAIMS = CLAIMS + (
                                 "of the post's per-stream chart: it names both heads together).", checked=TL_ATTENTION),
     Claim(
         id="day-circuit.tomorrow-top", source=SEED_002.at("Logit lens applied to layers"),
+        short="“␣tomorrow” tops the lens after layers 8 and 9.",
         statement="Through the logit lens, “ tomorrow” is the top token at the last position after layers 8 and 9 "
                   "(for all prompts but one), and after no other layer.",
         about=GPT2_SMALL, keys=("day-circuit.layer-lens:tomorrow_layers",),
@@ -213,6 +226,7 @@ CLAIMS = CLAIMS + (
         checked=TL_LAYERS),
     Claim(
         id="day-circuit.peak-layer", source=SEED_002.at("Logit lens applied to layers"),
+        short="The correct day peaks after layer 10.",
         statement="Through the logit lens, the correct day's probability is highest after layer 10, not at the "
                   "output: layer 11 lowers it.",
         about=GPT2_SMALL, keys=("day-circuit.layer-lens:peak_layer",),
@@ -223,6 +237,7 @@ CLAIMS = CLAIMS + (
         checked=TL_LAYERS),
     Claim(
         id="day-circuit.day-ranks-by-layer", source=SEED_002.at("Logit lens applied to layers"),
+        short="Layer 8: the subject day leads; layer 9: the correct one.",
         statement="Among the 7 days, the lens ranks the prompt's own day first at the end of layer 8, and the correct "
                   "day first at the end of layer 9 on every prompt but Monday → Tuesday.",
         about=GPT2_SMALL, keys=("day-circuit.layer-lens:subject_first_layers", "day-circuit.layer-lens:correct_first_misses"),
@@ -237,6 +252,7 @@ CLAIMS = CLAIMS + (
 ) + tuple(
     Claim(
         id=f"day-circuit.steer-{name}", source=SEED_002.at("Logit lens applied to layers"),
+        short=f"α = {a}: L9H1's attention to the day.",
         statement=f"Adding α = {a} times the unembedding vector of “ tomorrow” to the stream at the end of layer 8 "
                   f"changes L9H1's mean attention from the last position to the day to {v}.",
         about=GPT2_SMALL, keys=(f"day-circuit.steering:attention_{name}", "day-circuit.steering:follows_post"),
@@ -245,6 +261,7 @@ CLAIMS = CLAIMS + (
     for name, a, v in (("m5", -5, 0.0322), ("m1", -1, 0.1522), ("5", 5, 0.5864), ("100", 100, 0.7499))) + (
     Claim(
         id="day-circuit.mlp9-decopies", source=SEED_002.at("Layer MLPs"),
+        short="MLP 9 helps most, by decopying.",
         statement="Through the logit lens, MLP 9 raises the correct day's probability more than any other MLP, and "
                   "it does so by moving weight from the prompt's own day to the next one: it decopies.",
         about=GPT2_SMALL, keys=("day-circuit.mlps:helpful_verdict",),
@@ -259,6 +276,7 @@ CLAIMS = CLAIMS + (
         checked=TL_LAYERS),
     Claim(
         id="day-circuit.mlp7-harmful", source=SEED_002.at("Layer MLPs"),
+        short="MLP 7 hurts most through the lens.",
         statement="Through the logit lens, MLP 7 lowers the correct day's probability more than any other MLP.",
         about=GPT2_SMALL, keys=("day-circuit.mlps:harmful", "day-circuit.mlps:harmful_lowers"), compute=_pair,
         published="MLP 7", predicate=lambda v: list(v) == [7, True],
@@ -267,6 +285,7 @@ CLAIMS = CLAIMS + (
         conventions=DAYS_TASK + " As for MLP 9.", checked=TL_LAYERS),
     Claim(
         id="day-circuit.mlp0-ablation", source=SEED_002.at("Layer MLPs"),
+        short="Removing MLP 0 does the most damage.",
         statement="Zero-ablating MLP 0 lowers the correct day's probability at the output by far the most of the 12 "
                   "MLPs.",
         about=GPT2_SMALL, keys=("day-circuit.mlps:needed",),
@@ -294,6 +313,7 @@ def _subset_values(kind: str, *names: str) -> Callable[[dict | None], Any]:
 CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.subset-mean", source=SEED_002.at("Finding a subset under mean ablation"),
+        short="Mean ablation: the five heads beat the two.",
         statement="With every other head mean-ablated, L9H1 and L10H3 alone are not enough; adding the layer-8 heads "
                   "L8H1, L8H6 and L8H8 gives good correct probabilities at the end of layer 10.",
         about=GPT2_SMALL, keys=("day-circuit.subsets:post",), compute=_subset_values("mean", "pair", "five"),
@@ -305,6 +325,7 @@ CLAIMS = CLAIMS + (
         fmt=".3f", conventions=SUBSETS, checked=TL_SUBSETS),
     Claim(
         id="day-circuit.subset-random", source=SEED_002.at("Finding a subset under random ablation"),
+        short="Random ablation: L6H9 rescues the five.",
         statement="With every other head random-ablated, those five heads work less well, and adding the copying head "
                   "L6H9 improves them.",
         about=GPT2_SMALL, keys=("day-circuit.subsets:post",),
@@ -338,6 +359,7 @@ NUMBERS_TASK = ("Prompts “If the number is <n>, the next is” for n = 1..100;
 CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.vitro-zero-collapses", source=SEED_002.at("Testing our theories"),
+        short="Random ablation works, zero ablation collapses.",
         statement="L9H1 and L10H3 alone, on a model whose earlier heads are random-ablated, do well on most prompts; "
                   "with those heads zero-ablated instead, they do much worse.",
         about=GPT2_SMALL, keys=("day-circuit.in-vitro:random.mean_prob", "day-circuit.in-vitro:zero.mean_prob",
@@ -349,6 +371,7 @@ CLAIMS = CLAIMS + (
         conventions=DAYS_TASK + " " + VITRO, checked=TL_VITRO),
     Claim(
         id="day-circuit.vitro-fixed-rescues", source=SEED_002.at("Testing our theories"),
+        short="Fixing the attention rescues it.",
         statement="In the zero-ablated setup, fixing L9H1's and L10H3's attention on the day improves the correct "
                   "probabilities substantially.",
         about=GPT2_SMALL, keys=("day-circuit.in-vitro:zero.mean_prob", "day-circuit.in-vitro:fixed.mean_prob",
@@ -360,6 +383,7 @@ CLAIMS = CLAIMS + (
         conventions=DAYS_TASK + " " + VITRO, checked=TL_VITRO),
     Claim(
         id="day-circuit.vitro-without-mlp9", source=SEED_002.at("Testing our theories"),
+        short="Fed MLP 0 alone: only Monday and Sunday fail.",
         statement="Fed just layer 0's output, with their attention fixed, L9H1 and L10H3 get every prompt right but "
                   "two: Monday (they answer “Tuesday” without the space) and Sunday (the subject day wins).",
         about=GPT2_SMALL, keys=("day-circuit.in-vitro:fed.wrong_pairs", "day-circuit.in-vitro:post_setup"),
@@ -370,6 +394,7 @@ CLAIMS = CLAIMS + (
         conventions=DAYS_TASK + " " + VITRO, checked=TL_VITRO),
     Claim(
         id="day-circuit.vitro-all-seven", source=SEED_002.at("Testing our theories"),
+        short="With MLP 9 added: all seven right.",
         statement="Adding MLP 9 to that setup (MLP 0 → L9H1 + L10H3 → MLP 9) gives the correct answer on all 7 "
                   "prompts.",
         about=GPT2_SMALL, keys=("day-circuit.in-vitro:readout.n_top1", "day-circuit.in-vitro:post_setup"),
@@ -378,6 +403,7 @@ CLAIMS = CLAIMS + (
         conventions=DAYS_TASK + " " + VITRO, checked=TL_VITRO),
     Claim(
         id="day-circuit.months-but-july", source=SEED_002.at("The month task"),
+        short="Every month but July (“␣Aug”).",
         statement="The day circuit, unchanged, completes every month prompt but July's, where it predicts “ Aug”.",
         about=GPT2_SMALL, keys=("day-circuit.generalisation:month.wrong_pairs", "day-circuit.in-vitro:post_setup"),
         compute=_if_post, published="all but July → ␣Aug",
@@ -388,6 +414,7 @@ CLAIMS = CLAIMS + (
         checked=TL_VITRO),
     Claim(
         id="day-circuit.month-successor", source=SEED_002.at("The month task"),
+        short="No head gets all twelve months; with one miss, only L9H1.",
         statement="No head ranks the next month first among the 12 months on all 12 prompts; allowing one miss, only "
                   "L9H1 does.",
         about=GPT2_SMALL, keys=("day-circuit.month-distribution:all_months", "day-circuit.month-distribution:all_but_one"),
@@ -400,6 +427,7 @@ CLAIMS = CLAIMS + (
                     + HEAD_READ, checked=TL_MONTHS),
     Claim(
         id="day-circuit.numbers-full-model", source=SEED_002.at("The number task"),
+        short="Numbers: the small setup beats the whole model.",
         statement="The whole model does surprisingly badly on the number task; MLP 0 and L9H1 alone, attention fixed "
                   "on the number, do much better (n up to 10).",
         about=GPT2_SMALL, keys=("day-circuit.generalisation:simple_beats_full",),
@@ -409,6 +437,7 @@ CLAIMS = CLAIMS + (
         conventions=NUMBERS_TASK, not_comparable=NUMBERS_LOST, checked=TL_VITRO),
     Claim(
         id="day-circuit.numbers-mean-prob", source=SEED_002.at("The number task"),
+        short="Numbers: mean probability of n + 1.",
         statement="MLP 0 and L9H1 alone (attention fixed on the number) give the next number a mean probability of "
                   "0.7363 over n = 1..100.",
         about=GPT2_SMALL, keys=("day-circuit.generalisation:number_simple.mean_prob",),
@@ -418,6 +447,7 @@ CLAIMS = CLAIMS + (
         not_comparable=NUMBERS_LOST, checked=TL_VITRO),
     Claim(
         id="day-circuit.numbers-top1", source=SEED_002.at("The number task"),
+        short="Numbers: prompts right, of 100.",
         statement="The same setup answers 83 of the 100 number prompts correctly (top-1).",
         about=GPT2_SMALL, keys=("day-circuit.generalisation:number_simple.n_top1",),
         published=83, tolerance=2, conventions=NUMBERS_TASK + " The setup as above; top-1 token.",

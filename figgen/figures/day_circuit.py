@@ -328,7 +328,12 @@ def head_lens_figure(ctx) -> Figure:
     else:
         followed_text = (f"{head_label(*copy)}, the head with the highest probability of the prompt's day "
                          f"({subject[copy]:.1%}), standing in for the copying head this model does not have")
+    top_mean = float(max(subject.max(), correct.max()))
+    collapse = (f"No head's output, read on its own, gives the prompt's day or the correct day more than "
+                f"{top_mean:.0%} on average: no single head copies the day or writes the answer by itself."
+                if top_mean < FLAT else None)  # two pale grids: one sentence says it
     return Figure(
+        collapse=collapse,
         data={"subject_mean": rounded(subject), "correct_mean": rounded(correct), "threshold": COPY_THRESHOLD,
               "subject_mean_stream": rounded(stream_subject),
               "top": [tops[l * H:(l + 1) * H] for l in range(L)],  # (layer, head, prompt) top-1 tokens, as shown
