@@ -120,6 +120,8 @@ def task_figure(ctx) -> Figure:
     return Figure(
         collapse=collapse,
         data={"probs": rounded(probs), "mean_prob": round(float(probs.mean()), 4), "flat": flat,
+              "summary_text": "" if flat else (f"The correct day is the top prediction on {int(top1.sum())} of "
+                                               f"{len(used)} prompts (mean probability {probs.mean():.0%})."),
               "min_prob": round(float(probs.min()), 4), "n_top1": int(top1.sum()), "n_prompts": len(used),
               "dropped": [PROMPTS[i] for i in range(7) if i not in used],
               "n_tokens": n_pos, "single_token_days": bool(t["single_token"]),
