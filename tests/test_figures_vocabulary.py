@@ -301,3 +301,30 @@ def test_head_claims_state_the_figures_thresholds():
     assert not BY_ID["vocabulary.l5h10-trifecta"].predicate([1, True, True])
     assert BY_ID["vocabulary.l8h11-alliteration"].predicate([3.0, 4]) and not BY_ID[
         "vocabulary.l8h11-alliteration"].predicate([5.0, 3])
+
+
+# --- the page's words, decided by counts (hand-built) ----------------------------------------------------------
+
+
+def test_findings_in_words():
+    assert F.head_finding(7, 0, 16) == (
+        "7 of the 16 heads leave nearly the same pattern at every position of the prompt, whatever the token, and no "
+        "head writes messages that name the word they come from at half of the positions or more")
+    assert F.head_finding(0, 1, 144).startswith("no head leaves nearly the same pattern")
+    assert F.head_finding(1, 3, 144).startswith("1 of the 144 heads leaves") and "3 heads write messages" in \
+        F.head_finding(1, 3, 144)
+    assert F.home_heads(4, 4) == ("all 4 heads of layer 0", "")
+    assert F.home_heads(7, 12) == ("most heads of layer 0, 7 of 12,", "")
+    assert F.home_heads(1, 12) == ("only 1 of layer 0's 12 heads", "s") and F.home_heads(0, 12)[0] == "no head of layer 0"
+    assert F.bos_finding(5, 16) == "A minority of its heads, 5 of 16, give the BOS most of their attention"
+    assert F.bos_finding(100, 144).startswith("Most of its heads, 100 of 144, give")
+    assert F.bos_finding(8, 16).startswith("Half of its heads") and F.bos_finding(0, 16).startswith("None of its")
+
+
+def test_repeat_caption_names_the_most_repetitive_lists():
+    rep = {"pattern": {"head": "L0H0", "overlap": 0.86}, "message": {"head": "L1H2", "overlap": 0.3}}
+    assert F.repeat_caption(rep) == "At some heads the lists barely depend on the token: most of all L0H0's patterns."
+    rep = {"pattern": {"head": "L0H0", "overlap": 0.2}, "message": {"head": "L11H3", "overlap": 0.7}}
+    assert F.repeat_caption(rep).endswith("most of all L11H3's messages.")
+    rep = {"pattern": {"head": "L0H0", "overlap": 0.2}, "message": {"head": "L1H2", "overlap": 0.3}}
+    assert F.repeat_caption(rep) == "Every head's lists change from position to position."

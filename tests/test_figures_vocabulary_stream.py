@@ -193,13 +193,28 @@ def test_evolution_figure_counts_what_it_says(mini_out):
     assert d["agree_lens"] == pytest.approx(float((ev.ids[..., 0] == ev.lens_top).mean()), abs=1e-4)
     assert 0 <= d["agree_lens"] <= 1 and len(d["agree_lens_by_layer"]) == ctx.dims.n_layers
     assert d["n_high_bias"] == int(ev.high.sum())
-    assert d["tied_text"] == "this build's model ties them too"  # mini ties W_U = W_Eᵀ, as GPT-2
+    assert d["tied_text"] == "does too"  # “… and mini does too”: mini ties W_U = W_Eᵀ, as GPT-2
     # Position 3 (“ player”): is “ hit” among the nearest words at some layer's input?
     assert d["next_in_topk"][3] == bool((ev.ids[:, 3] == t.tokens[4]).any()) and len(d["next_in_topk"]) == 7
     changed = ev.ids[-1, :, 0] != pred
     assert d["last_layer_changes"] == int(changed.sum()) and d["last_layer_change_share"] == round(changed.mean(), 4)
     svg = out["vocabulary.evolution"]["vl.svg"]
     assert "prediction" in svg and "next token" in svg and "✓" in svg
+    # The caption's counts, over the cells as shown ("(high bias)" is neither the own nor the next token).
+    shown = np.where(ev.high, -1, ev.ids[..., 0])
+    assert d["own_first"] == int((shown[0] == t.tokens).sum())
+    assert d["next_last"] == int((shown[-1, :-1] == t.tokens[1:]).sum())
+    assert f"at {d['next_ever_top1']} of the 7 positions" in d["finding"]
+
+
+def test_neuron_finding_in_words():
+    assert VS.neuron_finding(14, 2048, "L3N64", 30.046, "<|endoftext|>", 0, True) == (
+        "14 of the 2,048 MLP neurons fire on the BOS only, and the neuron with the largest activation anywhere on "
+        "the prompt, L3N64 (30.0 on the BOS), is one of them")
+    assert VS.neuron_finding(1, 36864, "L5N7", 12.0, "␣run", 7, False).endswith(
+        "fires on the BOS only, and the neuron with the largest activation anywhere on the prompt, L5N7 (12.0 on ␣run, "
+        "position 7), is not one of them")
+    assert VS.neuron_finding(0, 36864, "L5N7", 12.0, "␣run", 7, False).startswith("no MLP neuron fires on the BOS only")
 
 
 # --- hostile token strings stay text --------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The logit lens (seed 004): every point of the residual stream read as a next-token guess.
 
-Figures on the seed's own kinds of example, each on its own prompts (printed on the page):
+Figures on the post's own kinds of example, each on its own prompts (printed on the page):
 - a passage of ordinary prose: the top-1 grid, the ranks of the final answer, KL(final ‖ point) and
   KL(input ‖ point), the rank of the input token, and an interactive grid;
 - the copying example ("… when people say plasma"): the lens after each attention and each MLP
@@ -54,6 +54,39 @@ FINAL_RANK_CAP = 100  # the seed's rank colours bottom out at 100 (final top-1) 
 INPUT_RANK_CAP = 1000
 REPEAT_THRESHOLD = 0.5  # "the lens predicts the repetition": right on at least half the repeated positions
 RANK_BOUND = 10_000  # the addendum: input tokens' ranks "in the 100s or 1000s, but not the 10000s"
+# "The input is discarded at once": after the first layer the input token's median rank is beyond the top ten,
+# and it is the lens's top guess at no more than 5% of the readings after the input row (the claim's bound).
+GONE_RANK = 10
+GONE_SHARE = 0.05
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+            "eleventh", "twelfth")
+
+
+def nth(n: int) -> str:
+    """1 → 'first' … 12 → 'twelfth', then '13th', '21st' …"""
+    if 1 <= n <= len(ORDINALS):
+        return ORDINALS[n - 1]
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def point_words(label: str, n_layers: int) -> str:
+    """A reading's place in words: 'at the input', "after layer 1's attention, in the second of its 4 layers"."""
+    if label == "input":
+        return "at the input"
+    kind, layer = label.rsplit(" ", 1)
+    l = int(layer)
+    what = {"after attn": f"after layer {l}'s attention", "after MLP": f"after layer {l}'s MLP"}.get(kind,
+                                                                                                f"after layer {l}")
+    return f"{what}, in the {nth(l + 1)} of its {n_layers} layers"
+
+
+def share_words(share: float) -> str:
+    """A share of readings or positions for running prose: '0%' only when it is exactly none."""
+    return "none" if share == 0 else "fewer than 1%" if share < 0.01 else f"{share:.0%}"
+
+
+def times(ratio: float) -> str:
+    return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.1f}"
 
 
 # --- what the figures share (memoised per build) -----------------------------------------------------
@@ -148,8 +181,49 @@ def _shown_note(cols: np.ndarray, n_tokens: int) -> str:
 # --- the prose example ---------------------------------------------------------------------------------
 
 
+def settling(final_rank: np.ndarray, layers: np.ndarray, n_layers: int) -> dict:
+    """Where the model's final answer settles in the lens. final_rank: (n_points, positions) after the BOS;
+    layers: (n_points,) the layer each point ends (−1: the input). The answer settles at a position from the
+    first point from which it stays the top guess; `half` is the earliest layer (−1: the input) by which half of
+    the positions have settled, `k` the number of layers that takes (0 … n_layers)."""
+    settle = [L.first_point_at(final_rank[:, p]) for p in range(final_rank.shape[1])]
+    at = np.array([layers[i] if i is not None else n_layers for i in settle])  # never: beyond the last layer
+    half = next((l for l in range(-1, n_layers) if (at <= l).mean() >= 0.5), n_layers - 1)
+    k = half + 1
+    share = k / n_layers
+    when = ("before any layer runs" if k == 0 else "almost at once" if share <= 0.25 else
+            "by the middle of its depth" if share <= 0.5 else "in the upper half of its depth" if share <= 0.75 else
+            "only in its last layers")
+    where = ("the input embeddings themselves already decode as it" if k == 0 else
+             f"it is the top guess, for good, after {k} of the {n_layers} layers")
+    return {"half_layer": int(half), "layers_needed": int(k), "depth_share": round(share, 4), "when": when,
+            "text": f"the lens finds the model's final answer in the residual stream {when}: at half of the positions "
+                    f"of a passage of ordinary text, {where}"}
+
+
+def discarding(input_rank: np.ndarray, labels: list[str], n_layers: int) -> dict:
+    """Whether the input is discarded at once. input_rank: (n_points, positions) after the BOS, the rank of each
+    position's own token at each point (row 0: the input). At once: after the first layer its median rank is
+    beyond GONE_RANK and it is the top guess at no more than GONE_SHARE of the readings after the input row."""
+    med = np.median(input_rank, axis=1)
+    top1 = float((input_rank[1:] == 1).mean())
+    at_once = bool(med[1] > GONE_RANK and top1 <= GONE_SHARE)
+    out = next((r for r in range(1, len(med)) if (med[r:] > GONE_RANK).all()), None)
+    later = ("is never the lens's top guess after that" if top1 == 0 else
+             f"is the lens's top guess at {share_words(top1)} of the later readings")
+    if at_once:
+        text = (f"The input is discarded at once: the token each position reads falls from a median rank of "
+                f"{med[0]:,.0f} at the input to {med[1]:,.0f} after the first layer, and {later}")
+    else:
+        text = (f"The input lingers: the token each position reads still has a median rank of {med[1]:,.0f} after the "
+                "first layer, " + (f"leaves the top ten only {point_words(labels[out], n_layers)}" if out is not None
+                                   else "stays in the top ten up to the output") + f", and {later}")
+    return {"at_once": at_once, "median_after_first": float(med[1]), "top1_after": round(top1, 4),
+            "gone_rank": GONE_RANK, "gone_share": GONE_SHARE, "text": text}
+
+
 @figure("logit-lens.top1", section="logit-lens", title="Each layer's top guess",
-        caption="The lens's top guess at each depth (rows) and position (columns).", prompts=PROMPTS)
+        caption="The lens's top guess at each depth and position.", prompts=PROMPTS)
 def top1(ctx) -> Figure:
     chosen = ctx.analysis(prose)
     prompt = chosen["prompt"]
@@ -161,35 +235,48 @@ def top1(ctx) -> Figure:
                              cmap=style.cmap("magnitude", ctx.theme), norm=Normalize(0, 1), outline=same,
                              bar_label="probability of the top guess")
     n = len(t.tokens)
+    n_layers = ctx.dims.n_layers
     correct = lz.final_top[:-1] == t.tokens[1:]
     # From which layer on does the lens's guess stay the model's final one, position by position?
     settles = [L.first_point_at(lz.final_rank[:, p]) for p in range(1, n)]
     settle_layers = [int(lz.layers[i]) for i in settles if i is not None]
+    settled = settling(lz.final_rank[:, 1:], lz.layers, n_layers)
+    discarded = discarding(lz.input_rank[:, 1:], lz.labels, n_layers)
     if chosen["seed"]:
-        why = "the seed's own passage, from the abstract of the GPT-3 paper"
+        why = "the post's own passage, from the abstract of the GPT-3 paper"
     elif SEED_PROSE not in chosen["tried"]:
-        why = "a passage of our own: the seed's (from the GPT-3 abstract) does not fit this model's context"
+        why = "a passage of our own, since the post's, from the GPT-3 abstract, does not fit this model's context"
     else:
-        why = (f"a passage of our own: this model gets only {chosen['tried'][SEED_PROSE]:.0%} of the seed's "
-               f"(from the GPT-3 abstract) right, under the {SEED_PROSE_MIN:.0%} this page asks for")
+        why = (f"a passage of our own, since this model gets only {chosen['tried'][SEED_PROSE]:.0%} of the post's, "
+               "from the GPT-3 abstract, right")
+    # The caption's point: the input row reads back the input token; from which row on most shown cells
+    # (at least half, in every row below) already hold the model's final answer.
+    own = float((lz.top_ids[0, cols, 0] == t.tokens[cols]).mean())
+    outlined = same[:, cols].mean(1)
+    row = next((r for r in range(len(outlined)) if (outlined[r:] >= 0.5).all()), len(outlined) - 1)
+    own_words = ("reads back each position's own token" if own == 1 else
+                 f"reads back the position's own token at {own:.0%} of the positions shown" if own > 0 else
+                 "never reads back the position's own token")
     return Figure(
         data={"prompt": prompt, "seed_passage": chosen["seed"], "why": why, "accuracy": round(chosen["accuracy"], 4),
               "n_correct": int(correct[1:].sum()), "n_predicted": int(n - 2), "n_tokens": n,
               "shown_first": int(cols[0]), "shown_last": int(cols[-1]), "n_shown": len(cols),
               "median_settle_layer": float(np.median(settle_layers)) if settle_layers else None,
+              "settling": settled, "discarding": discarded, "prose_min": SEED_PROSE_MIN,
+              "input_reads_itself": round(own, 4), "outlined_from": lz.labels[row],
               "accuracy_tried": {k: round(v, 4) for k, v in chosen["tried"].items()}},
         alt=f"Grid of the lens's top guess for {len(lz.labels)} depths × {len(cols)} positions of the prompt; "
             f"the model's final guess is right at {int(correct[1:].sum())} of {n - 2} positions",
-        caption=f"The lens's top guess at each depth (rows, from the input embeddings at the top to the model's "
-                f"output at the bottom) and position ({_shown_note(cols, n)}). Colour: the probability the lens "
-                "gives that guess. Outlined: the guess equals the model's final top-1. Bottom: the input token; "
-                "top: the true next token, with * where the model's final guess is right.",
+        caption=f"The input row {own_words}; "
+                + ("in every row, " if row == 0 else f"from {_labels(ctx, lz)[row]} down, ")
+                + "at least half of the cells already hold the model's final answer (outlined). Above each column: "
+                "the true next token, * where the model gets it right.",
         mpl=fig, prompts=[prompt],
     )
 
 
 @figure("logit-lens.ranks", section="logit-lens", title="Where the final answer ranks at each depth",
-        caption="The rank of the model's final top-1 token in the lens at each depth and position.", prompts=PROMPTS)
+        caption="How the model's final answer climbs the lens's ranking, depth by depth.", prompts=PROMPTS)
 def ranks(ctx) -> Figure:
     prompt = ctx.analysis(prose)["prompt"]
     lz = ctx.analysis(lens_of, prompt)
@@ -197,21 +284,25 @@ def ranks(ctx) -> Figure:
     real = slice(1, None)  # every position but the BOS
     median = np.median(lz.final_rank[:, real], axis=1)
     middle = len(lz.labels) // 2  # the row of layer ⌊L/2⌋ − 1 … the middle of the depth
+    top = next(r for r in range(len(median)) if (median[r:] == 1).all())  # the output row always has median 1
+    where = "already at the input" if top == 0 else point_words(lz.labels[top], ctx.dims.n_layers).split(",")[0]
     return Figure(
         data={"median_final_rank": rounded(median), "middle_row": middle, "middle_label": lz.labels[middle],
-              "median_middle": float(median[middle]),
+              "median_middle": float(median[middle]), "top_row": top, "top_label": lz.labels[top],
               "n_rows": len(lz.labels), "top10_share_middle": round(float((lz.final_rank[middle, real] <= 10).mean()), 4)},
         alt=f"Grid of the rank of the final answer at each depth; the median rank is {median[0]:.0f} at the input, "
             f"{median[middle]:.0f} at {lz.labels[middle]} and 1 at the output",
-        caption=f"The rank of the model's final top-1 token in the lens (1: it is already the top guess), "
-                f"{_shown_note(cols, len(ctx.trace_of(prompt).tokens))}. Colours on a log scale, ranks of "
-                f"{FINAL_RANK_CAP} and beyond all the lightest, as in the seed.",
+        caption=("The model's final answer is already the lens's top guess at the input, at the median position, and "
+                 "stays there." if top == 0 else
+                 f"The model's final answer climbs from a median rank of {median[0]:,.0f} at the input to rank 1 "
+                 f"{where}, and stays there."),
         mpl=fig, prompts=[prompt],
     )
 
 
 @figure("logit-lens.kl", section="logit-lens", title="How far each depth is from the output, and from the input",
-        caption="KL(final ‖ point) and KL(input ‖ point) at each depth and position.", prompts=PROMPTS)
+        caption="How far each reading is from the model's output, and from the input's own reading.",
+        prompts=PROMPTS)
 def kl(ctx) -> Figure:
     prompt = ctx.analysis(prose)["prompt"]
     lz = ctx.analysis(lens_of, prompt)
@@ -236,26 +327,41 @@ def kl(ctx) -> Figure:
     bar.set_label(f"nats (≥ {KL_CAP:g} same colour)")
     real = slice(1, None)
     kf, ki = lz.kl_final[:, real].mean(1), lz.kl_input[:, real].mean(1)
+    first, later = float(kf[0] - kf[1]), float(max(np.diff(-kf)[1:], default=0.0))
+    jump = (f"a drop {times(first / later)} times larger than any later layer's" if first > later > 0 else
+            "the only drop along the depth" if first > 0 >= later else
+            f"while a later layer's drop is as large or larger ({later:.1f} nats)")
+    total = float(kf[0] - kf[-1])
+    covered = first / total if total > 0 else 0.0
+    rising = bool((np.diff(ki) > 0).all())
+    in_max, fin_max = float(lz.kl_input[:, real].max()), float(lz.kl_final[:, real].max())
+    top_text = (f"Top: the first layer covers {covered:.0%} of the distance to the output" if covered >= 0.5 else
+                f"Top: the first layer covers only {covered:.0%} of the distance to the output; the rest comes "
+                "layer by layer")
+    bottom_text = ("bottom: the reading moves further from the input at every layer" if rising else
+                   f"bottom: the distance from the input peaks {point_words(lz.labels[int(np.argmax(ki))], ctx.dims.n_layers)}")
     return Figure(
         data={"kl_final_mean": rounded(kf), "kl_input_mean": rounded(ki), "labels": lz.labels,
               "kl_final_max": round(float(lz.kl_final.max()), 4), "cap": KL_CAP,
-              "first_step": round(float(kf[0] - kf[1]), 4),
-              "largest_later_step": round(float(max(np.diff(-kf)[1:], default=0.0)), 4),
+              "first_step": round(first, 4), "largest_later_step": round(later, 4),
+              "first_step_share": round(covered, 4), "input_rising": rising,
+              "jump_text": (f"falls from {kf[0]:.1f} nats at the input row to {kf[1]:.1f} after the first layer, "
+                            + jump),
               "input_jump": round(float(ki[1]), 4),
               "input_jump_ratio": round(float(ki[1] / (kf[0] - kf[1])), 4) if kf[0] > kf[1] else None,
-              "kl_input_max": round(float(lz.kl_input[:, real].max()), 4),
-              "kl_final_max_real": round(float(lz.kl_final[:, real].max()), 4),
+              "kl_input_max": round(in_max, 4),
+              "kl_final_max_real": round(fin_max, 4),
               "input_jump_text": (f"{ki[1]:.1f} nats after the first layer, "
-                                  + (f"{ki[1] / (kf[0] - kf[1]):.0%} of the drop of KL(final ‖ point) at the same step"
-                                     if kf[0] > kf[1] else "while KL(final ‖ point) does not drop at that step")),
-              "cap_text": (f"the largest KL(input ‖ point) anywhere in the passage is {lz.kl_input[:, real].max():.1f} "
-                           f"nats, against {lz.kl_final[:, real].max():.1f} for KL(final ‖ point)")},
+                                  + (f"{ki[1] / (kf[0] - kf[1]):.0%} of the first layer's drop in the distance to the "
+                                     "output" if kf[0] > kf[1] else
+                                     "while the distance to the output does not drop at that step")),
+              "cap_text": (f"its largest value anywhere in the passage is {in_max:.1f} nats, "
+                           + ("under" if in_max < KL_CAP else "beyond")
+                           + f" the {KL_CAP:g} nats at the top of the post's colour scale (the distance to the output "
+                           f"reaches {fin_max:.1f})")},
         alt=f"Two grids of KL divergences at each depth; the mean KL to the output falls from {kf[0]:.1f} nats at the "
             f"input to {kf[1]:.1f} after layer 0, while the mean KL to the input rises to {ki[1]:.1f}",
-        caption=f"Top: how far the lens's distribution at each depth is from the model's output, KL(final ‖ point); "
-                f"bottom: how far it is from the input row's distribution, KL(input ‖ point), on the same scale, "
-                f"capped at {KL_CAP:g} nats as in the seed ({_shown_note(cols, len(t.tokens))}). Numbers in the cells "
-                "are the uncapped values.",
+        caption=f"{top_text}; {bottom_text}. Cells show each position's KL divergence in nats.",
         mpl=fig, prompts=[prompt],
     )
 
@@ -272,19 +378,27 @@ def input_rank(ctx) -> Figure:
     worst = after.max(0)  # (positions,) each input token's largest rank after the input row
     kept = float((worst < RANK_BOUND).mean())
     d_vocab = ctx.dims.d_vocab
+    gone = discarding(lz.input_rank[:, 1:], lz.labels, ctx.dims.n_layers)
+    n_kept = int((worst < RANK_BOUND).sum())
+    verb = ("stays near the top of the lens" if not gone["at_once"] else
+            "leaves the top of the lens after the first layer" if median[0] <= GONE_RANK else
+            "is far down the lens from the first layer on")
     return Figure(
         data={"median_input_rank": rounded(median), "labels": lz.labels,
-              "input_top1_after": round(top1, 4), "n_cells_after": int(after.size),
+              "input_top1_after": round(top1, 4), "input_top1_after_text": share_words(top1),
+              "n_cells_after": int(after.size),
               "worst_after": [int(w) for w in worst], "rank_bound": RANK_BOUND, "kept_share": round(kept, 4),
-              "n_kept": int((worst < RANK_BOUND).sum()), "n_positions": int(after.shape[1]),
-              "kept_text": (f"{int((worst < RANK_BOUND).sum())} of the {after.shape[1]} input tokens keep a rank under "
-                            f"{RANK_BOUND:,} at every depth after the input"
+              "n_kept": n_kept, "n_positions": int(after.shape[1]),
+              "kept_text": (f"{n_kept} of the {after.shape[1]} input tokens keep a rank under {RANK_BOUND:,} at every "
+                            "depth after the input"
                             + ("" if d_vocab > RANK_BOUND else
-                               f" (every rank is, with this model's {d_vocab:,} tokens: the count says nothing here)"))},
+                               f", but with only {d_vocab:,} tokens in this model's vocabulary every rank is, so the "
+                               "count says nothing here"))},
         alt=f"Grid of the rank of the input token at each depth; median {median[0]:.0f} at the input row, "
             f"{median[1]:.0f} after layer 0, {median[-1]:.0f} at the output",
-        caption=f"The rank, in the lens, of the token each position reads ({_shown_note(cols, len(ctx.trace_of(prompt).tokens))}). "
-                f"Colours bottom out at rank {INPUT_RANK_CAP:,}, as in the seed's addendum.",
+        caption=(f"The token each position reads {verb}: "
+                 f"median rank {median[0]:,.0f} at the input, {median[1]:,.0f} after the first layer and "
+                 f"{median[-1]:,.0f} at the output."),
         mpl=fig, prompts=[prompt],
     )
 
@@ -312,7 +426,7 @@ def _plasma(ctx) -> dict:
 
 
 @figure("logit-lens.sublayers", section="logit-lens", title="After attention, after the MLP",
-        caption="The lens after every attention sublayer and every MLP, interleaved, on the copying example.",
+        caption="The lens after every attention sublayer and every MLP, on the copying example.",
         prompts=PLASMAS)
 def sublayers(ctx) -> Figure:
     pl = ctx.analysis(_plasma)
@@ -326,13 +440,15 @@ def sublayers(ctx) -> Figure:
     changed = top[1:] != top[:-1]  # (n_points − 1, cols): point i+1 changed the guess of point i
     attn = int(changed[0::2].sum())  # odd points are "after attn l"
     mlp = int(changed[1::2].sum())
+    changes = (f"MLPs change the top guess more often than attention sublayers, {mlp} times against {attn}" if mlp > attn
+               else f"attention sublayers change the top guess more often than MLPs, {attn} times against {mlp}"
+               if attn > mlp else f"attention sublayers and MLPs change the top guess equally often, {attn} times each")
     return Figure(
-        data={"attn_changes": attn, "mlp_changes": mlp, "n_points": len(lz.labels), "n_shown": len(cols)},
+        data={"attn_changes": attn, "mlp_changes": mlp, "n_points": len(lz.labels), "n_shown": len(cols),
+              "changes_text": changes},
         alt=f"Grid of the lens's top guess after each attention and each MLP sublayer for {len(cols)} positions; "
             f"attention sublayers change the guess {attn} times, MLPs {mlp} times",
-        caption=f"The lens's top guess after each attention sublayer and each MLP, interleaved "
-                f"({_shown_note(cols, len(ctx.trace_of(pl['prompt']).tokens))}); colour, outlines and labels as in the "
-                "first grid.",
+        caption=f"Across the {len(cols)} positions shown, {changes}. Outlined: the model's final answer.",
         mpl=fig, prompts=[pl["prompt"]],
     )
 
@@ -363,10 +479,13 @@ def plasma(ctx) -> Figure:
     first = pl["first"]
     if first is not None:
         ax.axvline(first, color=style.muted(ctx.theme), linestyle="--", linewidth=1)
-        ax.annotate(f"top guess from here on", (first, 1), xytext=(6, 4), textcoords="offset points",
+        ax.annotate("top guess from here on", (first, 1), xytext=(6, 4), textcoords="offset points",
                     color=style.muted(ctx.theme))
     n_layers = ctx.dims.n_layers
     first_layer = None if first is None else int(lz.layers[first])
+    verdict = ("is the top guess from the input on" if first == 0 else
+               f"becomes the top guess {point_words(lz.labels[first], n_layers)}, and stays there"
+               if first is not None else f"never settles as the top guess (rank {int(ranks_[-1]):,} at the output)")
     at_layers = own[pl["layer_points"]]  # the first occurrence's own rank at the input and after each layer
     kept = {"position": pl["own"], "ranks": [int(r) for r in at_layers],
             "labels": [lz.labels[i] for i in pl["layer_points"]],
@@ -380,18 +499,18 @@ def plasma(ctx) -> Figure:
               "first_point": first, "first_label": None if first is None else lz.labels[first],
               "first_layer": first_layer, "n_layers": n_layers, "input_rank": int(ranks_[0]),
               "final_rank": int(ranks_[-1]),
-              "verdict": (f"is the top guess from {lz.labels[first]} (layer {first_layer} of 0–{n_layers - 1}) on"
-                          if first is not None else "never settles as the top guess"),
+              "verdict": verdict,
               "depth_share": None if first_layer is None else round((first_layer + 1) / n_layers, 4)},
         alt=f"Line chart of the rank of {word} at the copy position after each sublayer: {int(ranks_[0])} at the "
             f"input, {int(ranks_[-1])} at the output"
             + ("" if first is None else f"; top guess from {lz.labels[first]} on")
             + (f"; a second, dashed line: the first {word} at its own position, at worst rank "
                f"{kept['worst_after']:,} after the input" if first_word else ""),
-        caption=f"The rank of {word} in the lens at the position just before it (the second “say”), after the "
-                "input and after every attention sublayer and MLP (log scale, rank 1 at the top)"
-                + (f"; dashed: the rank of the first {word} at its own position (the addendum's “preserved” input "
-                   "token)." if first_word else "."),
+        caption=(f"At the position that must copy it, {word} is the top guess from “{lz.labels[first].replace('after ', '')}” "
+                 "on" if first is not None else f"At the position that must copy it, {word} never settles as the top "
+                 "guess")
+                + (f"; the first {word}, read at its own position (dashed), falls to rank {kept['worst_after']:,} at "
+                   "worst." if first_word else "."),
         mpl=fig, prompts=[pl["prompt"]],
     )
 
@@ -427,12 +546,13 @@ def repetition(ctx) -> Figure:
         first = next((i for i, r in enumerate(shares) if r >= REPEAT_THRESHOLD), None)
         lz = ctx.analysis(lens_of, _repeated(ctx, kind), True)
         first_layer = None if first is None else int(lz.layers[first])
-        verdict = (f"reaches {REPEAT_THRESHOLD:.0%} {lz.labels[first]} (layer {first_layer} of "
-                   f"0–{ctx.dims.n_layers - 1})" if first is not None else
-                   f"never reaches {REPEAT_THRESHOLD:.0%} ({shares[-1]:.0%} at the output)")
+        # "Notices": the first reading that predicts at least REPEAT_THRESHOLD of the repeated positions.
+        verdict = (f"notices the repetition {point_words(lz.labels[first], ctx.dims.n_layers)}" if first is not None
+                   else f"never notices the repetition ({shares[-1]:.0%} of the repeated positions right at the output)")
+        chart = (f"from “{lz.labels[first].replace('after ', '')}” on" if first is not None else None)
         copies = next((n for n in COPIES if REPEATED[kind, n] == _repeated(ctx, kind)), 2)
         data[kind] = {"shares": rounded(shares), "n_positions": n_pos, "copy_tokens": copy, "verdict": verdict,
-                      "copies": copies,
+                      "copies": copies, "chart_from": chart,
                       "first_label": None if first is None else lz.labels[first], "first_layer": first_layer,
                       "final_share": round(float(shares[-1]), 4),
                       "depth_share": None if first_layer is None else round((first_layer + 1) / ctx.dims.n_layers, 4)}
@@ -452,10 +572,11 @@ def repetition(ctx) -> Figure:
         alt=f"Line chart of the share of repeated positions the lens predicts right at each depth, for a run of "
             f"arbitrary words ({words['final_share']:.0%} at the output) and an ordinary sentence "
             f"({sentence['final_share']:.0%})",
-        caption=f"Two texts, each repeated {words['copies']} times: a run of arbitrary words and an ordinary sentence. "
-                "At the positions of the second and later copies, the share where the lens's top guess is the true next "
-                f"token, after the input and each sublayer; dotted: the threshold of {REPEAT_THRESHOLD:.0%} used "
-                "in the text.",
+        caption=("The lens predicts half or more of the repeated arbitrary words "
+                 + (words["chart_from"] if words["chart_from"] else "at no depth")
+                 + "; the repeated sentence "
+                 + (f"gets there {sentence['chart_from']}" if sentence["chart_from"] else "never gets there")
+                 + ". Dotted: half of the repeated positions."),
         mpl=fig, prompts=[_repeated(ctx, kind) for kind in REPEATS],
     )
 
@@ -466,7 +587,7 @@ METRICS = ["probability of the top guess", "rank of the final answer", "KL to th
 
 
 @figure("logit-lens.explorer", section="logit-lens", title="The lens, every position",
-        caption="The prose example's lens at every depth and position, with a choice of what the colour shows.",
+        caption="The passage's lens at every depth and position, with a choice of what the colour shows.",
         prompts=PROMPTS)
 def explorer(ctx) -> Figure:
     prompt = ctx.analysis(prose)["prompt"]
@@ -519,9 +640,7 @@ def explorer(ctx) -> Figure:
         alt=f"Interactive grid of the lens's top guess at {len(labels)} depths for {n} positions, {window} at a time, "
             "with a choice of colour: probability, rank of the final answer, KL to the output or to the input; "
             "tooltips list each cell's five likeliest tokens",
-        caption=f"Every position of the prose example, {window} at a time (slider), at every depth. Each cell shows "
-                "the lens's top guess; its colour is stronger the more settled the cell is by the chosen measure "
-                f"(probability near 1, rank near 1, KL near 0; ranks ≥ {FINAL_RANK_CAP} and KL ≥ {KL_CAP:g} nats "
-                "are the palest). Hover a cell for its five likeliest tokens and every measure.",
+        caption=f"The whole passage, {window} positions at a time: the stronger a cell's colour, the more settled its "
+                "reading by the measure chosen. Hover a cell for its five likeliest tokens.",
         chart=chart, prompts=[prompt],
     )

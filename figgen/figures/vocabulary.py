@@ -4,9 +4,9 @@ Figures, in the order of the page (docs/deep-dives/vocabulary.md):
 - the technique's high-bias filter: every whole word's prediction bias, and the mean bias of every
   list read on this page, with the threshold;
 - patterns and messages of every head × token (layer and head picker);
-- the seed's table: the pattern of " home" at every head of layer 0;
+- the post's table: the pattern of " home" at every head of layer 0;
 - attended messages: one head's patterns and messages beside the attention each query pays.
-All on the seed's prompt. The arithmetic is figgen.analysis.vocab (`head_readings`); these functions only
+All on the post's prompt. The arithmetic is figgen.analysis.vocab (`head_readings`); these functions only
 choose and draw.
 """
 
@@ -30,6 +30,7 @@ BASEBALL = " baseball"
 ELSEWHERE_SHARE = 0.5  # "most heads of layer 0 point " home" elsewhere": at least this share of them
 SMALL_VOCABULARY = 5000  # fewer whole words than this: the page says the lists repeat and mean less
 OVERLAP = 0.5  # a head "leaves nearly the same list at every position": mean overlap of its lists at least this
+IDENTITY_SHARE = 0.5  # a head's message "names the word it comes from": that word in its list at this share of positions
 BOS_SHARE = 0.5  # a head "parks" its attention on the BOS when queries give position 0 at least this, on average
 CELL_W = 165  # px per word column in the patterns-and-messages table (narrow: phones show it at ~½ scale otherwise)
 LINE_CHARS = 24  # characters per line of a word list in it
@@ -165,6 +166,7 @@ def bias_figure(ctx) -> Figure:
     n_distinct = int(np.unique(listed).size)
     n_words = int(keep.sum())
     small = n_words < SMALL_VOCABULARY
+    within = float((np.abs(z) <= thr).mean())
     vocab_note = (f"This model has only {n_words:,} whole words, so the lists on this page are drawn from a few "
                   f"hundred: the {listed.size:,} places in them hold {n_distinct:,} different words, the same "
                   "words recur from list to list, and a list says less about its vector than one drawn from "
@@ -179,18 +181,17 @@ def bias_figure(ctx) -> Figure:
               "n_lists": int(n_lists), "n_patterns": int(pz.size), "n_messages": int(mz.size),
               "n_listed": int(listed.size), "n_distinct_words": n_distinct, "small_vocabulary": bool(small),
               "small_threshold": SMALL_VOCABULARY, "vocab_note": vocab_note,
-              "n_high_patterns": hp, "n_high_messages": hm,
+              "n_high_patterns": hp, "n_high_messages": hm, "share_within": round(within, 4),
               "share_high_patterns": round(hp / max(pz.size, 1), 4),
               "share_high_messages": round(hm / max(mz.size, 1), 4)},
         alt=f"Two histograms: the prediction bias of the {len(ids):,} whole words in standard deviations, highest "
             f"{' '.join(ctx.token_strs(high_))}, lowest {' '.join(ctx.token_strs(low))}; and the mean bias of the "
             f"{n_lists} word lists of this page with the ±{thr:g} threshold: {hp} pattern lists and {hm} message "
             "lists beyond it",
-        caption=f"Top: the prediction bias of every whole word (β of the final LayerNorm through W_U), in standard "
-                f"deviations from the mean over whole words, with the five highest and five lowest. Bottom: for "
-                f"every pattern and message of every head at every position of the prompt, the mean of that z over "
-                f"its {K} nearest words; dashed: ±{thr:g}, beyond which a table shows “(high bias)” instead of "
-                "the list.",
+        caption=f"Top: {within:.0%} of the whole words have a prediction bias within {thr:g} standard deviation of the "
+                f"mean; the five highest and lowest are named. Bottom: the lists of nearest words beyond the dashed "
+                f"lines, {hp} of the {pz.size} pattern lists and {hm} of the {mz.size} message lists, show as "
+                "“(high bias)” in the tables below.",
         mpl=fig, prompts=[PROMPT],
     )
 
@@ -357,26 +358,48 @@ def patterns_messages(ctx) -> Figure:
                           "n_heads": int((np.nan_to_num(o, nan=0.0) >= OVERLAP).sum()),
                           "overlaps": rounded(np.nan_to_num(o, nan=0.0))}
     hp_n, hm_n = int(r.patterns.high.sum()), int(r.messages.high.sum())
+    tokens = np.asarray(ctx.trace_of(PROMPT).tokens)
+    identity = np.array([[V.self_match_share(r.messages, tokens, l, h) for h in range(H)] for l in range(L)])
+    n_identity = int((identity >= IDENTITY_SHARE).sum())
     return Figure(
         data={"n_layers": L, "n_heads": H, "n_positions": P, "k": K, "n_lists": len(lists),
               "n_high_patterns": hp_n, "n_high_messages": hm_n, "scale_top": top,
               "repeated": repeated, "overlap_threshold": OVERLAP, "post": ctx.analysis(post_heads),
+              "identity": rounded(identity), "n_identity": n_identity, "identity_share": IDENTITY_SHARE,
+              "finding": head_finding(repeated["pattern"]["n_heads"], n_identity, L * H),
               "prompt_tokens": ctx.token_strs(ctx.trace_of(PROMPT).tokens)},
         alt=f"Interactive table for one head at a time ({L} layers × {H} heads, chosen with two pickers; L0H0 first): "
             f"for each of the prompt's {P} positions, the {K} nearest whole words of its pattern and of its message. "
             f"L0H0's patterns: " + "; ".join(f"{x['row']}: {x['pattern']['words']}".replace("\n", " ")
                                              for x in first),
-        caption=f"Pick a layer and a head: for each position of the prompt (rows), the {K} nearest whole words of the "
-                "pattern it leaves at that head (left, against the vocabulary through the layer's input LayerNorm) "
-                "and of its message (right, against the raw vocabulary), nearest first. A list whose words' mean "
-                "bias is beyond the threshold reads “(high bias)”. Colour: the cosine of the nearest word, one "
-                f"scale for every head (0 to {top:.2f}). Hover a cell for every match with its cosine. The static "
-                "image shows L0H0.",
+        caption="Pick a layer and a head. " + repeat_caption(repeated) + " The static image shows L0H0.",
         chart=chart, prompts=[PROMPT],
     )
 
 
-# --- the seed's table: " home" at every head of layer 0 ----------------------------------------------
+def head_finding(n_repeating: int, n_identity: int, n_heads: int) -> str:
+    """The page's opening clause: how many heads leave nearly the same pattern everywhere, how many write the
+    word they come from."""
+    rep = ("no head leaves nearly the same pattern at every position of the prompt" if n_repeating == 0 else
+           f"{n_repeating} of the {n_heads} heads leave{'s' if n_repeating == 1 else ''} nearly the same pattern at "
+           "every position of the prompt, whatever the token")
+    ident = ("no head writes messages that name the word they come from at half of the positions or more"
+             if n_identity == 0 else
+             f"{n_identity} head{' writes messages' if n_identity == 1 else 's write messages'} that name the word "
+             "they come from at half of the positions or more")
+    return f"{rep}, and {ident}"
+
+
+def repeat_caption(repeated: dict) -> str:
+    """The table's point: at some heads one kind of list barely changes from position to position."""
+    pat, msg = repeated["pattern"], repeated["message"]
+    if max(pat["overlap"], msg["overlap"]) < OVERLAP:
+        return "Every head's lists change from position to position."
+    kind, best = ("patterns", pat) if pat["overlap"] >= msg["overlap"] else ("messages", msg)
+    return f"At some heads the lists barely depend on the token: most of all {best['head']}'s {kind}."
+
+
+# --- the post's table: " home" at every head of layer 0 ----------------------------------------------
 
 
 def _home_position(ctx) -> int:
@@ -398,6 +421,18 @@ def home_scores(r: V.HeadReadings, pos: int, word_id: int | None, baseball_id: i
     tops = {int(ids[h, 0]) for h in elsewhere}
     return {"rank": rank, "elsewhere": elsewhere, "itself": itself, "n_distinct_top": len(tops),
             "baseball_l0h0": bool(baseball_id is not None and not high[0] and baseball_id in ids[0])}
+
+
+def home_heads(n_elsewhere: int, n_heads: int) -> tuple[str, str]:
+    """Who points " home" elsewhere, in words ("most heads of layer 0, 7 of 12,"), and the verb's ending ('' or
+    's'): "most" from ELSEWHERE_SHARE of the heads on."""
+    if n_elsewhere == n_heads:
+        return f"all {n_heads} heads of layer 0", ""
+    if n_elsewhere == 0:
+        return "no head of layer 0", "s"
+    if n_elsewhere / n_heads >= ELSEWHERE_SHARE:
+        return f"most heads of layer 0, {n_elsewhere} of {n_heads},", ""
+    return f"only {n_elsewhere} of layer 0's {n_heads} heads", "s" if n_elsewhere == 1 else ""
 
 
 def _single_id(ctx, word: str) -> int | None:
@@ -459,31 +494,40 @@ def home_figure(ctx) -> Figure:
     chart = alt.hconcat(words, rank_panel, spacing=4)
     n_else, n_self = len(s["elsewhere"]), len(s["itself"])
     share = n_else / H
-    verdict = (f"{n_else} of the {H} heads ({share:.0%}, at least the {ELSEWHERE_SHARE:.0%} this page asks for) "
-               f"leave a pattern for {word} whose {K} nearest words do not include {word} itself"
-               if share >= ELSEWHERE_SHARE else
-               f"only {n_else} of the {H} heads ({share:.0%}, under the {ELSEWHERE_SHARE:.0%} this page asks for) "
-               f"leave a pattern for {word} whose {K} nearest words do not include {word} itself")
+    who, verb = home_heads(n_else, H)
+    verdict = f"{who} leave{verb} a pattern for {word} whose {K} nearest words do not include {word} itself"
     n_high = int(r.patterns.high[0, :, pos].sum())
     filtered = filter_effect(ctx, r, pos, _single_id(ctx, BASEBALL))
     return Figure(
         data={"word": word, "position": pos, "n_heads": H, "k": K, "n_elsewhere": n_else,
               "elsewhere": [heads[h] for h in s["elsewhere"]], "elsewhere_share": round(share, 4),
               "threshold": ELSEWHERE_SHARE, "verdict": verdict, "n_itself": n_self,
+              "finding": f"{who} read{verb} {word} as other words",
               "itself": [heads[h] for h in s["itself"]], "itself_text": ", ".join(heads[h] for h in s["itself"]) or "none",
               "n_distinct_top": s["n_distinct_top"], "n_high": n_high, "baseball_l0h0": s["baseball_l0h0"],
               "ranks": [None if x is None else int(x) for x in s["rank"]], "filter": filtered},
         alt=f"Table of the {K} nearest whole words of the pattern {word} leaves at each of layer 0's {H} heads; "
             f"{n_else} lists do not contain {word}, {n_self} have it first, {n_high} are high bias",
-        caption=f"The pattern {word} (position {pos}) leaves at each head of layer 0, read as its {K} nearest whole "
-                "words through layer 0's input LayerNorm; right: where "
-                f"{word} itself ranks in that list (— when it is not among the {K}). Colour and tooltips as in the "
-                "table above.",
+        caption=f"{verdict[0].upper()}{verdict[1:]}"
+                + (f"; {n_self} put{'s' if n_self == 1 else ''} it first" if n_self else "")
+                + f". Right: where {word} ranks in each list (—: not among the {K}).",
         chart=chart, prompts=[PROMPT],
     )
 
 
 # --- view 2: attended messages ------------------------------------------------------------------------
+
+
+def bos_finding(n_bos: int, n_heads: int) -> str:
+    """'Most of its heads, 100 of 144, give the BOS most of their attention' ("most" from more than half)."""
+    share = n_bos / n_heads
+    who = ("None of its heads give" if n_bos == 0 else
+           f"All {n_heads} of its heads give" if n_bos == n_heads else
+           f"Most of its heads, {n_bos} of {n_heads}, give" if share > 0.5 else
+           f"Half of its heads, {n_bos} of {n_heads}, give" if share == 0.5 else
+           f"One of its {n_heads} heads gives" if n_bos == 1 else
+           f"A minority of its heads, {n_bos} of {n_heads}, give")
+    return f"{who} the BOS most of their attention"
 
 
 def attention_scores(ctx) -> dict:
@@ -591,14 +635,13 @@ def attended(ctx) -> Figure:
               "self": rounded(sc["self"]), "bos": rounded(sc["bos"]), "bos_threshold": BOS_SHARE,
               "n_bos_heads": int(bos_heads.sum()), "n_heads_total": int(L * H),
               "bos_share": round(float(bos_heads.mean()), 4), "k_shown": K_ATTENDED, "k": K,
-              "default_head": label, "trifecta": ctx.analysis(trifecta)},
+              "default_head": label, "trifecta": ctx.analysis(trifecta),
+              "finding": bos_finding(int(bos_heads.sum()), int(L * H))},
         alt=f"Interactive table for one head at a time ({label} first, the most self-attending head on this prompt, "
             f"mean self-attention {self_best:.2f}): for each key position, the {K_ATTENDED} nearest words of its "
             "pattern and its message, and the attention each later query pays to it",
-        caption=f"Pick a layer and a head (the first shown, {label}, attends most to itself on this prompt). Rows: "
-                f"the position a query attends to (key); left: the {K_ATTENDED} nearest words of its pattern and of "
-                "its message at that head (hover for all "
-                f"{K} with their cosines); right: the attention each query (columns) pays to it, so a column "
-                "sums to 1 and a row says who picks up that message.",
+        caption=f"Pick a layer and a head; the first shown, {label}, attends most to each query's own token. Each row "
+                "is a key: its pattern and message, and beside them the attention each later query pays it, so a row "
+                "shows who picks up that message.",
         chart=chart, prompts=[PROMPT],
     )

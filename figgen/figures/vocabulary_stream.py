@@ -1,6 +1,6 @@
 """Vocabulary space, second page (seed 003): MLP neurons and the residual stream read as words.
 
-- `vocabulary.neurons`: the neurons chosen by their activations on the seed's prompt (per layer the few
+- `vocabulary.neurons`: the neurons chosen by their activations on the post's prompt (per layer the few
   firing hardest on a word, and the neurons that fire on the BOS only), each with the nearest words of its
   input weights (in its layer's ln2 space) and of its output weights (raw vocabulary), and its activation at
   every position; a picker chooses the group shown.
@@ -124,6 +124,18 @@ def _example_data(ctx, nd: dict) -> dict:
     return out
 
 
+def neuron_finding(n_bos: int, n_total: int, peak: str, value: float, token: str, position: int,
+                   peak_bos_only: bool) -> str:
+    """The page's opening clause: how many neurons fire on the BOS only, and where the largest activation is."""
+    at = f"{value:.1f} on " + ("the BOS" if position == 0 else f"{token}, position {position}")
+    if n_bos == 0:
+        return (f"no MLP neuron fires on the BOS only, and the largest activation anywhere on the prompt is {peak}'s "
+                f"({at})")
+    who = f"{n_bos} of the {n_total:,} MLP neurons fire{'s' if n_bos == 1 else ''} on the BOS only"
+    return (f"{who}, and the neuron with the largest activation anywhere on the prompt, {peak} ({at}), is "
+            + ("one of them" if peak_bos_only else "not one of them"))
+
+
 def _neuron_chart(ctx, nd: dict):
     r: V.NeuronReading = nd["reading"]
     labels = _position_labels(ctx)
@@ -240,12 +252,14 @@ def neurons(ctx) -> Figure:
         "n_words": n_words, "d_vocab": ctx.dims.d_vocab,
         "words_verdict": (f"only {n_words:,} candidates: the same words come back in many lists, and a match says "
                           "less than it would among tens of thousands" if n_words < FEW_WORDS else
-                          "tens of thousands of candidates, as in the seed"),
+                          "tens of thousands of candidates, as in the post"),
         "peak": {"label": neuron_label(pl, pn), "layer": pl, "neuron": pn, "position": pp,
                  "token": ctx.token_str(int(t.tokens[pp])), "value": round(c.peak_value, 3),
                  "bos_only": peak_bos_only},
         "peak_verdict": ("is one of the BOS-only neurons" if peak_bos_only else
                          "is not one of the BOS-only neurons"),
+        "finding": neuron_finding(n_bos, ctx.dims.n_layers * ctx.dims.d_mlp, neuron_label(pl, pn), c.peak_value,
+                                  ctx.token_str(int(t.tokens[pp])), pp, peak_bos_only),
         "n_read": len(r.neurons), "k_shown": K_SHOWN, "k_read": int(r.inputs.ids.shape[1]),
         "high_bias_z": r.inputs.threshold,
         "inputs_high": int(r.inputs.high.sum()), "outputs_high": int(r.outputs.high.sum()),
@@ -267,12 +281,11 @@ def neurons(ctx) -> Figure:
             f"prompt, and the {K_SHOWN} whole words nearest its input weights and its output weights. "
             f"{n_bos} neurons pass the BOS-only criterion; the largest activation anywhere is "
             f"{neuron_label(pl, pn)}'s, {c.peak_value:.1f} on {ctx.token_str(int(t.tokens[pp]))}",
-        caption=f"Top: the activation (GELU output) of each neuron of the group picked below the chart at each position "
-                f"of the prompt, colour relative to the group's largest |activation|. Bottom: for each neuron, the "
-                f"{K_SHOWN} whole words most similar to its input weights (“reads”, in its layer's ln2 space) and to "
-                f"its output weights (“writes”, raw vocabulary), coloured by cosine (scale 0 to {top:g}); “(high bias)” "
-                f"where the nearest words' mean bias is beyond ±{r.inputs.threshold:g} standard deviations. The "
-                f"static image shows the first group, {shown[0]}.",
+        caption=("Pick a group of neurons below the chart: each one's activation at every position (top), and the "
+                 f"{K_SHOWN} whole words nearest what it reads and what it writes (bottom). "
+                 + (f"Shown first, the {len(bos_shown)} strongest of the neurons that fire on the BOS only: strong at "
+                    "position 0, far weaker everywhere else." if shown[0] == BOS_GROUP else
+                    f"Shown first: {shown[0]}, its {len(shown[1])} neurons firing hardest on a word.")),
         chart=chart, prompts=[PROMPT],
     )
 
@@ -361,6 +374,14 @@ def evolution(ctx) -> Figure:
     chart = (rect + words + other).add_params(tokens, rows).properties(width=cell_w * n, height=24 * (L + 2))
     known = e["known"]
     n_right, n_known = int(e["correct"].sum()), len(known)
+    view_top = np.where(ev.high, -1, ev.ids[..., 0])  # (L, pos) the nearest word shown (-1: "(high bias)")
+    own_first = int((view_top[0] == t.tokens).sum())  # the position's own token, at layer 0's input
+    own_last = int((view_top[-1] == t.tokens).sum())
+    next_first = int((view_top[0, known] == t.tokens[known + 1]).sum())
+    next_last = int((view_top[-1, known] == t.tokens[known + 1]).sum())  # the next token, at the last layer's input
+    moves = own_first > own_last and next_last > next_first
+    finding = (f"Read as its nearest whole word, the stream at some layer's input is already the next token at "
+               f"{int(sum(e['next_top1']))} of the {n_known} positions, and the model predicts {n_right} of them right")
     predicted = ctx.token_strs(ev.predicted)
     agree_any, agree_words, lens_is_word = e["agree_any"], e["agree_words"], e["lens_is_word"]
     agree_on_words = agree_any[lens_is_word]
@@ -380,8 +401,8 @@ def evolution(ctx) -> Figure:
         "agree_lens_words_by_layer": [_share(a) for a in agree_words],
         "next_ever_top1": int(sum(e["next_top1"])), "next_ever_topk": int(sum(e["next_topk"])),
         "next_in_topk": [bool(v) for v in e["next_topk"]],  # per position 0 … n − 2
-        "tied_text": ("this build's model ties them too" if tied else
-                      "this build's model does not tie them, so here the two compare different vectors"),
+        "tied_text": ("does too" if tied else "does not, so here the two readings compare different vectors"),
+        "own_first": own_first, "next_last": next_last, "finding": finding,
         "changes_by_layer": [int(c) for c in e["changes"]], "last_layer_changes": e["last_changes"],
         "last_layer_change_share": round(e["last_changes"] / n, 4),
         "mean_top_cosine": round(float(ev.cosines[..., 0].mean()), 4),
@@ -393,10 +414,10 @@ def evolution(ctx) -> Figure:
         alt=f"Grid of words: {L} rows, one per layer's input, by {n} positions of the prompt, each cell the nearest "
             f"whole word to the stream there as the layer reads it; below, the model's predictions "
             f"({', '.join(predicted)}) and the true next tokens; {n_right} of {n_known} predictions are right",
-        caption=f"Each row: the residual stream entering a layer, after that layer's ln1, read as its nearest whole "
-                f"word in the same LayerNorm's space (colour: cosine; “(high bias)” where the {ev.ids.shape[-1]} nearest "
-                f"words' mean bias is beyond ±{ev.threshold:g} standard deviations; hover a cell for the "
-                f"{K_TOOLTIP} nearest and the logit lens's top-1 at the same point). Below: the model's prediction "
-                f"(argmax of its logits, ✓ where it is the next token) and the prompt's next token.",
+        caption=(("Down each column the stream moves from the position's own word towards the next one: "
+                  if moves else "Down each column: ")
+                 + f"the nearest word is the position's own token at {own_first} of the {n} positions at layer 0's "
+                 f"input, and the next token at {next_last} of {n_known} at layer {L - 1}'s. Below: the model's "
+                 "prediction (✓ right) and the true next token."),
         chart=chart, prompts=[PROMPT],
     )
