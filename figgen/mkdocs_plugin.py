@@ -541,6 +541,8 @@ def _format(value, fmt: str | None) -> str:
         text = f"{value:,}"
     else:
         text = f"{value:.4g}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and text.startswith("-"):
+        text = "−" + text[1:]  # a number's minus sign, not a hyphen
     # Token strings are untrusted: HTML's, Markdown's and math's special characters become numeric
     # entities, in one pass. "<b>" stays text, "*x*" is no emphasis, and "$x$" or "\\(x\\)" is no
     # math (arithmatex matches its delimiters even after a Markdown backslash escape).
