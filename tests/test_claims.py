@@ -135,7 +135,7 @@ def test_badge_and_table_escape_untrusted_text():
 def test_numbers_in_pages_have_a_minus_sign():
     from figgen.mkdocs_plugin import _format
 
-    assert _format(-0.638, ":+.1%") == "−63.8%" and _format(-3, None) == "−3" and _format(0.5, ":+.0%") == "+50%"
+    assert _format(-0.638, ":+.1%") == "−63.8%" and _format(-3, None) == "−3" and _format(0.5, ":+.0%") == "&#43;50%"
     assert _format("-x", None) == "-x"  # text keeps its hyphens
 
 
