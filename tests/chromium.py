@@ -439,7 +439,7 @@ PROSE = r"""(() => {
 })()"""
 
 #: Whether the article's content fits its column (evaluated in the page): the article's width, the widest
-#: box in it (and which), the Claims list's own width (`.figgen-claims`: its scrollWidth, what it would take
+#: box shown in it (and which), the Claims list's own width (`.figgen-claims`: its scrollWidth, what it would take
 #: without a scroll box), the page's width against the window's, and its height.
 FIT = r"""(() => {
   const article = document.querySelector('article.md-content__inner') || document.querySelector('article');
@@ -447,7 +447,8 @@ FIT = r"""(() => {
   let widest = {width: 0, what: ''};
   for (const el of article.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
-    if (!r.width || !el.getClientRects().length) continue;
+    // Inside a collapsed <details> a box may keep a layout it does not show: only what is shown counts.
+    if (!r.width || !el.getClientRects().length || (el.checkVisibility && !el.checkVisibility())) continue;
     const width = Math.max(r.width, el.scrollWidth || 0, r.right - box.left);
     if (width > widest.width) {
       widest = {width: Math.round(width), what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
