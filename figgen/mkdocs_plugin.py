@@ -528,7 +528,8 @@ def claims_table(claims: list[dict], page_url: str, model: dict | None = None) -
 
 def _claim_card(c: dict, page_url: str, published_label: str, model_name: str) -> str:
     e = html.escape
-    return (f'<div class="figgen-claim-card {_claim_class(c["status"])}" id="claim-{e(c["id"])}">'
+    return (f'<div class="figgen-claim-card {_claim_class(c["status"])}" id="claim-{e(c["id"])}" '
+            f'data-status="{e(c["status"])}">'
             f'<p class="figgen-claim-card__statement">{_text(c["statement"])}</p>'
             '<p class="figgen-claim-card__values">'
             f'<span><span class="figgen-claim-card__label">{e(published_label)}:</span> '

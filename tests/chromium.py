@@ -423,9 +423,10 @@ PROSE = r"""(() => {
     return /[\p{L}\p{N}]/u.test(own);
   });
   const status = (b) => ((b.querySelector('.figgen-claim__status') || b).textContent || '').trim();
-  const context = (b) => {
-    const host = b.parentElement.closest('p, li');
-    return host.textContent.replace(b.textContent, '[badge]').replace(/\s+/g, ' ').trim().slice(0, 120);
+  const context = (b) => {  // the words around the badge, the badge as [badge]
+    const text = b.parentElement.closest('p, li').textContent, at = text.indexOf(b.textContent);
+    return (text.slice(Math.max(0, at - 80), at) + '[badge]' + text.slice(at + b.textContent.length).slice(0, 40))
+      .replace(/\s+/g, ' ').trim();
   };
   return {
     sci: find(/(?<![\w.])[−+-]?\d+(?:\.\d+)?[eE][−+-]?\d+(?!\d)|\d\s?×\s?10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g),

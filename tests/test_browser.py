@@ -270,12 +270,17 @@ def test_no_claim_badge_inside_a_sentence(loads):
     """A comparison with a source sits in a "the post vs this model" table at the end of its section, never as
     a badge inside a running sentence (a <p> or <li> with words of its own), on any page."""
     inline = {page: f["prose"]["inline_badges"] for page, (f, *_) in loads.items() if f["prose"]["inline_badges"]}
-    assert not inline, inline
+    assert not inline, "badges inside a sentence:\n" + _by_page(inline)
 
 
 def test_no_scientific_notation_in_what_a_reader_reads(loads):
     """Numbers a reader reads (outside collapsed "How this was computed" blocks, figures and code) are written
     out: 1.6e-06 or 2 × 10⁻⁶ is for the blocks and the data downloads."""
     sci = {page: f["prose"]["sci"] for page, (f, *_) in loads.items() if f["prose"]["sci"]}
-    assert not sci, sci
+    assert not sci, "scientific notation outside collapsed blocks:\n" + _by_page(sci)
     assert sum(f["prose"]["words"] for f, *_ in loads.values()) > 1000  # the text was read
+
+
+def _by_page(found: dict[str, list[str]]) -> str:
+    """A line per page: how many, and the first match in its context."""
+    return "\n".join(f"/{page}: {len(items)}, e.g. …{items[0]}…" for page, items in found.items())

@@ -199,6 +199,7 @@ def test_card_and_badge_status_words_agree():
         assert "○ about GPT-2 124M, not built here</strong>" in out and "other model" not in _words(out)
     assert "mini 7</span>" in badge and "mini:</span> 7</span>" in page  # the model built, named one way
     assert "○</span> 1 about a model not built here" in page
+    assert 'data-status="other model"' in page  # the status as recorded, for scripts (the words are for readers)
 
 
 def test_values_read_as_a_reader_expects():
