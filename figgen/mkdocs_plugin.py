@@ -213,7 +213,7 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                 if kind == "claim":
                     if ident not in claims:
                         raise KeyError(f"unknown claim id {ident!r}{_closest(ident, claims)}")
-                    return claim_badge(claims[ident], page.url)
+                    return claim_badge(claims[ident], page.url, self.manifest.get("model"))
                 if kind == "model":
                     if ident not in self.manifest.get("model", {}):
                         raise KeyError(f"the manifest's model block has no {ident!r}")
@@ -251,7 +251,8 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                 return problem(f"unknown claim id {missing[0]!r}{_closest(missing[0], claims)}")
             return compare_table([claims[i] for i in ids], page.url, self.manifest.get("model", {}))
 
-        markdown = CLAIMS_TABLE.sub(lambda m: claims_table(self.manifest.get("claims", []), page.url), markdown)
+        markdown = CLAIMS_TABLE.sub(lambda m: claims_table(self.manifest.get("claims", []), page.url,
+                                                           self.manifest.get("model")), markdown)
         markdown = COMPARE.sub(compare, markdown)
         shown_prompts: set[tuple[str, ...]] = set()  # a prompt list is printed under the first figure that uses it
         markdown = PLACEHOLDER.sub(lambda m: replace(m, shown_prompts), markdown)
@@ -424,7 +425,7 @@ def _claim_class(status: str) -> str:
 
 def claim_working(claim: dict) -> str:
     """What a badge's number rests on: the test, the model, the prompts, the conventions (plain text)."""
-    parts = [claim["test"] + ".", f"Claim about {claim['about']}; this build: {claim['model']}."]
+    parts = [claim["test"] + ".", f"Claim about {claim['about']}; built here: {claim['model']}."]
     if claim.get("prompts"):
         parts.append("Prompts: " + "; ".join(f"“{p}”" for p in claim["prompts"]) + ".")
     if claim.get("conventions"):
@@ -433,20 +434,24 @@ def claim_working(claim: dict) -> str:
         parts.append("Not compared: " + claim["not_comparable"])
     if claim.get("checked"):
         parts.append("Checked against " + claim["checked"])
+    if (exact := _exact_value(claim)) is not None:
+        parts.append(f"Value before rounding: {exact}.")
     return " ".join(parts)
 
 
-def claim_badge(claim: dict, page_url: str) -> str:
-    """Inline badge: seed · published · this build · status (a word and a mark, never colour alone).
+def claim_badge(claim: dict, page_url: str, model: dict | None = None) -> str:
+    """Inline badge: the source · published · the model built · status (a word and a mark, never colour alone).
 
-    Its working shows on hover and keyboard focus, and it links to the claim's row on the Claims page."""
+    Its working shows on hover and keyboard focus, and it links to the claim's card on the Claims page.
+    `model`: the manifest's model block, to name the model built ("this model" without it)."""
     e = html.escape
     link = e(get_relative_url("claims/", page_url) + f"#claim-{claim['id']}")
+    name = model_label(model) if model else "this model"
     return (f'<span class="figgen-claim {_claim_class(claim["status"])}" tabindex="0">'
-            f'<a href="{link}" class="figgen-claim__seed" title="{e(claim["source"]["title"])}">'
+            f'<a href="{link}" class="figgen-claim__source" title="{e(claim["source"]["title"])}">'
             f'{e(claim["source"]["short"])}</a>: '
-            f'<span class="figgen-claim__published">{_text(claim["published_text"])}</span> · '
-            f'<span class="figgen-claim__computed">this model {_text(claim["computed_text"])}</span> · '
+            f'<span class="figgen-claim__published">{_value_html(claim["published_text"])}</span> · '
+            f'<span class="figgen-claim__computed">{e(name)} {_value_html(claim["computed_text"])}</span> · '
             f'<strong class="figgen-claim__status">{status_html(claim)}</strong>'
             f'<span class="figgen-claim__working" role="tooltip" data-search-exclude>{_text(claim_working(claim))}'
             '</span></span>')  # the working stays out of the search index: the Claims page has it, and every page loads the index
@@ -486,30 +491,108 @@ def compare_table(claims: list[dict], page_url: str, model: dict) -> str:
             "<tbody>" + "".join(rows) + f"</tbody></table>{note}</div>\n\n")
 
 
-def claims_table(claims: list[dict], page_url: str) -> str:
-    """The Claims page: every claim, its source, published and computed values, status and working."""
+#: How the Claims page names each source (by its badge name, `source.short`): its heading, and how a card
+#: labels the value the source published. A source not listed here is headed by its title.
+SOURCE_NAMES = {"infographic": ("The infographic", "The infographic"),
+                "logit lens post": ("The logit-lens post", "The post"),
+                "McCormick": ("McCormick's post", "The post"),
+                "Gould et al.": ("Gould et al.'s post", "The post")}
+#: The statuses as the Claims page counts them, in words (a claim about a model not built is no failure).
+SUMMARY_WORDS = {"reproduced": "reproduced", "not reproduced": "not reproduced", "not comparable": "not comparable",
+                 "other model": "about a model not built here", "not computed": "not computed"}
+
+
+def status_summary(claims: list[dict], *, every: bool = True) -> str:
+    """'71 claims: ✓ 3 reproduced · ✗ 0 not reproduced · …' (HTML). `every`: the four main statuses even at 0
+    ("not computed" only when some are); else only the statuses some claim has."""
+    counts = {s: sum(c["status"] == s for c in claims) for s in SUMMARY_WORDS}
+    shown = [s for s, n in counts.items() if n or (every and s != "not computed")]
+    parts = [f'<span class="{_claim_class(s)}"><span class="figgen-claim__status">{STATUS_MARK[s]}</span> '
+             f"{counts[s]} {SUMMARY_WORDS[s]}</span>" for s in shown]
+    return f"{len(claims)} claim{'' if len(claims) == 1 else 's'}: " + " · ".join(parts)
+
+
+def claims_table(claims: list[dict], page_url: str, model: dict | None = None) -> str:
+    """The Claims page: the status counts, then a heading per source (in the registry's order) and a card per
+    claim: its statement, the published value, the model built's value, the status in words, and its working
+    (the test, the model, the prompts, the conventions, what it was checked against) collapsed. Each card keeps
+    `id="claim-ID"`, which badges and compare tables link to. Cards wrap in the column at any width."""
+    e = html.escape
+    name = model_label(model) if model else "This model"
+    by_source: dict[str, list[dict]] = {}
+    for c in claims:
+        by_source.setdefault(c["source"]["title"], []).append(c)
+    out = ["\n\n" f'<p class="figgen-claims-summary">{status_summary(claims)}.</p>' "\n\n"]
+    for title, group in by_source.items():
+        src = group[0]["source"]
+        heading, label = SOURCE_NAMES.get(src["short"], (src["title"], "The source"))
+        cards = "".join(_claim_card(c, page_url, label, name) for c in group)
+        out.append(f"## {_text(heading)}\n\n"
+                   f'<div class="figgen-claims"><p class="figgen-claims__source"><a href="{e(src["url"])}">'
+                   f'{e(title)}</a> · {status_summary(group, every=False)}</p>{cards}</div>\n\n')
+    return "".join(out)
+
+
+def _claim_card(c: dict, page_url: str, published_label: str, model_name: str) -> str:
+    e = html.escape
+    return (f'<div class="figgen-claim-card {_claim_class(c["status"])}" id="claim-{e(c["id"])}" '
+            f'data-status="{e(c["status"])}">'
+            f'<p class="figgen-claim-card__statement">{_text(c["statement"])}</p>'
+            '<p class="figgen-claim-card__values">'
+            f'<span><span class="figgen-claim-card__label">{e(published_label)}:</span> '
+            f'{_value_html(c["published_text"])}</span> '
+            f'<span><span class="figgen-claim-card__label">{e(model_name)}:</span> '
+            f'{_value_html(c["computed_text"])}</span> '
+            f'<strong class="figgen-claim__status">{status_html(c)}</strong></p>'
+            f'<details class="figgen-claim-card__working" data-search-exclude><summary>How it is checked</summary>'
+            f"{_working_html(c, page_url)}</details></div>")
+
+
+def _working_html(c: dict, page_url: str) -> str:
+    """A claim's working on the Claims page, item by item (every text through `_text`)."""
     from .figures.registry import PAGES
 
     e = html.escape
-    rows = []
-    for c in claims:
-        src = c["source"]
-        page = PAGES.get(c["section"])
-        shown = (f' · shown on <a href="{e(get_relative_url(page, page_url))}">{e(c["section"])}</a>'
-                 if page else "")
-        rows.append(
-            f'<tr id="claim-{e(c["id"])}"><td>{_text(c["statement"])}'
-            f'<div class="figgen-claims__meta"><a href="{e(src["url"])}">{e(src["title"])}</a>'
-            f'{", " + e(src["section"]) if src["section"] else ""}{shown} · <code>{e(c["id"])}</code></div>'
-            f'<div class="figgen-claims__meta" data-search-exclude>{_text(claim_working(c))}</div></td>'
-            f'<td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>'
-            f'<td class="{_claim_class(c["status"])}"><strong>{status_html(c)}</strong></td></tr>')
-    counts = {s: sum(c["status"] == s for c in claims) for s in STATUS_MARK}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    return ("\n\n" f'<p class="figgen-claims-summary">{len(claims)} claims: {e(summary)}.</p>'
-            '<div class="md-typeset__scrollwrap"><div class="md-typeset__table"><table class="figgen-claims">'
-            "<thead><tr><th>claim, source and how it is computed</th><th>published</th><th>this build</th>"
-            "<th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div></div>\n\n")
+    items = [("Test", c["test"] + "."),
+             ("Model", f"the claim is about {c['about']}; built here: {c['model']}.")]
+    if c.get("prompts"):
+        items.append(("Prompts", "; ".join(f"“{p}”" for p in c["prompts"])))
+    if c.get("conventions"):
+        items.append(("Conventions", c["conventions"]))
+    if c.get("not_comparable"):
+        items.append(("Not compared", c["not_comparable"]))
+    if c.get("checked"):
+        items.append(("Checked against", c["checked"]))
+    if (exact := _exact_value(c)) is not None:
+        items.append(("Value before rounding", exact))
+    rows = [f"<li><strong>{e(k)}:</strong> {_text(v)}</li>" for k, v in items]
+    src, page = c["source"], PAGES.get(c["section"])
+    where = f'<a href="{e(src["url"])}">{e(src["title"])}</a>' + (f", “{_text(src['section'])}”" if src["section"] else "")
+    if page:
+        where += f' · shown on <a href="{e(get_relative_url(page, page_url))}">{e(c["section"])}</a>'
+    rows.append(f'<li><strong>Source:</strong> {where} · claim <span class="figgen-claim-card__id">{e(c["id"])}</span></li>')
+    return "<ul>" + "".join(rows) + "</ul>"
+
+
+_MINUS = re.compile(r"(?<![\w.])-(?=\d)")
+
+
+def _value_html(text: str) -> str:
+    """A published or computed value as shown to a reader: a minus is "−", an empty list reads "none"."""
+    text = str(text)
+    if not text.replace(",", "").strip():
+        text = "none"
+    return _text(_MINUS.sub("−", text))
+
+
+def _exact_value(c: dict) -> str | None:
+    """The computed number as recorded (6 significant figures), when the claim's display rounds it (6e-07
+    shown as 0.000): for the working, where exact values belong. None when the shown value is that."""
+    value = c.get("computed")
+    if not isinstance(value, float):
+        return None
+    exact = f"{value:.6g}"
+    return None if exact == c.get("computed_text") else _MINUS.sub("−", exact)
 
 
 def _text(value) -> str:

@@ -1,7 +1,7 @@
 """Headless Chromium over the DevTools protocol, and a local server for a built site.
 
-Just enough of the protocol for the browser test and `benchmarks/page_weight.py`: open a page,
-click, evaluate JavaScript, and read back what happened (requests with their transferred bytes,
+Just enough of the protocol for the browser test, `benchmarks/page_weight.py` and `benchmarks/prose.py`:
+open a page, click, evaluate JavaScript, and read back what happened (requests with their transferred bytes,
 console messages, uncaught exceptions). The browser is Debian's `chromium` (no browser download);
 the protocol runs over one websocket (`websocket-client`).
 """
@@ -260,6 +260,14 @@ class Browser:
                 visit.exceptions.append(d.get("exception", {}).get("description") or d.get("text", ""))
         return visit
 
+    def viewport(self, width: int | None = None, height: int = 900) -> None:
+        """Lay the page out at `width` × `height` CSS px (DevTools' device emulation); None: the window's own."""
+        if width is None:
+            self.call("Emulation.clearDeviceMetricsOverride")
+        else:
+            self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                      mobile=False)
+
     def screenshot(self, path: str | Path) -> None:
         import base64
 
@@ -366,3 +374,95 @@ def site_pages(site: str | Path) -> list[str]:
     site = Path(site)
     paths = (p.parent.relative_to(site).as_posix() for p in site.rglob("index.html"))
     return sorted("" if path == "." else path + "/" for path in paths)
+
+
+#: What a reader reads on a page, measured in its article as rendered (evaluated in the page). "Reader
+#: text" is the text of the article that is laid out: text inside a collapsed <details> (but its <summary>),
+#: in a figure or chart, in code blocks (<pre>) and notebook code cells (their outputs too), and anything not displayed (a badge's
+#: working before hover, KaTeX's MathML copy) is left out. Each block (paragraph, list item, cell, heading …)
+#: is read on its own, so no match runs from one into the next. Returns the matches themselves
+#: (`sci`: numbers in scientific notation, `decimals`: numbers with four or more decimals, `seed`: the word),
+#: the claim badges (`badges`: each badge's status, `inline_badges`: those inside a sentence, i.e. a <p> or <li>
+#: with text of its own besides badges), the word count of the reader text and the page's height in px.
+PROSE = r"""(() => {
+  const article = document.querySelector('article.md-content__inner') || document.querySelector('article')
+    || document.body;
+  const SKIP = 'figure, .figgen-vega, svg, script, style, pre, .jp-CodeCell, .katex-mathml, .md-clipboard';
+  const BLOCK = 'p, li, td, th, dt, dd, h1, h2, h3, h4, h5, h6, summary, caption, figcaption, blockquote, '
+    + 'details, div, section, article';
+  const collapsed = (el) => {
+    for (let d = el.closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) {
+      if (!d.open) {
+        const s = el.closest('summary');
+        if (!s || s.parentElement !== d) return true;
+      }
+    }
+    return false;
+  };
+  const shown = (el) => !collapsed(el) && !el.closest(SKIP) && el.getClientRects().length > 0
+    && (!el.checkVisibility || el.checkVisibility({visibilityProperty: true}));
+  const blocks = new Map();
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.data.trim() || !shown(el)) continue;
+    const block = el.closest(BLOCK) || article;
+    blocks.set(block, (blocks.get(block) || '') + node.data);
+  }
+  const texts = [...blocks.values()].map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
+  const find = (re) => texts.flatMap((t) => [...t.matchAll(re)].map((m) => {
+    const a = Math.max(0, m.index - 40), b = Math.min(t.length, m.index + m[0].length + 40);
+    return t.slice(a, b);
+  }));
+  const badges = [...article.querySelectorAll('.figgen-claim')].filter((b) => !collapsed(b) && !b.closest(SKIP));
+  const inline = badges.filter((b) => {
+    const host = b.parentElement && b.parentElement.closest('p, li');
+    if (!host) return false;
+    let own = host.textContent;
+    host.querySelectorAll('.figgen-claim').forEach((x) => { own = own.replace(x.textContent, ''); });
+    return /[\p{L}\p{N}]/u.test(own);
+  });
+  const status = (b) => ((b.querySelector('.figgen-claim__status') || b).textContent || '').trim();
+  const context = (b) => {  // the words around the badge, the badge as [badge]
+    const text = b.parentElement.closest('p, li').textContent, at = text.indexOf(b.textContent);
+    return (text.slice(Math.max(0, at - 80), at) + '[badge]' + text.slice(at + b.textContent.length).slice(0, 40))
+      .replace(/\s+/g, ' ').trim();
+  };
+  return {
+    sci: find(/(?<![\w.])[−+-]?\d+(?:\.\d+)?[eE][−+-]?\d+(?!\d)|\d\s?×\s?10[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g),
+    decimals: find(/(?<![\w.])\d*\.\d{4,}(?!\d)/g),
+    seed: find(/\bseeds?\b/gi),
+    badges: badges.map(status),
+    inline_badges: inline.map(context),
+    words: texts.reduce((n, t) => n + t.split(' ').filter((w) => /[\p{L}\p{N}]/u.test(w)).length, 0),
+    height: document.documentElement.scrollHeight,
+  };
+})()"""
+
+#: Whether the article's content fits its column (evaluated in the page): the article's width, the widest
+#: box shown in it (and which), the Claims list's own width (`.figgen-claims`: its scrollWidth, what it would take
+#: without a scroll box), the page's width against the window's, and its height.
+FIT = r"""(() => {
+  const article = document.querySelector('article.md-content__inner') || document.querySelector('article');
+  const box = article.getBoundingClientRect();
+  let widest = {width: 0, what: ''};
+  for (const el of article.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    // Inside a collapsed <details> a box may keep a layout it does not show: only what is shown counts.
+    if (!r.width || !el.getClientRects().length || (el.checkVisibility && !el.checkVisibility())) continue;
+    const width = Math.max(r.width, el.scrollWidth || 0, r.right - box.left);
+    if (width > widest.width) {
+      widest = {width: Math.round(width), what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+        + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '')};
+    }
+  }
+  const claims = [...article.querySelectorAll('.figgen-claims')];
+  return {
+    article: Math.round(box.width),
+    widest: widest.width, widest_element: widest.what,
+    claims: Math.max(0, ...claims.map((el) => Math.max(el.scrollWidth, ...[...el.querySelectorAll('table')]
+      .map((t) => t.scrollWidth)))),
+    page: document.documentElement.scrollWidth, window: window.innerWidth,
+    height: document.documentElement.scrollHeight,
+  };
+})()"""

@@ -8,13 +8,15 @@ console error or warning, failed request or 4xx; with every chart drawn (an SVG 
 `.figgen-vega`), all math typeset and no `.katex-error`; with no request leaving 127.0.0.1; and
 loading Vega only where the page has a chart. Then the whole site is walked by clicking "Next"
 (Material's instant navigation, no reload), and every page reached that way must render as well.
+What a reader reads is checked too: no claim badge inside a sentence and no scientific notation in the
+text outside collapsed blocks, on any page; the Claims page fits its column at 1280 and at 390 px.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .chromium import RENDERED, Browser, find_chromium, site_pages
+from .chromium import FIT, PROSE, RENDERED, Browser, find_chromium, site_pages
 
 pytest.importorskip("websocket", reason="websocket-client is a dev dependency (pip install -e .[dev])")
 pytestmark = pytest.mark.skipif(
@@ -83,13 +85,16 @@ def open_page(browser: Browser, url: str) -> dict:
 @pytest.fixture(scope="module")
 def loads(site, base, browser) -> dict:
     """page → (facts, visit, facts at first view) for a fresh load of every page, with an empty cache
-    (so the bytes are what a first visit transfers)."""
+    (so the bytes are what a first visit transfers). The facts include `prose`: what a reader reads on
+    the page (tests/chromium.py's PROSE)."""
     out = {}
     browser.call("Network.setCacheDisabled", cacheDisabled=True)
     try:
         for page in site_pages(site):
             first = open_page(browser, base + page)
-            out[page] = (browser.evaluate(FACTS), browser.visit(), first)
+            facts = browser.evaluate(FACTS)
+            facts["prose"] = browser.evaluate(PROSE)
+            out[page] = (facts, browser.visit(), first)
     finally:
         browser.call("Network.setCacheDisabled", cacheDisabled=False)
     return out
@@ -238,3 +243,44 @@ def test_nothing_scrolls_sideways_on_a_phone(site, base):
             if width[0] > width[1] + 1:
                 wide[page] = width
     assert not wide, wide
+
+
+def test_claims_page_fits_its_column(base, browser):
+    """At 1280 px and at 390 px (the page laid out at that width through DevTools' device emulation) no box
+    on the Claims page is wider than the article, as it opens (each claim's working collapsed) and with every
+    working opened: its claims wrap in the column, nothing scrolls sideways."""
+    try:
+        for width in (1280, 390):
+            browser.viewport(width)
+            browser.goto(base + "claims/")
+            browser.settle()
+            for state in ("collapsed", "opened"):
+                fit = browser.evaluate(FIT)
+                where = (width, state, fit)
+                assert fit["window"] == width and 0 < fit["claims"] <= fit["article"] + 1, where
+                assert fit["widest"] <= fit["article"] + 1, where
+                assert fit["page"] <= fit["window"] + 1, where
+                opened = "[...document.querySelectorAll('.figgen-claims details')].map((d) => { d.open = true; })"
+                assert state == "opened" or browser.evaluate(opened + ".length"), "no working to open"
+    finally:
+        browser.viewport(None)
+
+
+def test_no_claim_badge_inside_a_sentence(loads):
+    """A comparison with a source sits in a "the post vs this model" table at the end of its section, never as
+    a badge inside a running sentence (a <p> or <li> with words of its own), on any page."""
+    inline = {page: f["prose"]["inline_badges"] for page, (f, *_) in loads.items() if f["prose"]["inline_badges"]}
+    assert not inline, "badges inside a sentence:\n" + _by_page(inline)
+
+
+def test_no_scientific_notation_in_what_a_reader_reads(loads):
+    """Numbers a reader reads (outside collapsed "How this was computed" blocks, figures and code) are written
+    out: 1.6e-06 or 2 × 10⁻⁶ is for the blocks and the data downloads."""
+    sci = {page: f["prose"]["sci"] for page, (f, *_) in loads.items() if f["prose"]["sci"]}
+    assert not sci, "scientific notation outside collapsed blocks:\n" + _by_page(sci)
+    assert sum(f["prose"]["words"] for f, *_ in loads.values()) > 1000  # the text was read
+
+
+def _by_page(found: dict[str, list[str]]) -> str:
+    """A line per page: how many, and the first match in its context."""
+    return "\n".join(f"/{page}: {len(items)}, e.g. …{items[0]}…" for page, items in found.items())

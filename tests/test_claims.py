@@ -159,7 +159,106 @@ def test_table_links_each_claim_to_its_page():
     record = _evaluate(_claim(), {"x": 100}, GPT2_INFO)
     table = claims_table([record], "claims/")
     assert 'id="claim-embedding.test"' in table and 'href="../tokenization/embedding/"' in table
-    assert "1 claims: 1 reproduced." in table
+    assert re.search(r"1 claim: .*✓</span> 1 reproduced</span> · .*✗</span> 0 not reproduced", _plain_html(table))
+
+
+def _plain_html(text: str) -> str:
+    return re.sub(r"<(?!/?span)[^>]+>", "", text)
+
+
+def _words(text: str) -> str:
+    """The text of some HTML, tags dropped and entities decoded."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def test_claims_page_is_grouped_by_source_in_cards():
+    """A heading per source in the registry's order; a card per claim with its statement, both values, the
+    status in words and its working collapsed; the summary counts every status in words."""
+    records = evaluate({"figures": [], "model": MINI_INFO})  # nothing computed: every claim still listed
+    records = [r | {"status": s} for r, s in zip(records, ["reproduced", "not reproduced", "not comparable",
+                                                           "other model"] * len(records))]
+    page = claims_table(records, "claims/", {"source": "mini", "name": "mini"})
+    headings = re.findall(r"^## (.+)$", page, re.M)
+    assert headings == ["The infographic", "The logit-lens post", "McCormick&#39;s post", "Gould et al.&#39;s post"]
+    assert page.count('class="figgen-claim-card ') == len(CLAIMS) == page.count("<details")
+    assert "<details open" not in page and "<table" not in page and "nowrap" not in page
+    for c in CLAIMS:
+        assert f'id="claim-{c.id}"' in page
+    summary = _words(page.split("\n\n")[1])
+    n = len(records)
+    counts = {s: sum(r["status"] == s for r in records) for s in ("reproduced", "not reproduced", "not comparable",
+                                                                  "other model")}
+    assert summary == (f"{n} claims: ✓ {counts['reproduced']} reproduced · ✗ {counts['not reproduced']} not "
+                       f"reproduced · ∼ {counts['not comparable']} not comparable · ○ {counts['other model']} about a "
+                       "model not built here.")
+    card = page[page.index('id="claim-embedding.w-e-share"'):].split('class="figgen-claim-card ')[0]
+    text = _words(card)
+    assert "W_E is 31% of all of GPT-2 124M" in text and "The infographic: 31.0%" in text and "mini: —" in text
+    assert "How it is checked" in text and "Test: Reproduced within ± 0.5%." in text
+    lens = _words(page[page.index('id="claim-logit-lens.input-jump"'):].split('class="figgen-claim-card ')[0])
+    assert "The post: one discontinuous jump" in lens
+
+
+def test_card_and_badge_status_words_agree():
+    record = _evaluate(_claim(), {"x": 7}, MINI_INFO)
+    assert record["status"] == "other model"
+    mini = {"source": "mini", "name": "mini"}
+    badge, page = claim_badge(record, "tokenization/embedding/", mini), claims_table([record], "claims/", mini)
+    for out in (badge, page):
+        assert "○ about GPT-2 124M, not built here</strong>" in out and "other model" not in _words(out)
+    assert "mini 7</span>" in badge and "mini:</span> 7</span>" in page  # the model built, named one way
+    assert "○</span> 1 about a model not built here" in page
+    assert 'data-status="other model"' in page  # the status as recorded, for scripts (the words are for readers)
+
+
+def test_values_read_as_a_reader_expects():
+    """A minus is "−"; an empty list reads "none"; a value the display rounds keeps its exact form in the working."""
+    neg = _evaluate(_claim(fmt="+.3f", published=0.0, tolerance=0.01), {"x": -0.01234}, GPT2_INFO)
+    page = claims_table([neg], "claims/")
+    assert "−0.012" in page and "-0.012" not in page
+    assert "Value before rounding:</strong> −0.01234" in page and "Value before rounding: −0.01234." in claim_badge(neg, "")
+    empty = _evaluate(_claim(published="none", tolerance=None, predicate=lambda v: not v, criterion="c"),
+                      {"x": []}, GPT2_INFO)
+    assert empty["computed_text"] == "" and "This model:</span> none</span>" in claims_table([empty], "claims/")
+    tiny = _evaluate(_claim(about=ARCHITECTURE, published="exact", tolerance=None, predicate=lambda v: v <= 1e-4,
+                            criterion="c", fmt=".3f"), {"x": 6e-07}, MINI_INFO)
+    assert tiny["computed_text"] == "0.000" and "Value before rounding:</strong> 6e-07" in claims_table([tiny], "")
+
+
+def test_claims_page_escapes_untrusted_text():
+    """Token strings and statements go through `_text` in the cards and the working: no markup, emphasis or math."""
+    hostile = "␣<b>x</b> $y$ *z* _w_ `c` & \"q\""
+    record = _evaluate(_claim(published=hostile, tolerance=None, predicate=lambda v: True, criterion=hostile,
+                              statement=hostile, conventions=hostile, checked=hostile, not_comparable=hostile),
+                       {"x": [hostile, "␣(a)"]}, GPT2_INFO)
+    record["prompts"] = [hostile]
+    page = claims_table([record], "claims/")
+    for raw in ("<b>", "$y$", "*z*", "_w_", "`c`", "(a)"):
+        assert raw not in page, raw
+    assert page.count("&#60;b&#62;") == 8  # statement, published, computed, test, prompt, conventions, …
+    assert "&#36;y&#36;" in page and "&#42;z&#42;" in page and "␣&#40;a&#41;" in page
+
+
+def test_registry_text_reads_for_readers():
+    """Reader-facing claim text: the sources by name ("the post", "the infographic"), never "seed"; a token's
+    leading space as ␣ (as the figures show it), never a bare space inside quotes; no scientific notation and no
+    number with 4 or more decimals in a statement or published string (exact values live in the criteria)."""
+    from figgen.claims import day_circuit, lens, vocabulary
+
+    texts = {c.id: [c.statement, str(c.published), c.criterion, c.conventions, c.checked, c.not_comparable]
+             for c in CLAIMS}
+    texts["modules"] = [vocabulary.VOCAB_PROMPT, vocabulary.VOCAB_READING, day_circuit.DATASETS, lens.LENS]
+    for cid, parts in texts.items():
+        for text in parts:
+            assert not re.search(r"\bseeds?\b", text, re.I), (cid, text)
+            assert not re.search(r"“ \S", text), (cid, text)
+    for c in CLAIMS:
+        shown = [c.statement, claims.show(c.published, c.fmt)]
+        for text in shown:
+            assert not re.search(r"\d\.\d{4,}|\d[eE][-+]?\d", text), (c.id, text)
+        assert not re.search(r"(?<![\w.])-\d", c.statement), (c.id, c.statement)  # a minus is "−"
 
 
 def _plugin_with(records: list[dict]) -> FiggenPlugin:

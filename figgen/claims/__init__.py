@@ -10,7 +10,7 @@ of this site recomputes. It is registered once, here:
 `keys` name the figure data that compute it (`figure-id:data.key`, read from the manifest); a
 `compute` function turns those values into the compared quantity when it is not one of them. A
 claim is checked either against `published` within `tolerance` (absolute), or by a `predicate` on
-the computed value for a qualitative claim (`published` then says what the seed found, in words).
+the computed value for a qualitative claim (`published` then says what the source found, in words).
 
 Status is computed, never typed (`evaluate`):
     reproduced      this build's model is the one the claim is about, and the value agrees

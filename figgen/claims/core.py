@@ -53,7 +53,7 @@ class Claim:
         GPT-2-architecture model.
     keys: figure data keys that compute it, `figure-id:dotted.key`.
     compute: values of `keys` → the compared quantity (default: the single key's value).
-    published: the published value (a number), or for a predicate claim what the seed found, in words.
+    published: the published value (a number), or for a predicate claim what the source found, in words.
     tolerance: absolute tolerance around a numeric `published`.
     predicate: computed → bool, for a qualitative claim; `criterion` says in words what it tests.
     fmt: format spec for published and computed numbers (e.g. ",", ".0%", ".1e").

@@ -25,14 +25,14 @@ HEAD_READ = (PROCESSING + "The head's output at the last position is read as the
              "stream's scale, no b_U) is on the page too. ")
 DATASETS = ("Mean ablation replaces a head's result at every position by its mean over 512 prompts “If today is <x>, "
             "tomorrow is”, random ablation by its mean over 512 prompts “If <x> is <y>, <z> is”, <x>, <y>, <z> "
-            "one-token words with a leading space drawn with a fixed seed (the post's dataset size is not in its "
+            "one-token words with a leading space, drawn at random but the same on every build (the post's dataset size is not in its "
             "text); zero ablation sets it to zero in the processed model, which leaves the head's value-bias term in "
             "b_O. The change is the mean over the 7 prompts of the correct day's probability at the output. ")
 TL = "TransformerLens 4.3 with its default processing, on mini and on a GPT-2-shaped model with random biases: "
 TL_HEADS = TL + "each head's processed hook_result through its ln_final and unembed (tests/test_transformer_lens.py::test_head_readings)."
 TL_ABLATION = TL + "hook_result replaced by zero or by dataset means (tests/test_transformer_lens.py::test_ablations)."
 TL_ATTENTION = TL + "hook_pattern read and overwritten (tests/test_transformer_lens.py::test_attention_and_fixed_rows)."
-TL_STEER = TL + "α·W_U[:, “ tomorrow”] added at hook_resid_pre (tests/test_transformer_lens.py::test_steering)."
+TL_STEER = TL + "α·W_U[:, “␣tomorrow”] added at hook_resid_pre (tests/test_transformer_lens.py::test_steering)."
 TL_LAYERS = TL + "hook_resid_mid / hook_resid_post through ln_final and unembed, hook_mlp_out zeroed (tests/test_transformer_lens.py::test_layers_and_mlps)."
 TL_SUBSETS = TL + "every other head's hook_result replaced by its dataset mean (tests/test_transformer_lens.py::test_subsets)."
 TL_VITRO = TL + "the post's setups rebuilt from its hooks and processed weights (tests/test_transformer_lens.py::test_in_vitro)."
@@ -54,6 +54,12 @@ def _near(published: float, tolerance: float) -> Callable[[Any], bool]:
 def _if_post(value, follows_post: bool):
     """The value measured on the heads the page follows, when those are the post's (else None)."""
     return value if follows_post else None
+
+
+def _shown(value: float) -> str:
+    """A probability the post prints to 4 decimals, as the site shows it: 2 significant figures (the post's
+    exact value stays in the claim's criterion)."""
+    return f"{value:.2g}" if value < 0.1 else f"{value:.2f}"
 
 
 def _named(*labels: str, kinds=None) -> Callable[[dict | None], Any]:
@@ -142,10 +148,10 @@ CLAIMS = CLAIMS + (
         id=f"day-circuit.copy-l{l}h{h}", source=SEED_002.at("Behaviour of (10, 3)"),
         short=f"L{l}H{h} copies the day (mean probability).",
         statement=f"Read through the logit lens, head L{l}H{h}'s own output gives the prompt's day (the subject day) "
-                  f"a mean probability of {v}: it copies the day.",
+                  f"a mean probability of about {_shown(v)}: it copies the day.",
         about=GPT2_SMALL, keys=("day-circuit.head-lens:subject_mean",), compute=_head_at(l, h),
-        published=f"{v}", predicate=_near(v, 0.02), fmt=".4f",
-        criterion=f"Reproduced within ± 0.02 of {v} (a model without L{l}H{h} has no value)",
+        published=_shown(v), predicate=_near(v, 0.02), fmt=".3f",
+        criterion=f"Reproduced within ± 0.02 of the post's {v} (a model without L{l}H{h} has no value)",
         conventions=DAYS_TASK + " " + HEAD_READ + "The subject day's probability averaged over the 7 prompts.",
         checked=TL_HEADS)
     for l, h, v in COPY_CLAIMS) + (
@@ -164,7 +170,7 @@ CLAIMS = CLAIMS + (
 )
 
 # --- attention, the layers, steering and the MLPs -----------------------------------------------------------
-STEER = (PROCESSING + "α times “ tomorrow”'s unembedding vector as TransformerLens has it (W_U's column with the final "
+STEER = (PROCESSING + "α times “␣tomorrow”'s unembedding vector as TransformerLens has it (W_U's column with the final "
          "LayerNorm's γ folded in, centred; not normalised) added at every position to the residual stream at the end "
          "of layer 8; L9H1's attention from the last position to the day, averaged over the 7 prompts. The post does "
          "not say at which positions it added the vector; the page also shows the last position only.")
@@ -172,20 +178,20 @@ CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.successor-attention", source=SEED_002.at("Attention patterns"),
         short="L9H1's attention to the day.",
-        statement="From the last position, L9H1 puts a mean attention of 0.2097 on the day token (most of the rest "
+        statement="From the last position, L9H1 puts a mean attention of about 0.21 on the day token (most of the rest "
                   "goes to the BOS).",
         about=GPT2_SMALL, keys=("day-circuit.attention:successor_attention", "day-circuit.attention:follows_post"),
-        compute=_if_post, published="0.2097", predicate=_near(0.2097, 0.01), fmt=".4f",
-        criterion="Reproduced within ± 0.01 of 0.2097",
+        compute=_if_post, published="0.21", predicate=_near(0.2097, 0.01), fmt=".3f",
+        criterion="Reproduced within ± 0.01 of the post's 0.2097",
         conventions=DAYS_TASK + " The weight of L9H1's last-position row on position 4 (the day), averaged over the "
                                 "7 prompts.", checked=TL_ATTENTION),
     Claim(
         id="day-circuit.copying-attention", source=SEED_002.at("Attention patterns"),
         short="L10H3's attention to the day.",
-        statement="From the last position, L10H3 puts a mean attention of 0.7133 on the day token.",
+        statement="From the last position, L10H3 puts a mean attention of about 0.71 on the day token.",
         about=GPT2_SMALL, keys=("day-circuit.attention:copying_attention", "day-circuit.attention:follows_post"),
-        compute=_if_post, published="0.7133", predicate=_near(0.7133, 0.01), fmt=".4f",
-        criterion="Reproduced within ± 0.01 of 0.7133",
+        compute=_if_post, published="0.71", predicate=_near(0.7133, 0.01), fmt=".3f",
+        criterion="Reproduced within ± 0.01 of the post's 0.7133",
         conventions=DAYS_TASK + " The weight of L10H3's last-position row on position 4, averaged over the 7 prompts.",
         checked=TL_ATTENTION),
     Claim(
@@ -195,7 +201,7 @@ CLAIMS = CLAIMS + (
                   "the unchanged model's.",
         about=GPT2_SMALL, keys=("day-circuit.streams:successor_fixed_gain", "day-circuit.streams:follows_post"),
         compute=_if_post, published="an improved performance", predicate=lambda gain: gain is not None and gain > 0,
-        fmt="+.4f",
+        fmt="+.3f",
         criterion="Reproduced when the mean correct probability with the attention fixed exceeds the unchanged "
                   "model's (the number: the difference)",
         conventions=DAYS_TASK + " L9H1's attention row of the last position replaced by one that is 1 on the day; "
@@ -215,11 +221,11 @@ CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.tomorrow-top", source=SEED_002.at("Logit lens applied to layers"),
         short="“␣tomorrow” tops the lens after layers 8 and 9.",
-        statement="Through the logit lens, “ tomorrow” is the top token at the last position after layers 8 and 9 "
+        statement="Through the logit lens, “␣tomorrow” is the top token at the last position after layers 8 and 9 "
                   "(for all prompts but one), and after no other layer.",
         about=GPT2_SMALL, keys=("day-circuit.layer-lens:tomorrow_layers",),
         published="layers 8 and 9", predicate=lambda layers: list(layers) == [8, 9],
-        criterion="Reproduced when the layers after which “ tomorrow” is the top-1 token on at least 6 of the 7 "
+        criterion="Reproduced when the layers after which “␣tomorrow” is the top-1 token on at least 6 of the 7 "
                   "prompts are exactly 8 and 9 (the value: those layers)",
         conventions=DAYS_TASK + " The stream after each layer (resid_post) at the last position, final LayerNorm "
                                 "with its own scale, γ and β, then W_U (the same in either processing).",
@@ -252,11 +258,12 @@ CLAIMS = CLAIMS + (
 ) + tuple(
     Claim(
         id=f"day-circuit.steer-{name}", source=SEED_002.at("Logit lens applied to layers"),
-        short=f"α = {a}: L9H1's attention to the day.",
-        statement=f"Adding α = {a} times the unembedding vector of “ tomorrow” to the stream at the end of layer 8 "
-                  f"changes L9H1's mean attention from the last position to the day to {v}.",
+        short=f"α = {str(a).replace('-', '−')}: L9H1's attention to the day.",
+        statement=f"Adding α = {str(a).replace('-', '−')} times the unembedding vector of “␣tomorrow” to the stream at the end of layer 8 "
+                  f"changes L9H1's mean attention from the last position to the day to about {_shown(v)}.",
         about=GPT2_SMALL, keys=(f"day-circuit.steering:attention_{name}", "day-circuit.steering:follows_post"),
-        compute=_if_post, published=f"{v}", predicate=_near(v, 0.02), fmt=".4f", criterion="Reproduced within ± 0.02",
+        compute=_if_post, published=_shown(v), predicate=_near(v, 0.02), fmt=".3f",
+        criterion=f"Reproduced within ± 0.02 of the post's {v}",
         conventions=DAYS_TASK + " " + STEER, checked=TL_STEER)
     for name, a, v in (("m5", -5, 0.0322), ("m1", -1, 0.1522), ("5", 5, 0.5864), ("100", 100, 0.7499))) + (
     Claim(
@@ -352,7 +359,7 @@ MONTHS_TASK = ("The 12 prompts “If this month is <Month>, next month is” (th
 NUMBERS_LOST = ("The post's number template is lost from its text (only that the number is its second token after "
                 "the BOS); ours, “If the number is <n>, the next is”, puts it at position 5, and the template moves "
                 "these numbers, so the post's values cannot be compared.")
-NUMBERS_TASK = ("Prompts “If the number is <n>, the next is” for n = 1..100; the answer is “ <n+1>”; attention fixed "
+NUMBERS_TASK = ("Prompts “If the number is <n>, the next is” for n = 1..100; the answer is “␣<n+1>”; attention fixed "
                 "on the number. " + PROCESSING)
 
 
@@ -404,7 +411,7 @@ CLAIMS = CLAIMS + (
     Claim(
         id="day-circuit.months-but-july", source=SEED_002.at("The month task"),
         short="Every month but July (“␣Aug”).",
-        statement="The day circuit, unchanged, completes every month prompt but July's, where it predicts “ Aug”.",
+        statement="The day circuit, unchanged, completes every month prompt but July's, where it predicts “␣Aug”.",
         about=GPT2_SMALL, keys=("day-circuit.generalisation:month.wrong_pairs", "day-circuit.in-vitro:post_setup"),
         compute=_if_post, published="all but July → ␣Aug",
         predicate=lambda v: v is not None and list(v) == ["July → ␣Aug"],
@@ -439,11 +446,11 @@ CLAIMS = CLAIMS + (
         id="day-circuit.numbers-mean-prob", source=SEED_002.at("The number task"),
         short="Numbers: mean probability of n + 1.",
         statement="MLP 0 and L9H1 alone (attention fixed on the number) give the next number a mean probability of "
-                  "0.7363 over n = 1..100.",
+                  "about 0.74 over n = 1..100.",
         about=GPT2_SMALL, keys=("day-circuit.generalisation:number_simple.mean_prob",),
-        published=0.7363, tolerance=0.02, fmt=".4f",
+        published=0.7363, tolerance=0.02, fmt=".3f",
         conventions=NUMBERS_TASK + " The setup: just layer 0's output (MLP 0) read by L9H1, its output alone "
-                                   "unembedded; mean of the correct token's probability.",
+                                   "unembedded; mean of the correct token's probability (the post: 0.7363).",
         not_comparable=NUMBERS_LOST, checked=TL_VITRO),
     Claim(
         id="day-circuit.numbers-top1", source=SEED_002.at("The number task"),

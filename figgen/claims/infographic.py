@@ -31,7 +31,7 @@ CLAIMS: tuple[Claim, ...] = (
         statement="W_E is 31% of all of GPT-2 124M's parameters.",
         about=GPT2_SMALL, keys=("embedding.params:W_E_share",), published=0.31, tolerance=0.005, fmt=".1%",
         conventions="W_U is tied to W_E, so it is counted once; the total (124,439,808 for GPT-2 124M) "
-                    "includes W_pos, every bias and LayerNorm parameter. The seed rounds to a whole percent."),
+                    "includes W_pos, every bias and LayerNorm parameter. The infographic rounds to a whole percent."),
     Claim(
         id="embedding.n-params", source=SEED_000.at("Introduction"),
         statement="The model the infographic draws has about 124 million parameters.",
@@ -50,7 +50,7 @@ CLAIMS: tuple[Claim, ...] = (
         statement="GPT-2 ties its embedding weights: the unembedding matrix is the embedding matrix "
                   "transposed, W_U = W_Eᵀ.",
         about=ARCHITECTURE, keys=("unembedding.similarity:tied_max_diff",), published="W_U = W_Eᵀ exactly",
-        predicate=_tied, criterion="Reproduced when the largest |W_U − W_Eᵀ| is exactly 0", fmt=".1e",
+        predicate=_tied, criterion="Reproduced when the largest |W_U − W_Eᵀ| is exactly 0", fmt=".3f",
         conventions="Compared element by element on the loaded weights (float32)."),
     Claim(
         id="output-vectors.concatenation", source=SEED_000.at("Introduction"),
@@ -58,8 +58,8 @@ CLAIMS: tuple[Claim, ...] = (
                   "vector as projecting each head's result vector by its own slice of W_O and adding them.",
         about=ARCHITECTURE, keys=("output-vectors.check:max_diff_concat_vs_sum",),
         published="the same vector (an identity)", predicate=_float_rounding,
-        criterion="Reproduced when the largest difference over every layer and position is ≤ 1e-4 "
-                  "(float32 rounding)", fmt=".1e",
+        criterion="Reproduced when the largest difference over every layer and position is at most 0.0001 "
+                  "(float32 rounding)", fmt=".3f",
         conventions="Both routes computed in float64 from the traced result vectors, every layer and position "
                     "of the site prompt."),
 )

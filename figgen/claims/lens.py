@@ -27,7 +27,7 @@ def _upper_half(share: float | None) -> bool:
     return share is not None and share > 0.5
 
 
-LENS = "the seed's model, GPT-2 1.5B, has 48 layers: depth shares compare across sizes"
+LENS = "the post's model, GPT-2 1.5B, has 48 layers: depth shares compare across sizes"
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="logit-lens.input-jump", source=SEED_004.at("KL divergence and input discarding"),

@@ -6,13 +6,13 @@ from .core import GPT2_SMALL, SEED_003, Claim, _pair
 
 
 # --- seed 003: vocabulary space (the deep dive's pages, section "vocabulary") ---------------------------
-VOCAB_PROMPT = ("The seed's prompt “␣The baseball player hit a home run”, starting with a space as the seed's printouts "
+VOCAB_PROMPT = ("The post's prompt “␣The baseball player hit a home run”, starting with a space as the post's printouts "
                 "tokenize it (“<|endoftext|> The baseball player| who|”: its first word is the token “␣The”), with "
                 "GPT-2's BOS token <|endoftext|> first. ")
 VOCAB_READING = ("Nearest words by cosine among whole words only (a space, then letters); a list whose words' mean "
                  "prediction bias (β_final · W_U, in standard deviations over whole words) is beyond ±1 counts as "
                  "high bias. A pattern is W_Q[h] k_j (k_j with b_K, from the trace) read against the vocabulary "
-                 "through the layer's input LayerNorm; the seed's own filters and threshold are not published, so "
+                 "through the layer's input LayerNorm; the post's own filters and threshold are not published, so "
                  "its lists and ours differ in places. ␣ marks a token's leading space. ")
 
 # The second page (docs/deep-dives/vocabulary-stream.md): MLP neurons and token evolution.
@@ -53,11 +53,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="vocabulary.predictions", source=SEED_003.at("Token Evolution: Accuracy"),
         statement="After each prefix of the prompt, from the BOS alone to the whole sentence, GPT-2 small's top "
-                  "prediction is, in order: “ The”, “ first”, “ team”, “ who”, “ the”, “ home”, “ run”, “ in”.",
+                  "prediction is, in order: “␣The”, “␣first”, “␣team”, “␣who”, “␣the”, “␣home”, “␣run”, “␣in”.",
         about=GPT2_SMALL, keys=("vocabulary.evolution:predicted_text",), published=SEED_003_PREDICTED,
         predicate=lambda v: v == SEED_003_PREDICTED,
         criterion="Reproduced when all 8 argmax predictions are these tokens, in this order",
-        conventions=VOCAB_PROMPT + "Prediction: argmax of the logits at each position (␣ shows a space)."),
+        conventions=VOCAB_PROMPT + "Prediction: argmax of the logits at each position (␣ marks a leading space)."),
     Claim(
         id="vocabulary.accuracy", source=SEED_003.at("Token Evolution: Accuracy"),
         statement="Of the 7 predictions whose next token is in the prompt, GPT-2 small gets 3 right.",
@@ -76,12 +76,12 @@ CLAIMS: tuple[Claim, ...] = (
         conventions=VOCAB_PROMPT + "As the post's table: its “layer 11” row against its “predicted” row."),
     Claim(
         id="vocabulary.never-hit", source=SEED_003.at("Token Evolution: Accuracy"),
-        statement="After “The baseball player” the stream never resembles the true next word, “ hit”: at no layer is "
+        statement="After “The baseball player” the stream never resembles the true next word, “␣hit”: at no layer is "
                   "it among the 10 nearest words.",
         about=GPT2_SMALL, keys=("vocabulary.evolution:next_in_topk.3",),
         published="never, at any layer", predicate=lambda v: v is False,
-        criterion="Reproduced when “ hit” is not among the 10 nearest whole words of the stream at position 3 "
-                  "(“ player”) at any layer's input (the value: whether it is)",
+        criterion="Reproduced when “␣hit” is not among the 10 nearest whole words of the stream at position 3 "
+                  "(“␣player”) at any layer's input (the value: whether it is)",
         conventions=VOCAB_PROMPT + "Each layer's input read in that layer's ln1 space, as in the post's top-10 table."),
     Claim(
         id="vocabulary.bos-neuron", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
@@ -89,7 +89,7 @@ CLAIMS: tuple[Claim, ...] = (
         about=GPT2_SMALL, keys=("vocabulary.neurons:bos_only",), compute=_bos_activation(2, 666),
         published="61.9, on the BOS only", predicate=lambda v: v is not None and abs(v - 61.9) <= 0.05, fmt=".1f",
         criterion="Reproduced when L2N666 passes the BOS-only criterion and its activation on the BOS is within "
-                  "± 0.05 of 61.9 (the seed prints one decimal); no value when it does not pass",
+                  "± 0.05 of 61.9 (the post prints one decimal); no value when it does not pass",
         conventions=NEURON_CONVENTIONS + BOS_CRITERION),
     Claim(
         id="vocabulary.bos-neurons-layer2", source=SEED_003.at("FFN Neurons: Beginning of Sequence"),
@@ -102,24 +102,24 @@ CLAIMS: tuple[Claim, ...] = (
         conventions=NEURON_CONVENTIONS + BOS_CRITERION),
     Claim(
         id="vocabulary.baseball-player", source=SEED_003.at("FFN Neurons"),
-        statement="Neuron 2361 of layer 10 maps “ baseball” to “ player”: its input weights resemble “ baseball”, "
-                  "its output weights “ player”.",
+        statement="Neuron 2361 of layer 10 maps “␣baseball” to “␣player”: its input weights resemble “␣baseball”, "
+                  "its output weights “␣player”.",
         about=GPT2_SMALL, keys=("vocabulary.neurons:seed_examples",),
         compute=_reads_writes("L10N2361", "␣baseball", "␣player"),
-        published="reads “ baseball”, writes “ player”", predicate=lambda v: v is not None and all(v),
-        criterion="Reproduced when “ baseball” is among the 10 whole words nearest its input weights (ln2 space of "
-                  "layer 10) and “ player” among the 10 nearest its output weights (raw vocabulary); the value: "
+        published="reads “␣baseball”, writes “␣player”", predicate=lambda v: v is not None and all(v),
+        criterion="Reproduced when “␣baseball” is among the 10 whole words nearest its input weights (ln2 space of "
+                  "layer 10) and “␣player” among the 10 nearest its output weights (raw vocabulary); the value: "
                   "whether each is found",
         conventions="Weights only: the prompt does not matter. Whole words only; cosine similarity."),
     Claim(
         id="vocabulary.pop-balloon", source=SEED_003.at("FFN Neurons"),
-        statement="Neuron 1259 of layer 0 associates “ pop” with “ balloon”: its input weights resemble “ pop”, its "
-                  "output weights “ balloon”.",
+        statement="Neuron 1259 of layer 0 associates “␣pop” with “␣balloon”: its input weights resemble “␣pop”, its "
+                  "output weights “␣balloon”.",
         about=GPT2_SMALL, keys=("vocabulary.neurons:seed_examples",),
         compute=_reads_writes("L0N1259", "␣pop", "␣balloon"),
-        published="reads “ pop”, writes “ balloon”", predicate=lambda v: v is not None and all(v),
-        criterion="Reproduced when “ pop” is among the 10 whole words nearest its input weights (ln2 space of layer "
-                  "0) and “ balloon” among the 10 nearest its output weights (raw vocabulary); the value: whether "
+        published="reads “␣pop”, writes “␣balloon”", predicate=lambda v: v is not None and all(v),
+        criterion="Reproduced when “␣pop” is among the 10 whole words nearest its input weights (ln2 space of layer "
+                  "0) and “␣balloon” among the 10 nearest its output weights (raw vocabulary); the value: whether "
                   "each is found",
         conventions="Weights only: the prompt does not matter. Whole words only; cosine similarity."),
     Claim(
@@ -158,7 +158,7 @@ CLAIMS = CLAIMS + (
         conventions=VOCAB_PROMPT + VOCAB_READING),
     Claim(
         id="vocabulary.l0h1-self", source=SEED_003.at("Attended Messages"),
-        statement="On the seed's prompt, L0H1 is the head that attends most strongly to each query's own token.",
+        statement="On the post's prompt, L0H1 is the head that attends most strongly to each query's own token.",
         about=GPT2_SMALL, keys=("vocabulary.attended:most_self",), published="L0H1",
         predicate=lambda v: v == "L0H1",
         criterion="Reproduced when L0H1 has the largest mean self-attention A[i, i] over the queries after the "
@@ -231,7 +231,7 @@ CLAIMS = CLAIMS + (
         id="vocabulary.repeating-heads", source=SEED_003.at("Messages: Repeating Messages"),
         statement="The same repeating messages appear at heads L4H8, L7H1, L9H8 and L10H0.",
         about=GPT2_SMALL, keys=tuple(PM + f"repeating.{h}.overlap" for h in ("L4H8", "L7H1", "L9H8", "L10H0")),
-        compute=_values, published="seen in heads 4-8, 7-1, 9-8 and 10-0", predicate=_all_at_least(0.5), fmt=".0%",
+        compute=_values, published="seen in heads L4H8, L7H1, L9H8 and L10H0", predicate=_all_at_least(0.5), fmt=".0%",
         criterion="Reproduced when the message lists of each of the four heads repeat: on average two positions share "
                   "at least 50% of their words (the values: that share, per head in this order)",
         conventions=VOCAB_PROMPT + VOCAB_READING + HEAD_LISTS + OVERLAP_DEF +
@@ -256,7 +256,7 @@ CLAIMS = CLAIMS + (
         id="vocabulary.identity-heads", source=SEED_003.at("Messages: Identity of Past Input Tokens"),
         statement="The messages of heads L6H9, L7H10 and L9H9, and of L8H11, match the input word itself.",
         about=GPT2_SMALL, keys=tuple(PM + f"identity.{h}" for h in ("L6H9", "L7H10", "L9H9", "L8H11")),
-        compute=_values, published="strong examples of messages matching the input word (8-11: “baseball”, "
+        compute=_values, published="strong examples of messages matching the input word (L8H11: “baseball”, "
                                    "“player”, “hit”, “home”)",
         predicate=_all_at_least(0.5), fmt=".0%",
         criterion="Reproduced when, at each of the four heads, the position's own token is among the 10 nearest whole "
