@@ -481,7 +481,7 @@ def compare_table(claims: list[dict], page_url: str, model: dict) -> str:
         status = "" if one_status else (f'<td class="{_claim_class(c["status"])}"><strong>{status_html(c)}'
                                         "</strong></td>")
         rows.append(f'<tr><td>{_text(c.get("short") or c["statement"])} <a class="figgen-compare__how" href="{link}">'
-                    f'how</a></td><td>{_text(c["published_text"])}</td><td>{_text(c["computed_text"])}</td>{status}</tr>')
+                    f'how</a></td><td>{_value_html(c["published_text"])}</td><td>{_value_html(c["computed_text"])}</td>{status}</tr>')
     note = (f'<p class="figgen-compare__note">{STATUS_MARK["other model"]} These claims are about '
             f'{e(claims[0]["about"])}, not built here: this model\'s values are shown, not judged.</p>'
             if one_status else "")
