@@ -167,7 +167,7 @@ def interactive(ctx) -> Figure:
         alt=f"Bar chart of the probabilities of the {n} likeliest next tokens after {choice.prompt!r}, with sliders "
             f"for temperature, top-k and top-p; at the defaults (T = 1, no cut) the first is {tokens[0]!r} "
             f"with {probs.max():.1%}",
-        caption=f"Move the sliders to reshape the next-token distribution after “{choice.prompt}”. Grey bars: the "
+        caption="Move the sliders to reshape the next-token distribution of the decoding prompt. Grey bars: the "
                 "probability at temperature T before the cuts; pink bars, in front: the probability of being "
                 "sampled after top-k and top-p (renormalised), so a token that is cut shows only grey. Your browser "
                 f"computes the distribution over all {d_vocab:,} tokens of the vocabulary and draws the {n} "

@@ -70,9 +70,8 @@ def params(ctx) -> Figure:
               "mlp_share": round(parts["MLP"] / total, 6), "mlp_share_of_layers": round(parts["MLP"] / inside, 6)},
         alt=f"Bar chart of parameters by component: W_E holds {w_e:,} of {total:,} parameters "
             f"({w_e / total:.0%})",
-        caption=f"Where the model's {total:,} parameters are: W_E holds {w_e / total:.0%} of them, "
-                f"{_GROUP_NAMES.get(largest, largest)} the most. The unembedding W_U is W_E itself, transposed, so it "
-                "adds none.",
+        caption=f"W_E holds {w_e / total:.0%} of the model's {total:,} parameters, {_GROUP_NAMES.get(largest, largest)} "
+                "the most. The unembedding W_U is W_E itself, transposed, so it adds none.",
         chart=chart,
     )
 

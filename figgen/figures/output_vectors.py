@@ -44,7 +44,7 @@ def strip_figure(ctx) -> Figure:
     b_O = ctx.weights[f"blocks.{LAYER}.attn.b_O"]  # (d_model,)
     out = t[f"blocks.{LAYER}.hook_attn_out"][p]  # (d_model,)
     rows = np.concatenate([result, b_O[None], out[None]])  # (head + 2, d_model)
-    labels = [head_label(LAYER, h) for h in range(H)] + ["b_O", "sum: attn_out"]
+    labels = [head_label(LAYER, h) for h in range(H)] + ["b_O", "sum: attention output"]
     norms = np.linalg.norm(rows, axis=-1)
     largest = int(np.argmax(norms[:H]))
     d = ctx.dims.d_model
@@ -172,7 +172,7 @@ def check(ctx) -> Figure:
     o = dec[LAYER]
     rows = np.stack([o.concatenated[p], o.summed[p], t[f"blocks.{LAYER}.hook_attn_out"][p],
                      o.concatenated[p] - o.summed[p]])  # (4, d_model)
-    labels = ["concat(z) @ W_O + b_O", "Σ over h of z[h] @ W_O[h] + b_O", "attn_out (trace)",
+    labels = ["concatenated z · W_O + b_O", "Σ over heads of zʰ W_Oʰ + b_O", "attention output (trace)",
               "difference (1st − 2nd)"]
     H, e = ctx.dims.n_heads, ctx.dims.d_head
     return Figure(

@@ -114,8 +114,8 @@ def sink_heads(ctx) -> dict:
     k = int((share >= SINK).sum())
     best = np.unravel_index(np.argmax(share), share.shape)
     if k:
-        note = (f"{k} of the {n_heads} heads {'puts' if k == 1 else 'put'} most of {'its' if k == 1 else 'their'} "
-                "attention on the first token.")
+        note = (f"The first position is also where attention rests: {k} of the {n_heads} heads "
+                f"{'puts' if k == 1 else 'put'} most of {'its' if k == 1 else 'their'} attention on its token.")
     else:
         note = (f"No head puts most of its attention on the first token; the most any head gives it is "
                 f"{share[best]:.0%}, by {head_label(*best)}.")
@@ -176,8 +176,7 @@ def norms(ctx) -> Figure:
         alt=f"Line chart, one line per position ({P}), of the residual vector's length at {S} stages from the "
             f"first layer's input to the last layer's output. {note} The other positions grow {growth:.1f}-fold "
             "on average.",
-        caption=(f"The residual vectors grow as the sublayers add to them: after the last layer, the positions after "
-                 f"the first are on average {growth:.0f} times as long as at the input." if growth >= 2 else
+        caption=("The residual vectors grow as the sublayers add to them." if growth >= 2 else
                  "The residual vectors change length little from the input to the last layer.")
                 + " Stages: each layer's input (pre), after its attention (mid), and after the last MLP (post)."
                 + (" The vertical axis is logarithmic." if log else "")
