@@ -108,10 +108,11 @@ def curve(ctx) -> Figure:
             + (f" (an inset shows the full range {full_lo:.1f} to {full_hi:.1f})" if has_inset else "") + f", with layer {f['layer']}'s pre-activations at the final "
             f"position as dots on it, and a histogram of all {pre_all.size} pre-activations below: "
             f"{frac_neg:.0%} are negative, where GELU is close to 0 (its minimum is {gmin:.3f})",
-        caption="GELU passes positive readings almost unchanged and squashes negative ones towards 0, and "
-                f"{frac_neg:.0%} of this prompt's {pre_all.size:,} pre-activations are negative (histogram below, "
-                f"every layer and position). The curve GPT-2 uses (tanh approximation) and the exact GELU, with layer "
-                f"{f['layer']}'s pre-activations at the last position as dots"
+        caption="GELU passes positive readings almost unchanged and squashes negative ones towards 0"
+                + (", where most of this prompt's pre-activations fall" if frac_neg > 0.5 else "")
+                + ". The curve GPT-2 uses (tanh approximation) and the exact GELU, with layer "
+                f"{f['layer']}'s pre-activations at the last position as dots; below, how all {pre_all.size:,} "
+                "pre-activations of the prompt (every layer and position) are distributed"
                 + ("; the inset shows the full range." if has_inset else "."),
         mpl=fig,
     )

@@ -16,13 +16,14 @@ from .vector import SHOWN, shown_note, strips
 
 MAX_POS = 12  # positions drawn as strips (three strips each); longer prompts show their first MAX_POS
 PARTS = ("token embedding", "positional embedding", "input embedding")
+SIMILAR = 1.5  # two average lengths within this factor of each other: "about as long as each other"
 
 
 def _size_phrase(pos_over_token: float) -> str:
     """How the positional embeddings' average length compares with the token embeddings', in words: "about as long"
     within a factor of 1.5 either way, else how many times."""
     r = pos_over_token
-    if 1 / 1.5 <= r <= 1.5:
+    if 1 / SIMILAR <= r <= SIMILAR:
         return "On average the token and the positional embeddings are about as long as each other."
     if r < 1:
         return f"The token embeddings are on average {1 / r:.1f} times as long as the positional embeddings."
@@ -120,6 +121,7 @@ def norms(ctx) -> Figure:
               "pos_norm_first": round(float(pos[0]), 4),
               "mean_pos_norm_later": round(float(pos[later].mean()), 4),
               "mean_pos_over_token": round(float(pos.mean() / max(tok.mean(), 1e-12)), 4),
+              "similar_factor": SIMILAR,
               "cosines": rounded(cosine), "mean_abs_cosine": round(float(np.abs(cosine).mean()), 4),
               # E|cos| of two independent random directions in d dimensions ≈ √(2 / (π d)): the reference value.
               "random_abs_cosine": round(float(np.sqrt(2 / (np.pi * vecs.shape[-1]))), 4)},

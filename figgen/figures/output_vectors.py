@@ -107,9 +107,9 @@ def norms(ctx) -> Figure:
         alt=f"Heatmap of the lengths of all {L * H} heads' output vectors ({L} layers × {H} heads) at position "
             f"{last}; the longest is {head_label(*big)}'s ({final[big]:.2f}), the shortest {head_label(*small)}'s "
             f"({final[small]:.2f}); a slider selects another position",
-        caption=f"How much each head writes: the length of its output vector at one position (the slider; the "
-                f"last position first, where {head_label(*big)} writes the most), layer by head, on one colour scale "
-                "for all positions.",
+        caption=f"At the last position {head_label(*big)} writes the most: the length of every head's output vector at "
+                "one position (the slider; the last position first), layer by head, on one colour scale for all "
+                "positions.",
         chart=chart,
     )
 

@@ -69,7 +69,7 @@ def weights(ctx) -> Figure:
         alt=f"Three tall heatmaps, W_Q, W_K and W_V of head {ex['head']}, each {d_model} rows (residual stream "
             f"components) by {d_head} columns (head components), with their bias vectors below; Frobenius "
             f"norms {fro['Q']:.1f}, {fro['K']:.1f} and {fro['V']:.1f}",
-        caption=f"What {heads.example_caption(ex)} reads the stream with: its query, key and value matrices, each "
+        caption=f"What the example head, {ex['head']}, reads the stream with: its query, key and value matrices, each "
                 f"turning the stream's {d_model} components (rows) into the head's {d_head} (columns), and below each "
                 f"its bias. One colour scale for the three matrices (shown), another for the three biases "
                 f"(±{bias_norm.vmax:.2f}).{pooled_note}",

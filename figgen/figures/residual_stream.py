@@ -176,7 +176,7 @@ def norms(ctx) -> Figure:
         alt=f"Line chart, one line per position ({P}), of the residual vector's length at {S} stages from the "
             f"first layer's input to the last layer's output. {note} The other positions grow {growth:.1f}-fold "
             "on average.",
-        caption=("The residual vectors grow as the sublayers add to them." if growth >= 2 else
+        caption=("Every sublayer adds to the vectors, and they get longer." if growth >= 2 else
                  "The residual vectors change length little from the input to the last layer.")
                 + " Stages: each layer's input (pre), after its attention (mid), and after the last MLP (post)."
                 + (" The vertical axis is logarithmic." if log else "")

@@ -87,10 +87,9 @@ def weighted_sum(ctx) -> Figure:
             f"vectors they weight ({d_head} components each), and below them the result vector z. The largest weight, "
             f"{a[k]:.2f}, is on {data['top_key_token']!r}; z has cosine similarity {data['cos_z_top_v']:.2f} with that "
             "value vector",
-        caption=f"A result vector is a weighted average of value vectors: at the last position ({last}, "
-                f"{ex['query_token']}), {heads.example_caption(ex)} multiplies each position's value vector (one strip "
-                "per position) by the attention weight on the left and adds them up. The weights sum to 1. One "
-                "colour scale for all strips." + heads.positions_note(len(a)),
+        caption=f"At the last position ({last}, {ex['query_token']}), the example head {ex['head']} multiplies each "
+                "position's value vector (one strip per position) by the attention weight on the left and adds them "
+                "up; the weights sum to 1. One colour scale for all strips." + heads.positions_note(len(a)),
         mpl=fig,
     )
 

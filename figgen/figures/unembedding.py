@@ -13,12 +13,6 @@ from .registry import Figure, figure
 TOP = 10  # tokens shown
 
 
-def _percent(p: float) -> str:
-    """A probability for a caption: two significant figures, as a percentage ("0.024%", "12%", "99.9%")."""
-    pct = 100 * float(p)
-    return (f"{pct:.3g}" if pct >= 10 else f"{pct:.2g}" if pct >= 0.01 else f"{pct:.1g}") + "%"
-
-
 def top_next(ctx, k: int = TOP):
     """(ids (k,), logits (k,), probs (k,)) of the final position's likeliest next tokens (ties: lower id)."""
     logits = ctx.trace["logits"][-1]  # (d_vocab,)
@@ -56,18 +50,16 @@ def top(ctx) -> Figure:
         alt=f"Dot chart, on a log scale, of the probabilities of the {len(rows)} likeliest next tokens; first "
             f"{rows[0]['token']!r} with {probs[0]:.1%}, then "
             + ", ".join(f"{r['token']!r} {p:.2g}" for r, p in zip(rows[1:4], probs[1:4])),
-        caption=f"The model's answer: {rows[0]['token']} with {probs[0]:.1%}"
-                + (f", then {rows[1]['token']} with {_percent(probs[1])}" if len(rows) > 1 else "")
-                + f". The {len(rows)} likeliest next tokens on a log scale, so that the runners-up stay visible "
-                "however sure the model is; hover a dot for the token's logit.",
+        caption=f"The model's answer, {rows[0]['token']}, and the runners-up: the {len(rows)} likeliest next tokens "
+                "on a log scale, so that the runners-up stay visible however sure the model is. Hover a dot for the "
+                "token's logit.",
         chart=chart,
     )
 
 
 @figure("unembedding.similarity", section="unembedding", title="Logits are similarities to embeddings",
-        caption="Logits are similarities: for the likeliest tokens, likeliest first, the cosine between the final "
-                "normalised vector and the token's embedding (its row of W_E). Hover a bar for the logit, their dot "
-                "product.")
+        caption="For the likeliest tokens, likeliest first: the cosine between the final normalised vector and the "
+                "token's embedding, its row of W_E. Hover a bar for the logit, their dot product.")
 def similarity(ctx) -> Figure:
     W_E, W_U = ctx.weights["W_E"], ctx.weights["W_U"]
     x = ctx.trace["ln_final.hook_normalized"][-1].astype(np.float64)  # (d_model,)
