@@ -114,8 +114,8 @@ def sink_heads(ctx) -> dict:
     k = int((share >= SINK).sum())
     best = np.unravel_index(np.argmax(share), share.shape)
     if k:
-        note = (f"It is where attention rests: {k} of the {n_heads} heads {'puts' if k == 1 else 'put'} most of "
-                f"{'its' if k == 1 else 'their'} attention on the first token.")
+        note = (f"The first token is where attention rests: {k} of the {n_heads} heads {'puts' if k == 1 else 'put'} "
+                f"most of {'its' if k == 1 else 'their'} attention on it.")
     else:
         note = (f"No head puts most of its attention on the first token; the most any head gives it is "
                 f"{share[best]:.0%}, by {head_label(*best)}.")
