@@ -262,11 +262,11 @@ def test_head_kinds_follow_their_thresholds(site):
     assert k["best_prev_score"] == pytest.approx(prev.max(), abs=1e-4)
     assert k["n_prev"] == int((prev > k["prev_threshold"]).sum()) and k["has_prev"] == (k["n_prev"] > 0)
     if not k["has_prev"]:
-        assert k["prev_verdict"].startswith("no head of this model passes it") and k["best_prev_head"] in k["prev_verdict"]
+        assert k["prev_verdict"].startswith("no head does") and k["best_prev_head"] in k["prev_verdict"]
     b = out["attention-pattern.bos"]["figure"].data
     share = np.array(b["bos_share"])
     assert b["n_over_half"] == int((share > b["sink_threshold"]).sum()) == len(b["sink_heads"]) == k["n_sink"]
-    assert ("no head passes it" in b["sink_verdict"]) == (b["n_over_half"] == 0)
+    assert ("no head does" in b["sink_verdict"]) == (b["n_over_half"] == 0)
 
 
 def test_charts_use_the_named_ramps_and_draw_the_mask(site):

@@ -106,11 +106,11 @@ def layer_view(ctx) -> Figure:
             f"lengths of its query, key, value and result vectors at each position. In layer 0, "
             f"{data['layer0_most_bos_head']} puts {data['layer0_most_bos_share']:.0%} of its attention on the "
             f"first token on average, {data['layer0_least_bos_head']} {data['layer0_least_bos_share']:.0%}",
-        caption=f"Each panel is one head of the layer picked with the slider (layer 0 by default). Top, green: "
-                f"where it looks, its attention pattern (rows: the query token, columns: the key position; "
-                f"hatched: the causal mask). Below, purple: the lengths of its query, key and value vectors "
-                f"and of its result vector z at each position (log scale). The panel title gives the head's "
-                f"mean attention on the first token (queries after it)." + heads.positions_note(n_all),
+        caption="The heads of one layer read the same input and still look in different places. One panel per "
+                "head of the layer picked with the slider (layer 0 first). Top, green: where the head looks, its "
+                "attention pattern (query rows, key columns; hatched: the causal mask). Below, purple: the lengths "
+                "of its query, key and value vectors and of its result vector z at each position (log scale). The "
+                "panel title gives the head's mean attention on the first token." + heads.positions_note(n_all),
         chart=chart,
     )
 

@@ -56,9 +56,10 @@ def explorer(ctx) -> Figure:
         alt=f"Heatmap of one head's attention pattern, query tokens down, key tokens across, with the weight in "
             f"each cell; sliders choose any of the {L * H} heads. Shown first: {ex['head']}, whose last row puts "
             f"{p[-1, ex['key_position']]:.0%} on {ex['key_token']!r}",
-        caption=f"The attention pattern of the head picked with the sliders; it opens on {heads.example_caption(ex)}. "
-                "Each row is one query position and sums to 1; the hatched upper triangle is the causal mask. "
-                "Hover a cell for its query token, key token and weight." + heads.positions_note(n_all),
+        caption=f"Where any one head looks, picked with the sliders; it opens on {heads.example_caption(ex)}, whose "
+                f"last query gives {ex['key_weight']:.0%} of its attention to {ex['key_token']}. Each row is one query position and sums to 1; the "
+                "hatched upper triangle is the causal mask. Hover a cell for its query token, key token and weight."
+                + heads.positions_note(n_all),
         chart=chart,
     )
 
@@ -75,11 +76,10 @@ def kinds(ctx) -> dict:
         b = attention.best_head(scores, threshold)
         label = head_label(b.layer, b.head)
         if b.passes:
-            verdict = (f"{b.n_passing} of the {scores.size} heads pass it; the highest score is {label}'s, "
-                       f"{b.score:.0%}")
+            verdict = (f"{b.n_passing} of the {scores.size} heads {'does' if b.n_passing == 1 else 'do'}, "
+                       f"{label} most clearly ({b.score:.0%})")
         else:
-            verdict = (f"no head of this model passes it on this prompt; the best candidate is {label}, "
-                       f"with {b.score:.0%}")
+            verdict = f"no head does; the closest is {label}, with {b.score:.0%}"
         out.update({f"{name}_threshold": threshold, f"n_{name}": b.n_passing, f"best_{name}_head": label,
                     f"best_{name}_score": round(b.score, 4), f"has_{name}": b.passes,
                     f"{name}_verdict": verdict})
@@ -124,11 +124,11 @@ def all_heads(ctx) -> Figure:
         alt=f"A grid of {L * H} small triangular heatmaps, {L} layers down by {H} heads across, each the attention "
             f"pattern of one head over the prompt's {n} positions; {k['n_sink']} heads send more than half of "
             f"their attention to the first column",
-        caption=f"All {L * H} heads: layer down, head across (L{L - 1}H{H - 1} is head {H - 1} of layer {L - 1}, "
-                "counting from 0). Each small grid is one head's pattern over the prompt (query down, key across, "
-                "as in the chart above; hatched: masked). A strongly coloured left column means the head rests on "
-                "the first token, a strongly coloured diagonal that each position looks at itself, a line just "
-                "below the diagonal that it looks at the previous token." + heads.positions_note(n_all),
+        caption=f"The {L * H} heads look in a few recognisable ways: a strong left column means a head rests on the "
+                "first token, a strong diagonal that each position looks at itself, a line just below the diagonal "
+                f"that it looks at the previous token. Layer down, head across (L{L - 1}H{H - 1} is head {H - 1} of "
+                f"layer {L - 1}); each small grid is one head's pattern, query down, key across (hatched: masked)."
+                + heads.positions_note(n_all),
         mpl=fig,
     )
 
@@ -161,11 +161,11 @@ def bos(ctx) -> Figure:
     n_sink = int((share > threshold).sum())
     sinks = [head_label(l, h) for l in range(L) for h in range(H) if share[l, h] > threshold]
     if n_sink:
-        verdict = (f"{n_sink} of the {L * H} heads pass it ({_list(sinks)}): for them the first token is an "
-                   f"attention sink on this prompt")
+        verdict = (f"{n_sink} of the {L * H} heads {'does' if n_sink == 1 else 'do'} ({_list(sinks)}): for "
+                   f"{'it' if n_sink == 1 else 'them'} the first token is an attention sink on this prompt")
     else:
-        verdict = (f"no head passes it, so on this prompt this model has no attention sink by this measure; "
-                   f"the highest share is {head_label(*most)}'s, {share[most]:.0%}")
+        verdict = (f"no head does, so on this prompt this model has no attention sink by this measure; the highest "
+                   f"share is {head_label(*most)}'s, {share[most]:.0%}")
     data = {"bos_share": rounded(share), "mean_share": round(float(share.mean()), 4),
             "layer_mean_share": rounded(share.mean(1)),
             "most_head": head_label(*most), "most_share": round(float(share[most]), 4),
@@ -180,8 +180,11 @@ def bos(ctx) -> Figure:
         alt=f"Heatmap of {L} layers by {H} heads giving each head's mean attention on the first token "
             f"({first!r}); highest {data['most_head']} ({data['most_share']:.0%}), lowest {data['least_head']} "
             f"({data['least_share']:.0%}), {n_sink} of {L * H} heads above one half",
-        caption=f"For every head: the share of attention that goes to the first position ({first!r}), averaged "
-                "over the queries after it (the first query has nowhere else to look).",
+        caption=f"How much each head rests on the first token, {first}: "
+                + (f"{n_sink} of the {L * H} heads give it most of their attention. " if n_sink else
+                   f"no head gives it most of its attention; {head_label(*most)} gives it the most. ")
+                + "Each cell is the share of a head's attention on that token, averaged over the queries after it "
+                "(the first query has nowhere else to look).",
         chart=chart,
     )
 

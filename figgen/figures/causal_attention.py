@@ -91,9 +91,10 @@ def scores_figure(ctx) -> Figure:
             f"scores, from {data['score_min']:.2f} to {data['score_max']:.2f} on and below the diagonal; the "
             f"{data['n_masked']} cells above it are hatched and marked masked. Right: the softmax of each row, "
             f"where those cells get weight 0",
-        caption=f"Left: the scores of {heads.example_caption(ex)}, q·k/√d_head for every query (row) and key "
-                f"(column), before the softmax. Hatched cells are keys after the query: the causal mask sets them "
-                f"to −∞. Right: the softmax of each row, the attention pattern; masked cells get exactly 0."
+        caption="Each query compares itself with its own key and the earlier ones, never the later ones; the "
+                f"softmax turns each row into weights. Left: the scores of {heads.example_caption(ex)}, "
+                "q·k/√d_head, query rows and key columns; hatched cells, keys after the query, are set to −∞. "
+                "Right: the softmax of each row, the attention pattern, exactly 0 on masked cells."
                 + heads.positions_note(n),
         mpl=fig,
     )

@@ -167,13 +167,12 @@ def interactive(ctx) -> Figure:
         alt=f"Bar chart of the probabilities of the {n} likeliest next tokens after {choice.prompt!r}, with sliders "
             f"for temperature, top-k and top-p; at the defaults (T = 1, no cut) the first is {tokens[0]!r} "
             f"with {probs.max():.1%}",
-        caption=f"The next-token distribution after “{choice.prompt}” under the sliders' temperature, top-k and "
-                f"top-p. Grey bars: the probability at temperature T before the cuts; pink bars, in front: the "
-                "probability of being sampled after top-k and top-p (renormalised), so a token that is cut shows "
-                f"only grey. Your browser computes the distribution over all "
-                f"{d_vocab:,} tokens of the vocabulary (logits rounded to {DECIMALS} decimals) and draws the "
-                f"{n} likeliest, which hold {float(np.sort(probs)[::-1][:n].sum()):.1%} of the probability at "
-                "T = 1; the legend counts the tokens that can be sampled.",
+        caption="Move the sliders to reshape the next-token distribution of the decoding prompt. Grey bars: the "
+                "probability at temperature T before the cuts; pink bars, in front: the probability of being "
+                "sampled after top-k and top-p (renormalised), so a token that is cut shows only grey. Your browser "
+                f"computes the distribution over all {d_vocab:,} tokens of the vocabulary and draws the {n} "
+                f"likeliest, which hold {float(np.sort(probs)[::-1][:n].sum()):.1%} of the probability at T = 1; the "
+                "legend counts the tokens that can be sampled.",
         chart=interactive_chart(logits, tokens, d_vocab), prompts=[choice.prompt],
     )
 
@@ -243,17 +242,23 @@ def five_settings(ctx) -> Figure:
             f"five settings ({', '.join(name for *_, name in _LOOK)}); below, the probabilities of the "
             f"{n_bars} likeliest tokens under each; the likeliest, {ctx.token_str(greedy)!r}, gets "
             + ", ".join(f"{s.probs[greedy]:.1%}" for s in sets),
-        caption=f"The next-token distribution after “{choice.prompt}” under five decoding settings. Above: the "
-                "probability held by the r likeliest tokens, against r; a curve reaches 1 where no more tokens "
+        caption=f"Five decoding settings on the same logits, after “{choice.prompt}”: they leave from "
+                f"{min(s.support for s in sets):,} to {max(s.support for s in sets):,} tokens to draw from. Above: "
+                "the probability held by the r likeliest tokens, against r; a curve reaches 1 where no more tokens "
                 f"can be sampled. Below: the probability of each of the {n_bars} likeliest tokens, one bar per "
-                "setting (a missing bar: the setting cuts that token). The candidate prompts it was chosen "
-                "from:",
+                "setting (a missing bar: the setting cuts that token). The prompt was chosen from these candidates.",
         mpl=fig,  # the prompts printed under it: every candidate (the declared ones)
     )
 
 
 def _runner_up(choice) -> dict:
-    """The second most uncertain candidate: how clear the choice was."""
+    """The second most uncertain candidate: how clear the choice was, and a clause saying so ("text") that holds at
+    the two decimals the page quotes: a runner-up equal to two decimals is called "as uncertain"."""
     order = np.argsort(-choice.entropies, kind="stable")
     j = int(order[1]) if len(order) > 1 else int(order[0])
-    return {"prompt": choice.prompts[j], "entropy": round(float(choice.entropies[j]), 4)}
+    best, second = float(choice.entropies[order[0]]), float(choice.entropies[j])
+    if f"{best:.2f}" == f"{second:.2f}":
+        text = f"the runner-up, “{choice.prompts[j]}”, is as uncertain to two decimals"
+    else:
+        text = f"the runner-up, “{choice.prompts[j]}”, has {second:.2f}"
+    return {"prompt": choice.prompts[j], "entropy": round(second, 4), "gap": round(best - second, 6), "text": text}

@@ -72,8 +72,9 @@ def neurons(ctx) -> Figure:
         alt=f"Bar chart of the {TOP} neurons of layer {f['layer']} whose output is longest at the final position, "
             f"each with the {K} tokens its output row promotes; the first, neuron {table[0]['neuron']}, promotes "
             + ", ".join(repr(s) for s in table[0]["promotes"]),
-        caption=f"Layer {f['layer']}, final position ({f['token']}): the {TOP} neurons whose activation × output "
-                f"row is longest (L{f['layer']}N{table[0]['neuron']} is neuron {table[0]['neuron']}), and on the right the {K} tokens each output row "
-                "pushes up most through W_U (hover a bar for the numbers).",
+        caption=f"The neurons that write most into the stream at the last position ({f['token']}), in layer "
+                f"{f['layer']}, and what they write: the {TOP} longest contributions, activation × output row "
+                f"(L{f['layer']}N{table[0]['neuron']} is neuron {table[0]['neuron']}), and on the right the {K} tokens "
+                "each output row pushes up most through W_U. Hover a bar for the numbers.",
         chart=chart,
     )

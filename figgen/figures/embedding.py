@@ -13,6 +13,8 @@ from .registry import Figure, figure
 from .vector import shown_note, strips
 
 K_NEIGHBOURS = 5
+_GROUP_NAMES = {"W_E (token embedding)": "W_E itself", "W_pos (positional embedding)": "W_pos",
+                "attention": "the attention sublayers", "MLP": "the MLPs", "LayerNorm": "the LayerNorms"}
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -29,19 +31,19 @@ def vectors(ctx) -> Figure:
     rows = ctx.weights["W_E"][t.tokens]  # (pos, d_model)
     norms = np.linalg.norm(rows, axis=-1)
     return Figure(
-        data={"d_model": d, "shown": min(d, 128), "norms": np.round(norms, 4).tolist(),
+        data={"d_model": d, "shown": min(d, 128), "shown_note": shown_note(d), "norms": np.round(norms, 4).tolist(),
               "mean_norm": round(float(norms.mean()), 4)},
         alt=f"{len(rows)} token embedding vectors drawn as strips of coloured cells ({shown_note(d)}); "
             f"their lengths range from {norms.min():.2f} to {norms.max():.2f}",
-        caption=f"Each strip is the row of W_E selected by one token of the prompt ({shown_note(d)}; "
-                "the infographic shows 128 of GPT-2's 768), red for positive and blue for negative values.",
+        caption="Every token of the prompt looks up its own learned vector, its row of W_E: the same strip "
+                f"wherever the token appears (a repeated token repeats its strip exactly; {shown_note(d)}).",
         mpl=strips(rows, _labels(ctx), theme=ctx.theme),
     )
 
 
 @figure("embedding.params", section="embedding", title="Where the parameters are",
-        caption="Parameters of the loaded model by component, counted from its dimensions. The "
-                "unembedding W_U is tied to W_E (the same matrix, transposed), so it adds nothing.")
+        caption="Where the model's parameters are, counted from its dimensions. The unembedding W_U is W_E "
+                "itself, transposed, so it adds none.")
 def params(ctx) -> Figure:
     alloc = allocation(ctx.dims)
     total = alloc.total
@@ -58,19 +60,25 @@ def params(ctx) -> Figure:
         )
         .properties(width=480, height=160)
     )
+    parts = dict(alloc.components)
+    largest = max(alloc.components, key=lambda c: c[1])[0]
+    inside = parts["attention"] + parts["MLP"] + parts["LayerNorm"]  # the parameters inside the layers
     return Figure(
         data={"n_params": total, "n_params_counted": ctx.model_info["n_params"], "W_E_params": w_e,
               "W_E_share": round(w_e / total, 6), "d_vocab": ctx.dims.d_vocab, "d_model": ctx.dims.d_model,
-              "components": {name: n for name, n in alloc.components}},
+              "components": parts, "largest": largest,
+              "mlp_share": round(parts["MLP"] / total, 6), "mlp_share_of_layers": round(parts["MLP"] / inside, 6)},
         alt=f"Bar chart of parameters by component: W_E holds {w_e:,} of {total:,} parameters "
             f"({w_e / total:.0%})",
+        caption=f"W_E holds {w_e / total:.0%} of the model's {total:,} parameters, {_GROUP_NAMES.get(largest, largest)} "
+                "the most. The unembedding W_U is W_E itself, transposed, so it adds none.",
         chart=chart,
     )
 
 
 @figure("embedding.neighbours", section="embedding", title="Nearest tokens in embedding space",
-        caption="For each token of the prompt, the tokens whose embeddings point in the most similar "
-                "direction (cosine similarity of W_E rows; the token itself left out).")
+        caption="Which tokens the embedding treats alike: for each token of the prompt, the tokens whose rows "
+                "of W_E point most nearly the same way (cosine similarity; the token itself left out).")
 def neighbours(ctx) -> Figure:
     t = ctx.trace
     unique = list(dict.fromkeys(t.tokens.tolist()))

@@ -100,7 +100,7 @@ def curve(ctx) -> Figure:
               "gelu_argmin": round(float(xs[np.argmin(gelu_tanh(xs))]), 4), "pre_min": round(float(pre_all.min()), 4),
               "pre_max": round(float(pre_all.max()), 4), "layer": f["layer"], "n_values": int(pre_all.size),
               "max_tanh_vs_erf": round(float(np.abs(gelu_tanh(x_full) - gelu_erf(x_full)).max()), 5),
-              "zoom_lo": lo, "zoom_hi": hi, "n_outside": outside,
+              "zoom_lo": lo, "zoom_hi": hi, "zoom_quantiles": [ZOOM_QUANTILE, round(1 - ZOOM_QUANTILE, 6)], "n_outside": outside,
               "share_inside": round(1 - outside / pre_all.size, 4), "has_inset": has_inset,
               "range_note": (f"; the inset shows all of them, the {outside:,} outside included" if has_inset
                              else ", which is all of them")},
@@ -108,9 +108,11 @@ def curve(ctx) -> Figure:
             + (f" (an inset shows the full range {full_lo:.1f} to {full_hi:.1f})" if has_inset else "") + f", with layer {f['layer']}'s pre-activations at the final "
             f"position as dots on it, and a histogram of all {pre_all.size} pre-activations below: "
             f"{frac_neg:.0%} are negative, where GELU is close to 0 (its minimum is {gmin:.3f})",
-        caption=f"The GELU curve GPT-2 uses (tanh approximation) and the exact GELU, with layer {f['layer']}'s "
-                f"pre-activations at the final position as dots on the curve; below, how all {pre_all.size:,} "
-                "pre-activations of this prompt (every layer and position) are distributed"
-                + (", and an inset with the full range." if has_inset else "."),
+        caption="GELU passes positive readings almost unchanged and squashes negative ones towards 0"
+                + (", where most of this prompt's pre-activations fall" if frac_neg > 0.5 else "")
+                + ". The curve GPT-2 uses (tanh approximation) and the exact GELU, with layer "
+                f"{f['layer']}'s pre-activations at the last position as dots; below, how all {pre_all.size:,} "
+                "pre-activations of the prompt (every layer and position) are distributed"
+                + ("; the inset shows the full range." if has_inset else "."),
         mpl=fig,
     )

@@ -16,6 +16,18 @@ from .vector import SHOWN, shown_note, strips
 
 MAX_POS = 12  # positions drawn as strips (three strips each); longer prompts show their first MAX_POS
 PARTS = ("token embedding", "positional embedding", "input embedding")
+SIMILAR = 1.5  # two average lengths within this factor of each other: "about as long as each other"
+
+
+def _size_phrase(pos_over_token: float) -> str:
+    """How the positional embeddings' average length compares with the token embeddings', in words: "about as long"
+    within a factor of 1.5 either way, else how many times."""
+    r = pos_over_token
+    if 1 / SIMILAR <= r <= SIMILAR:
+        return "On average the token and the positional embeddings are about as long as each other."
+    if r < 1:
+        return f"The token embeddings are on average {1 / r:.1f} times as long as the positional embeddings."
+    return f"The positional embeddings are on average {r:.1f} times as long as the token embeddings."
 
 
 def parts(ctx) -> np.ndarray:
@@ -65,9 +77,9 @@ def strip_figure(ctx) -> Figure:
         alt=f"{3 * n} strips of coloured cells, three per position for {n} positions: the token embedding, the "
             f"positional embedding and their sum ({shown_note(d)}); the sum equals the first layer's residual "
             f"stream input to within {c['max_diff_sum_vs_resid_pre']:.1e}",
-        caption="For each position, three strips: the token's row of W_E, the position's row of W_pos, and their "
-                f"sum, the input embedding the first layer reads ({shown_note(d)}; one colour scale for all "
-                "strips, clipped at the 99th percentile of |value|)." + more,
+        caption="Token plus position, one group of strips per position: the third strip of each group is the sum "
+                "of the first two, the vector the first layer reads. Nothing else happens here "
+                f"({shown_note(d)}; one colour scale for all strips, clipped at the 99th percentile of |value|)." + more,
         mpl=fig,
     )
 
@@ -109,13 +121,14 @@ def norms(ctx) -> Figure:
               "pos_norm_first": round(float(pos[0]), 4),
               "mean_pos_norm_later": round(float(pos[later].mean()), 4),
               "mean_pos_over_token": round(float(pos.mean() / max(tok.mean(), 1e-12)), 4),
+              "similar_factor": SIMILAR,
               "cosines": rounded(cosine), "mean_abs_cosine": round(float(np.abs(cosine).mean()), 4),
               # E|cos| of two independent random directions in d dimensions ≈ √(2 / (π d)): the reference value.
               "random_abs_cosine": round(float(np.sqrt(2 / (np.pi * vecs.shape[-1]))), 4)},
         alt=f"Grouped bar chart of lengths at {n} positions: token embeddings average {tok.mean():.2f}, "
             f"positional embeddings {pos.mean():.2f} (position 0: {pos[0]:.2f}), their sums {inp.mean():.2f}",
-        caption="Length (L2 norm) of the token embedding, the positional embedding and the input embedding at each "
-                "position. Lengths do not add: the sum is shorter than the two parts together unless they point "
-                "the same way. Hover a bar for its value.",
+        caption=f"{_size_phrase(float(pos.mean() / max(tok.mean(), 1e-12)))} Their sum, the input embedding, is "
+                "shorter than the two lengths added: the two parts point in different directions. Hover a bar for "
+                "its length.",
         chart=chart,
     )

@@ -105,11 +105,11 @@ def steps_figure(ctx) -> Figure:
     token = ctx.token_str(ctx.trace.tokens[p])
     k = min(d, SHOWN)
     cut = {key: s[key][:k] for key in ("x", "normed", "gamma", "beta", "out")}
-    panels = [(f"1. the input x: layer {l}'s resid_pre at position {p} ({token})", cut["x"], _centred(cut["x"], 0)),
+    panels = [(f"1. the input x: the stream entering layer {l}, position {p} ({token})", cut["x"],
+               _centred(cut["x"], 0)),
               ("2. centred and divided by its scale: mean 0, variance 1", cut["normed"], _centred(cut["normed"], 0)),
-              ("3. γ, the learned per-component scale (ln1.w): centred on 1", cut["gamma"],
-               _centred(cut["gamma"], 1.0)),
-              ("4. β, the learned per-component shift (ln1.b)", cut["beta"], _centred(cut["beta"], 0)),
+              ("3. γ, the learned per-component scale: centred on 1", cut["gamma"], _centred(cut["gamma"], 1.0)),
+              ("4. β, the learned per-component shift", cut["beta"], _centred(cut["beta"], 0)),
               ("5. the output: step 2 × γ + β (what the attention heads read)", cut["out"], _centred(cut["out"], 0))]
     fig = _strip_panels(panels, theme=ctx.theme, xlabel=f"component ({shown_note(d)})")
     x, normed, eps = s["x"], s["normed"], s["eps"]
@@ -138,11 +138,10 @@ def steps_figure(ctx) -> Figure:
             f"vector centred and divided by its scale {data['scale']:.3f} (mean {data['mean_normed']:.1e}, standard "
             f"deviation 1 − {gap:.1e}), γ (from {data['gamma_min']:.2f} to {data['gamma_max']:.2f}), β, and the "
             f"output, which matches the traced ln1 output within {data['max_diff_vs_traced']:.1e}",
-        caption=f"Layer {l}'s first LayerNorm (ln1) at the last position ({p}, {token}), step by step: the "
-                "residual vector x; x minus its mean, divided by its scale √(var + ε); the learned γ and β; and the "
-                f"result, (x − mean)/scale · γ + β ({shown_note(d)}). Each strip has its own colour scale: γ's is "
-                "centred at 1 (red amplifies a component, blue damps it), the others' at 0 (red positive, blue "
-                "negative).",
+        caption=f"One vector through layer {l}'s first LayerNorm, at the last position ({token}): centring and "
+                "dividing by its scale leave components of mean 0 and variance 1 (strip 2), whatever the vector's "
+                "size; the learned γ and β then rescale and shift each component (strips 3 to 5). Each strip has its "
+                f"own colour scale: γ's is centred at 1 (red amplifies, blue damps), the others' at 0 ({shown_note(d)}).",
         mpl=fig,
     )
 
@@ -195,9 +194,10 @@ def scales_figure(ctx) -> Figure:
               **depth},
         alt=f"Heatmap of {N} LayerNorms by {P} positions giving each scale factor; they range from {s.min():.2f} "
             f"to {s.max():.2f}, the largest at {names[big[0]]}, position {big[1]}",
-        caption=f"The scale factor √(var + ε) that each of the {N} LayerNorms (ln1 before attention, ln2 before the "
-                "MLP, in every layer, and ln_final before the unembedding) divides by, at every position. It is the "
-                "residual vector's standard deviation (up to ε), so it tracks how large the stream is there"
+        caption=f"What each of the {N} LayerNorms divides by, at every position: the standard deviation of the vector "
+                "it reads, so it tracks how large the stream is there"
+                + (" and grows with depth." if depth["grows_with_depth"] else ".")
+                + " ln1 comes before a layer's attention, ln2 before its MLP, ln_final before the unembedding"
                 + ("; the colour scale is logarithmic." if log else ".") + " Hover a cell for its value.",
         chart=chart,
     )
@@ -216,12 +216,20 @@ def depth_trend(s: np.ndarray) -> dict:
     grows = rho >= GROWS_RANK and ratio >= GROWS_RATIO
     if grows:
         note = (f"The scales grow with depth, as the stream itself does: the median over positions rises from "
-                f"{med[0]:.2f} at the first LayerNorm to {med[-1]:.2f} at the last ({ratio:.1f} times), and the rank "
-                f"correlation between depth and median scale is {rho:.2f}.")
+                f"{_num(med[0])} at the first LayerNorm to {_num(med[-1])} at the last, {_num(ratio)} times as much.")
     else:
-        note = (f"The scales do not clearly grow with depth here: the median over positions goes from {med[0]:.2f} at "
-                f"the first LayerNorm to {med[-1]:.2f} at the last ({ratio:.1f} times), and the rank correlation "
-                f"between depth and median scale is {rho:.2f}.")
+        note = (f"The scales do not clearly grow with depth here: the median over positions goes from {_num(med[0])} at "
+                f"the first LayerNorm to {_num(med[-1])} at the last.")
+    rule = (f"The scales count as growing with depth when the last LayerNorm's median is at least {GROWS_RATIO:g} "
+            f"times the first's and the rank correlation between a LayerNorm's depth and its median scale is at least "
+            f"{GROWS_RANK:g}. Here the ratio is {ratio:.2f} and the rank correlation {rho:.2f}.")
     return {"median_by_ln": rounded(med), "depth_rank_correlation": round(rho, 4), "depth_ratio": round(ratio, 4),
             "grows_with_depth": bool(grows), "grows_rank_threshold": GROWS_RANK,
-            "grows_ratio_threshold": GROWS_RATIO, "depth_note": note}
+            "grows_ratio_threshold": GROWS_RATIO, "depth_note": note, "depth_rule": rule}
+
+
+def _num(x: float) -> str:
+    """A number for a sentence: two significant figures (three above 100, never an exponent), a true minus."""
+    x = float(x)
+    text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2g}"
+    return text.replace("-", "−")

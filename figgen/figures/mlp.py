@@ -63,5 +63,9 @@ def writes(ctx) -> Figure:
         alt=f"Two heatmaps on one log colour scale, layers by positions: the lengths of attention and MLP outputs, "
             f"each cell labelled. At the last position the MLP of layer {f['layer']} writes most (length "
             f"{f['mlp_norm']:.2f}); summed over everything the MLPs write {ratio:.1f} times as much as attention",
+        caption=("The MLPs write more into the stream than attention does: " if ratio >= 1 else
+                 "Attention writes more into the stream than the MLPs do: ")
+                + "the length of what each layer's attention sublayer (top) and MLP (bottom) adds, at every "
+                "position, on one shared log colour scale.",
         mpl=fig,
     )

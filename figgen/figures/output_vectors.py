@@ -44,7 +44,7 @@ def strip_figure(ctx) -> Figure:
     b_O = ctx.weights[f"blocks.{LAYER}.attn.b_O"]  # (d_model,)
     out = t[f"blocks.{LAYER}.hook_attn_out"][p]  # (d_model,)
     rows = np.concatenate([result, b_O[None], out[None]])  # (head + 2, d_model)
-    labels = [head_label(LAYER, h) for h in range(H)] + ["b_O", "sum: attn_out"]
+    labels = [head_label(LAYER, h) for h in range(H)] + ["b_O", "sum: attention output"]
     norms = np.linalg.norm(rows, axis=-1)
     largest = int(np.argmax(norms[:H]))
     d = ctx.dims.d_model
@@ -57,9 +57,9 @@ def strip_figure(ctx) -> Figure:
         alt=f"{H} strips for the output vectors of layer {LAYER}'s heads at position {p}, a strip for b_O and one "
             f"for their sum ({shown_note(d)}); the longest head output is {labels[largest]}'s "
             f"({norms[largest]:.2f}), the sum has length {norms[H + 1]:.2f}",
-        caption=f"At the prompt's last position ({p}): the output vector of each of layer {LAYER}'s {H} heads "
-                f"(z @ W_O for that head), the bias b_O, and their sum, which is what the attention sublayer adds "
-                f"to the residual stream ({shown_note(d)}; one colour scale for all strips).",
+        caption=f"Layer {LAYER}'s attention output is nothing but a sum: at the prompt's last position ({p}), the "
+                f"output vector of each of its {H} heads (z W_O for that head), the bias b_O, and their sum, what the "
+                f"sublayer adds to the residual stream ({shown_note(d)}; one colour scale for all strips).",
         mpl=strips(rows, labels, theme=ctx.theme, norm=style.symmetric_norm(rows[:, :128])),
     )
 
@@ -107,8 +107,9 @@ def norms(ctx) -> Figure:
         alt=f"Heatmap of the lengths of all {L * H} heads' output vectors ({L} layers × {H} heads) at position "
             f"{last}; the longest is {head_label(*big)}'s ({final[big]:.2f}), the shortest {head_label(*small)}'s "
             f"({final[small]:.2f}); a slider selects another position",
-        caption="Length of every head's output vector at one position (slider; the last position by default), "
-                "layer by head, on one colour scale for all positions.",
+        caption=f"At the last position {head_label(*big)} writes the most: the length of every head's output vector at "
+                "one position (the slider; the last position first), layer by head, on one colour scale for all "
+                "positions.",
         chart=chart,
     )
 
@@ -144,9 +145,9 @@ def w_o(ctx) -> Figure:
               "block_cols": bc, "slice_norms": rounded(slice_norms)},
         alt=f"Heatmap of layer {LAYER}'s W_O, {H * e} rows by {d} columns, split by lines into {H} slices of "
             f"{e} rows, one per head",
-        caption=f"Layer {LAYER}'s output matrix W_O, ({H} heads · {e}) × {d}: head h owns rows h·{e} to "
-                f"(h+1)·{e} − 1 and multiplies only its own result vector. The colour scale is clipped at the 99th "
-                f"percentile of |W_O|.{pooled_note}",
+        caption=f"One matrix, {H} heads' slices: layer {LAYER}'s output matrix W_O, ({H} · {e}) × {d}, in which head h "
+                f"owns rows h·{e} to (h+1)·{e} − 1 and multiplies only its own result vector. Colours clipped at the "
+                f"99th percentile of |W_O|.{pooled_note}",
         mpl=fig,
     )
 
@@ -171,19 +172,17 @@ def check(ctx) -> Figure:
     o = dec[LAYER]
     rows = np.stack([o.concatenated[p], o.summed[p], t[f"blocks.{LAYER}.hook_attn_out"][p],
                      o.concatenated[p] - o.summed[p]])  # (4, d_model)
-    labels = ["concat(z) @ W_O + b_O", "Σ over h of z[h] @ W_O[h] + b_O", "attn_out (trace)",
+    labels = ["concatenated z · W_O + b_O", "Σ over heads of zʰ W_Oʰ + b_O", "attention output (trace)",
               "difference (1st − 2nd)"]
     H, e = ctx.dims.n_heads, ctx.dims.d_head
     return Figure(
         data={"layer": LAYER, "position": p, "n_layers": L, "n_heads": H, "d_head": e, "concat_width": H * e,
               "max_abs_attn_out": round(biggest, 4), **{f"max_diff_{k}": sig(v, 3) for k, v in diffs.items()}},
         alt=f"Four strips at position {p} of layer {LAYER}: concatenate-then-project, sum of per-head outputs, the "
-            f"traced attention output, and the difference of the first two, which is blank. Over all {L} layers "
-            f"and positions the largest difference is {diffs['concat_vs_sum']:.1e}, against values up to "
-            f"{biggest:.1f}",
-        caption=f"Layer {LAYER}'s attention output at the last position ({p}) computed by concatenating the {H} "
-                f"heads' result vectors into one {H * e}-wide vector and multiplying by the whole W_O; by adding "
-                f"the heads' own output vectors; and as recorded in the trace. The last strip is the difference "
-                f"of the first two, on the same colour scale ({shown_note(ctx.dims.d_model)}).",
+            f"traced attention output, and the difference of the first two, which is blank",
+        caption=f"Two orders, one vector: layer {LAYER}'s attention output at the last position ({p}) computed by "
+                f"concatenating the {H} heads' result vectors into one {H * e}-wide vector and multiplying by the "
+                "whole W_O, by adding the heads' own output vectors, and as recorded in the trace. The last strip is "
+                f"the difference of the first two, on the same colour scale ({shown_note(ctx.dims.d_model)}).",
         mpl=strips(rows, labels, theme=ctx.theme, norm=style.symmetric_norm(rows[:3, :128])),
     )

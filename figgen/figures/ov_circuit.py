@@ -23,6 +23,11 @@ TOP_K = 5
 DECADES = 4  # orders of magnitude the eigenvalue plot spans from its centre to its edge
 
 
+def _signed(x: float) -> str:
+    """A score for a caption or title: a sign always, two decimals, a true minus ("+0.71", "−1.00")."""
+    return f"{float(x):+.2f}".replace("-", "−")
+
+
 def log_radius(lam: np.ndarray) -> np.ndarray:
     """Eigenvalues (n,) complex → same angles, radius 1 + log10(|λ| / max|λ|) / DECADES (clipped at 0),
     so small eigenvalues spread out instead of piling up at the origin and the sign stays visible."""
@@ -70,8 +75,12 @@ def copying_figure(ctx) -> Figure:
               "n_above_half": int((cp.scores > 0.5).sum()), "d_head": ctx.dims.d_head,
               "d_vocab": ctx.dims.d_vocab},
         alt=f"Heatmap of copying scores for all {L * H} heads ({L} layers × {H} heads) on a scale from −1 to +1; "
-            f"{n_pos} are positive; the highest is {head_label(*best)} ({cp.scores[best]:.2f}), the lowest "
-            f"{head_label(*worst)} ({cp.scores[worst]:.2f})",
+            f"{n_pos} are positive; the highest is {head_label(*best)} ({_signed(cp.scores[best])}), the lowest "
+            f"{head_label(*worst)} ({_signed(cp.scores[worst])})",
+        caption=f"Which heads copy: {n_pos} of the {L * H} heads have a positive copying score, {head_label(*best)} the "
+                f"highest ({_signed(cp.scores[best])}). The score is the sum of the eigenvalues of a head's OV circuit "
+                "in token space over the sum of their sizes: +1 when all are positive (the head copies), −1 when all "
+                "are negative.",
         chart=chart,
     )
 
@@ -107,7 +116,7 @@ def eigenvalues(ctx) -> Figure:
         ax.set_yticks([])
         ax.set_xlabel("real part (− ← → +)")
         ax.set_ylabel("imaginary part")
-        ax.set_title(f"{head_label(l, h)}: score {cp.scores[l, h]:+.2f}\n{counts[(l, h)]} of {len(lam)} with "
+        ax.set_title(f"{head_label(l, h)}: score {_signed(cp.scores[l, h])}\n{counts[(l, h)]} of {len(lam)} with "
                      "positive real part", loc="left")
     e = cp.eigenvalues.shape[-1]
     return Figure(
@@ -115,6 +124,10 @@ def eigenvalues(ctx) -> Figure:
               "best_n_positive": counts[best], "worst_n_positive": counts[worst]},
         alt=f"Two scatter plots of {e} eigenvalues each in the complex plane: {head_label(*best)} has "
             f"{counts[best]} with positive real part, {head_label(*worst)} has {counts[worst]}",
+        caption=f"What the scores are made of: the {e} eigenvalues of the token-space OV circuit of {head_label(*best)}, "
+                f"the highest score ({counts[best]} with positive real part, pink), and of {head_label(*worst)}, the "
+                f"lowest ({counts[worst]}). Angles are exact; distances from the centre are logarithmic: the edge is "
+                "the largest magnitude, each ring a factor of 10 smaller.",
         mpl=fig,
     )
 
@@ -136,10 +149,10 @@ def matrix(ctx) -> Figure:
         data=data,
         alt=f"Heatmap of the {d}×{d} matrix W_OV of head {label}, and a log-scale plot of its {d} singular values: "
             f"{spec.rank} are nonzero (d_head = {e}), the rest are {data['sigma_after']:.1e} or smaller",
-        caption=f"Left: W_OV = W_V W_O of {label}, the head with the highest copying score ({d}×{d}"
-                + (f", averaged over blocks of {block}×{block}" if block > 1 else "")
-                + f"; colours clipped at the 99th percentile of |W_OV|). Right: its singular values; only the first "
-                f"d_head = {e} can be nonzero.",
+        caption=f"A {d}×{d} matrix of rank {spec.rank}: left, W_OV = W_V W_O of {label}, the head with the highest "
+                "copying score (" + (f"averaged over blocks of {block}×{block}; " if block > 1 else "")
+                + f"colours clipped at the 99th percentile of |W_OV|); right, its singular values, of which only the "
+                f"first d_head = {e} can be nonzero.",
         mpl=fig,
     )
 
@@ -180,12 +193,17 @@ def top_tokens(ctx) -> Figure:
         .encode(text="promoted:N", color=ink).transform_filter(alt.datum.self == 1)
     ).properties(width=width * TOP_K, height=26 * len(unique),
                  title=alt.Title(f"{head_label(l, h)}'s OV circuit, read out through the unembedding",
-                                 subtitle="bold: the attended token itself"))
+                                 subtitle="bold: the attended token itself" if n_self else
+                                 "the attended token itself is in no row's top tokens"))
     first = table[min(1, len(table) - 1)]
     return Figure(
         data={"head": head_label(l, h), "k": TOP_K, "n_tokens": len(unique), "n_self": n_self, "top": table},
         alt=f"Table of the {TOP_K} tokens {head_label(l, h)}'s OV circuit promotes most for each of the prompt's "
             f"{len(unique)} distinct tokens; for {n_self} of them the token itself is among its own {TOP_K}; for "
             f"example {first['token']!r}: " + ", ".join(repr(n) for n, _ in first["top"]),
+        caption=f"What {head_label(l, h)} would write on attending to each token of the prompt: the {TOP_K} tokens whose "
+                "logits its OV circuit raises most"
+                + (f"; the token itself is among them for {n_self} of the {len(unique)}." if n_self else
+                   f"; for none of the {len(unique)} is the token itself among them."),
         chart=chart,
     )

@@ -21,6 +21,11 @@ from .vector import strips
 ALIKE = 0.5  # an average cosine of neighbouring rows at least this high: "neighbouring positions look alike"
 
 
+def _num(x: float) -> str:
+    """A cosine for a sentence: two decimals, a true minus sign."""
+    return f"{x:.2f}".replace("-", "−")
+
+
 def context_rows(ctx) -> np.ndarray:
     """(n_ctx, d_model) the rows of W_pos for the positions the model reads (never more than n_ctx)."""
     return ctx.weights["W_pos"][: ctx.dims.n_ctx]
@@ -64,9 +69,9 @@ def heatmap(ctx) -> Figure:
         alt=f"Heatmap of W_pos, {n_ctx} positions by {d} components; row 0 has length {norms[0]:.2f}, "
             f"the average row {norms.mean():.2f}; the shortest is position {short} ({norms[short]:.2f}), the "
             f"longest position {long_} ({norms[long_]:.2f})",
-        caption=f"Every row of W_pos, positions 0 to {n_ctx - 1}: one learned vector per position the model can "
-                "read (rows) by component (columns); red positive, blue negative, the colour scale clipped at the "
-                "99th percentile of |value|." + pooled_note,
+        caption=f"The model's sense of place: one learned vector for each of the {n_ctx} positions it can read "
+                f"(rows, positions 0 to {n_ctx - 1}), by component (columns). Colours clipped at the 99th percentile "
+                "of |value|." + pooled_note,
         mpl=fig,
     )
 
@@ -88,25 +93,28 @@ def similarity(ctx) -> Figure:
     adjacent = np.diag(sim, 1) if n > 1 else np.ones(1)
     odd = int(np.argmin(adjacent))  # the least alike pair of neighbours: positions odd and odd + 1
     if alike:
-        verdict = (f"On average, neighbouring rows have cosine similarity {neighbour:.2f}, above the {ALIKE} we take "
-                   f"as alike, and more than rows half the context ({n // 2} positions) apart, which average "
-                   f"{far:.2f}: neighbouring positions look alike.")
+        verdict = (f"Neighbouring positions look alike: the rows of neighbours have an average cosine similarity of "
+                   f"{_num(neighbour)}, against {_num(far)} for rows half the context ({n // 2} positions) apart.")
     else:
-        why = (f"below the {ALIKE} we take as alike" if neighbour < ALIKE
-               else f"no more than rows half the context ({n // 2} positions) apart")
-        verdict = (f"On average, neighbouring rows have cosine similarity {neighbour:.2f}, {why}; rows half the "
-                   f"context apart average {far:.2f}. Neighbouring positions do not clearly look alike here.")
+        verdict = (f"Neighbouring positions do not clearly look alike here: the rows of neighbours have an average "
+                   f"cosine similarity of {_num(neighbour)}, rows half the context ({n // 2} positions) apart "
+                   f"{_num(far)}.")
+    rule = (f"Neighbouring positions count as alike when the rows of neighbours average a cosine similarity of at "
+            f"least {ALIKE} and more than rows half the context apart average.")
     return Figure(
         data={"n_ctx": n, "block": br, "adjacent_cosine": round(neighbour, 4), "half_context_cosine": round(far, 4),
               "half_context": n // 2, "alike_threshold": ALIKE, "neighbours_alike": bool(alike),
-              "verdict": verdict, "min_cosine": round(float(sim.min()), 4),
+              "verdict": verdict, "alike_rule": rule, "min_cosine": round(float(sim.min()), 4),
               "least_alike_position": odd, "least_alike_next": odd + 1,
               "least_alike_cosine": round(float(adjacent[odd]), 4)},
         alt=f"Heatmap of cosine similarity between all {n} positions; neighbouring positions average "
             f"{neighbour:.2f}, positions {n // 2} apart average {far:.2f}",
-        caption="Cosine similarity between the positional embeddings of every pair of positions: red where two "
-                "rows point the same way, blue where they point in opposite directions, neutral where they are "
-                "perpendicular" + (f" (averaged over blocks of {br} × {br} positions)." if br > 1 else "."),
+        caption=("Nearby positions get similar vectors: the cosine similarity of two rows of W_pos is higher for "
+                 "neighbours than for positions half the context apart" if alike else
+                 "The cosine similarity of every pair of rows of W_pos: here neighbouring positions are not clearly "
+                 "more alike than distant ones")
+                + " (red: the same direction, blue: opposite, neutral: perpendicular"
+                + (f"; averaged over blocks of {br} × {br} positions)." if br > 1 else ")."),
         mpl=fig,
     )
 
@@ -120,7 +128,7 @@ def rows(ctx) -> Figure:
         data={"n_positions": len(pos), "norms": np.round(norms, 4).tolist()},
         alt=f"{len(pos)} positional embedding vectors (positions 0 to {len(pos) - 1}) drawn as strips of "
             "coloured cells",
-        caption="The rows of W_pos for the prompt's positions, labelled with the token at each position, which "
-                "they are added to (one colour scale for all strips: red positive, blue negative).",
+        caption="The rows of W_pos this prompt uses, one per position: each is added to the token embedding at "
+                "its position, whatever the token is (one colour scale for all strips).",
         mpl=strips(pos, token_labels(ctx), theme=ctx.theme),
     )

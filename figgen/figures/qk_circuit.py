@@ -15,13 +15,21 @@ from matplotlib.figure import Figure as MplFigure
 from ..analysis import attention, circuits
 from . import heads, style
 from .heatmap import matrix_and_spectrum, spectrum_data
-from .labels import head_label, sig, token_labels
+from .labels import SUPERSCRIPT, head_label, sig, token_labels
 from .registry import Figure, figure
 
 MAX_POSITIONS = 64  # positions shown in the positional QK circuit (GPT-2 has 1,024)
 
 
 # --- drawing helpers of this page ----------------------------------------------------------------
+
+
+def _tiny(x: float) -> str:
+    """A rounding-sized number for a panel title: "2.1 × 10⁻⁶" (no e-notation), "0" for an exact zero."""
+    if x == 0:
+        return "0"
+    k = int(np.floor(np.log10(abs(x))))
+    return f"{x / 10.0 ** k:.1f} × 10{str(k).translate(SUPERSCRIPT)}"
 
 
 def _masked(scores: np.ndarray) -> np.ndarray:
@@ -63,21 +71,20 @@ def head_data(ctx, layer: int | None = None) -> dict:
     where = "this model" if layer is None else f"layer {layer}"
     top_token = ctx.token_str(ctx.trace.tokens[top])
     if score > threshold:
-        verdict = (f"{label} is a previous-token head by this measure: {score:.0%} of a query's attention goes "
-                   f"to the token just before it on average, above the threshold of {threshold:.0%}")
+        verdict = (f"{label} is a previous-token head: on average {score:.0%} of a query's attention goes to the "
+                   "token just before it")
     else:
-        verdict = (f"{where.capitalize()} has no previous-token head on this prompt: no head reaches the "
-                   f"threshold of {threshold:.0%}. The best candidate, {label}, puts {score:.0%} of a query's "
-                   f"attention on the previous token on average; the key it attends to most is position {top} "
-                   f"({top_token!r}, {on_keys[top]:.0%} of a query's attention on average)")
-    short = (f"{score:.0%}, above the {threshold:.0%} threshold: a previous-token head" if score > threshold else
-             f"{score:.0%}, below the {threshold:.0%} threshold: not a previous-token head")
+        verdict = (f"{where.capitalize()} has no previous-token head on this prompt. The best candidate, {label}, "
+                   f"puts {score:.0%} of a query's attention on the previous token on average; the key it attends "
+                   f"to most is position {top} ({top_token}, {on_keys[top]:.0%} of a query's attention on average)")
+    short = (f"{score:.0%} of a query's attention on the previous token: a previous-token head" if score > threshold
+             else f"{score:.0%} of a query's attention on the previous token: not a previous-token head")
     return {"head": label, "layer": l, "head_index": h, "prev_token_score": round(score, 4), "short_verdict": short,
             "prev_token_threshold": threshold, "is_previous_token_head": score > threshold,
             "n_previous_token_heads": n_pass, "top_key_position": top, "top_key_token": top_token,
             "top_key_share": round(float(on_keys[top]), 4), "verdict": verdict,
             "role": "the previous-token head" if score > threshold else
-                    "the head with the highest previous-token score (below the threshold)"}
+                    "the head with the highest previous-token score"}
 
 
 def _weights(ctx, layer: int, head: int, *names: str) -> list[np.ndarray]:
@@ -105,10 +112,10 @@ def matrix(ctx) -> Figure:
         alt=f"Heatmap of the {d}×{d} matrix W_QK of head {label}, and a log-scale plot of its {d} singular "
             f"values: {spec.rank} are nonzero (d_head = {e}), the rest are {data['sigma_after']:.1e} or "
             f"smaller against a largest of {data['sigma_max']:.3g}",
-        caption=f"Left: W_QK = W_Q W_Kᵀ of {label}, {hd['role']} ({d}×{d}"
-                + (f", averaged over blocks of {block}×{block}" if block > 1 else "") +
-                f"; colours clipped at the 99th percentile of |W_QK|). Right: its singular values; only the first "
-                f"d_head = {e} can be nonzero.",
+        caption=f"A {d}×{d} matrix of rank {spec.rank}: left, W_QK = W_Q W_Kᵀ of {label}, {hd['role']} ("
+                + (f"averaged over blocks of {block}×{block}; " if block > 1 else "")
+                + f"colours clipped at the 99th percentile of |W_QK|); right, its singular values, of which only the "
+                f"first d_head = {e} can be nonzero.",
         mpl=fig,
     )
 
@@ -156,10 +163,10 @@ def positional(ctx) -> Figure:
             f"positional embeddings alone, and their softmax. For {prev_share:.0%} of query positions the "
             f"highest score is the previous position, for {self_share:.0%} the position itself; on average "
             f"{prev_mean:.0%} of the attention goes to the previous position",
-        caption=f"Scores of {label} for every pair of the first {n} positions, computed from the positional "
-                "embeddings alone: each row of W_pos passed through layer 0's LayerNorm (with its γ and β, as if "
-                "the token embedding were zero), then W_Q, W_K and their biases. Left: the scores (colours "
-                "clipped at their 99th percentile); right: their softmax. Hatched: future positions, masked.",
+        caption=f"What {label} prefers by position alone: its scores for every pair of the first {n} positions "
+                "computed from the positional embeddings only (each row of W_pos through layer 0's LayerNorm, as if "
+                "the token embedding were zero, then W_Q, W_K and their biases). Left: the scores (colours clipped "
+                "at their 99th percentile); right: their softmax. Hatched: future positions, masked.",
         mpl=fig,
     )
 
@@ -187,8 +194,8 @@ def scaling(ctx) -> Figure:
     norm = style.symmetric_norm(check.query_only[np.isfinite(check.query_only)])
     cmap = heads.diverging_cmap(ctx.theme)
     panels = [(traced, "as recorded"),
-              (check.balanced, f"W_Q, b_Q ×2; W_K, b_K ×½\nmax |Δ| {diff['balanced']:.1e}"),
-              (check.query_only, f"W_Q, b_Q ×2 only\nmax |Δ| {diff['query_only']:.2f}")]
+              (check.balanced, f"W_Q, b_Q ×2; W_K, b_K ×½\nunchanged (max |Δ| {_tiny(diff['balanced'])})"),
+              (check.query_only, f"W_Q, b_Q ×2 only\nchanged (max |Δ| {diff['query_only']:.1f})")]
     step = max(1, -(-m // 12))
     ticks = list(range(0, m, step))
     for i, (ax, (s, title)) in enumerate(zip(axes, panels)):
@@ -215,9 +222,9 @@ def scaling(ctx) -> Figure:
             f"W_Q and b_Q doubled and W_K and b_K halved the scores differ from the recorded ones by at most "
             f"{diff['balanced']:.1e}; with W_Q and b_Q doubled alone they differ by up to {diff['query_only']:.2f}, "
             f"about {ratio:.2f} times the recorded scores",
-        caption=f"Scores of {label} on this prompt (query down, key across; hatched: masked): as recorded in the "
-                "trace; recomputed from the stream it reads with W_Q and its bias b_Q doubled and W_K and b_K "
-                "halved; and with W_Q and b_Q doubled alone. One colour scale for the three."
-                + heads.positions_note(n_all),
+        caption=f"Doubling the query side and halving the key side leaves {label}'s scores as they were; doubling "
+                "the query side alone does not. Its scores on this prompt (query down, key across; hatched: masked) "
+                "as recorded in the trace, recomputed with W_Q and its bias b_Q doubled and W_K and b_K halved, and "
+                "with W_Q and b_Q doubled alone. One colour scale for the three." + heads.positions_note(n_all),
         mpl=fig,
     )

@@ -69,10 +69,10 @@ def weights(ctx) -> Figure:
         alt=f"Three tall heatmaps, W_Q, W_K and W_V of head {ex['head']}, each {d_model} rows (residual stream "
             f"components) by {d_head} columns (head components), with their bias vectors below; Frobenius "
             f"norms {fro['Q']:.1f}, {fro['K']:.1f} and {fro['V']:.1f}",
-        caption=f"The query, key and value matrices of {heads.example_caption(ex)}. Each is {d_model} × {d_head}: a "
-                f"row per component of the residual stream it reads, a column per component of the "
-                f"{d_head}-dimensional vector it makes. Below each, its bias vector. One colour scale for the three "
-                f"matrices (shown), another for the three biases (±{bias_norm.vmax:.2f}).{pooled_note}",
+        caption=f"What the example head, {ex['head']}, reads the stream with: its query, key and value matrices, each "
+                f"turning the stream's {d_model} components (rows) into the head's {d_head} (columns), and below each "
+                f"its bias. One colour scale for the three matrices (shown), another for the three biases "
+                f"(±{bias_norm.vmax:.2f}).{pooled_note}",
         mpl=fig,
     )
 
@@ -121,11 +121,9 @@ def vectors(ctx) -> Figure:
               "q_norms": rounded(norms["Q"]), "k_norms": rounded(norms["K"]),
               "v_norms": rounded(norms["V"])},
         alt=f"Three blocks of strips for head {ex['head']}: its query, key and value vectors, one strip of "
-            f"{d_head} cells per position for the prompt's {n} positions. Recomputing them from the "
-            f"normalized residual stream matches the forward pass to {max(head_diff.values()):.1e}",
-        caption=f"At each position, the query, key and value vectors of {heads.example_caption(ex)}: the "
-                f"normalized residual stream x at that position times W_Q, W_K or W_V of the head, plus the bias "
-                f"(one row per token, {d_head} components each; each block has its own colour scale)."
-                + heads.positions_note(n),
+            f"{d_head} cells per position for the prompt's {n} positions",
+        caption=f"Every position gets its own query, key and value from {heads.example_caption(ex)}, made from that "
+                f"position's vector alone: x W + b, one row per token ({d_head} components each; each block has its "
+                "own colour scale)." + heads.positions_note(n),
         mpl=fig,
     )

@@ -67,29 +67,33 @@ def _ranked(ctx) -> list[dict]:
 
 
 def first_position_note(final: np.ndarray, tokens: list[str]) -> tuple[str, list[str]]:
-    """Whether the first position's final residual vector stands out, as a sentence, and the other
-    positions that pass the same test. Decided by its length over the median of the other positions'
-    final lengths: STANDS_OUT times or more (or 1/STANDS_OUT or less) stands out."""
+    """Whether the first position's final residual vector stands out, as a sentence (the answer first, then
+    its length against the others), and the other positions that pass the same test. Decided by its length
+    over the median of the other positions' final lengths: STANDS_OUT times or more (or 1/STANDS_OUT or less)
+    stands out; `stands_out_rule` says so for the page's collapsed note."""
     P = len(final)
     if P < 2:
         return "The prompt has a single position, so there is nothing to compare it with.", []
     median = float(np.median(final[1:]))
     ratio = float(final[0] / max(median, 1e-12))
-    rule = (f"we say a position stands out when its length is at least {STANDS_OUT:g} times that median, or at "
-            f"most a {_FRACTION} of it")
     if ratio >= STANDS_OUT:
         also = [f"position {p} ({tokens[p]})" for p in range(1, P) if final[p] >= STANDS_OUT * median]
-        note = (f"The first position's final vector is {ratio:.1f} times the median length of the other "
-                f"positions' final vectors ({median:.2f}); {rule}, so by this measure it stands out.")
+        note = (f"Yes: its final vector is {ratio:.1f} times the median length of the other positions' final "
+                "vectors.")
         if also:
-            note += (f" It is not the only one: {join_words(also)} {'is' if len(also) == 1 else 'are'} also at least "
-                     f"{STANDS_OUT:g} times that median.")
+            note += f" It is not the only one: {join_words(also)} {'stands' if len(also) == 1 else 'stand'} out too."
         return note, also
     if ratio <= 1 / STANDS_OUT:
-        return (f"The first position's final vector is {ratio:.2f} times the median length of the other positions' "
-                f"final vectors ({median:.2f}); {rule}, so by this measure it stands out by being short."), []
-    return (f"The first position's final vector is {ratio:.2f} times the median length of the other positions' "
-            f"final vectors ({median:.2f}); {rule}, so by this measure it does not stand out."), []
+        return (f"Yes, by being short: its final vector is {ratio:.2f} times the median length of the other "
+                "positions' final vectors."), []
+    return (f"No: its final vector is {ratio:.2f} times the median length of the other positions' final vectors, "
+            "so by this measure it does not stand out."), []
+
+
+def stands_out_rule() -> str:
+    """The test behind `first_position_note`, in words."""
+    return (f"A position stands out when its final vector is at least {STANDS_OUT:g} times the median length of the "
+            f"other positions' final vectors, or at most a {_FRACTION} of it.")
 
 
 _FRACTION = "third"  # 1 / STANDS_OUT in words
@@ -104,19 +108,22 @@ def sink_heads(ctx) -> dict:
     n_heads = pattern.shape[0] * pattern.shape[1]
     if pattern.shape[2] < 2:
         return {"sink_threshold": SINK, "n_sink_heads": 0, "n_heads_all": n_heads, "sink_best": None,
-                "sink_best_share": None, "sink_note": "The prompt has a single position, so no head has a choice."}
+                "sink_best_share": None, "sink_note": "The prompt has a single position, so no head has a choice.",
+                "sink_rule": ""}
     share = pattern[:, :, 1:, 0].mean(-1)  # (L, H) mean attention on position 0 from queries 1..
     k = int((share >= SINK).sum())
     best = np.unravel_index(np.argmax(share), share.shape)
     if k:
-        note = (f"{k} of this model's {n_heads} heads {'puts' if k == 1 else 'put'}, on average over the queries after "
-                f"the first, at least {SINK:.0%} of {'its' if k == 1 else 'their'} attention on the first token (the "
-                "first query is left out because it can only attend to itself).")
+        note = (f"The first token is where attention rests: {k} of the {n_heads} heads {'puts' if k == 1 else 'put'} "
+                f"most of {'its' if k == 1 else 'their'} attention on it.")
     else:
-        note = (f"No head of this model puts, on average over the queries after the first, {SINK:.0%} or more of "
-                f"its attention on the first token; the most is {share[best]:.0%}, by head {best[1]} of layer {best[0]}.")
+        note = (f"No head puts most of its attention on the first token; the most any head gives it is "
+                f"{share[best]:.0%}, by {head_label(*best)}.")
+    rule = (f"A head counts as putting most of its attention on the first token when, averaged over the queries "
+            f"after the first (the first query can attend only to itself), at least {SINK:.0%} of its attention "
+            "goes to position 0.")
     return {"sink_threshold": SINK, "n_sink_heads": k, "n_heads_all": n_heads, "sink_best": head_label(*best),
-            "sink_best_share": round(float(share[best]), 4), "sink_note": note}
+            "sink_best_share": round(float(share[best]), 4), "sink_note": note, "sink_rule": rule}
 
 
 # --- figures -----------------------------------------------------------------------------------------
@@ -162,15 +169,17 @@ def norms(ctx) -> Figure:
               "final_norms": rounded(final), "first_over_median": round(ratio, 4),
               "rest_median_norm": round(median, 4), "stands_out_threshold": STANDS_OUT,
               "first_stands_out": bool(P > 1 and (ratio >= STANDS_OUT or ratio <= 1 / STANDS_OUT)),
-              "also_over_threshold": also, "first_note": note, "growth_rest": round(growth, 4), **sink,
+              "also_over_threshold": also, "first_note": note, "first_rule": stands_out_rule(),
+              "growth_rest": round(growth, 4), **sink,
               "input_mean_norm": round(float(n[0].mean()), 4), "final_mean_norm": round(float(final.mean()), 4),
               "final_rest_mean_norm": round(float(rest.mean()), 4)},
         alt=f"Line chart, one line per position ({P}), of the residual vector's length at {S} stages from the "
             f"first layer's input to the last layer's output. {note} The other positions grow {growth:.1f}-fold "
             "on average.",
-        caption="Length of each position's residual vector at every stage: the input of each layer (pre), after its "
-                "attention sublayer has added its output (mid), and after the last MLP (post)."
-                + (" The vertical axis is logarithmic because the lengths span a wide range." if log else "")
+        caption=("Every sublayer adds to the vectors, and they get longer." if growth >= 2 else
+                 "The residual vectors change length little from the input to the last layer.")
+                + " Stages: each layer's input (pre), after its attention (mid), and after the last MLP (post)."
+                + (" The vertical axis is logarithmic." if log else "")
                 + " Click a position in the legend to highlight its line; hover a point for its value.",
         chart=chart,
     )
@@ -230,12 +239,12 @@ def writers(ctx) -> Figure:
             f"{data['top_positive']}'s ({data['top_positive_value']:+.2f}), the largest negative "
             f"{data['top_negative']}'s ({data['top_negative_value']:+.2f}); all terms sum to the logit within "
             f"{error:.1e}",
-        caption=f"At the last position the model predicts {data['predicted_token']!r}. Each bar is one writer's direct "
-                "contribution to that token's logit: what it wrote into the residual stream, centred, divided by the "
-                "final LayerNorm's scale at this position, multiplied by γ and read by the token's unembedding "
-                "column. The final LayerNorm's β adds one term of its own. Shown: the "
-                f"{len(rows)} largest by size of {len(ranked)} terms, which together sum to the logit; colour gives "
-                "the kind of writer" + (f" (no term of the {join_words(absent, 'or')} is among them)." if absent else "."),
+        caption=f"Who pushed the prediction {data['predicted_token']} at the last position: "
+                + (f"{data['top_positive']} most, " if pos_top else "")
+                + f"out of {len(ranked)} terms that add up to its logit. Each bar is one writer's direct contribution, "
+                "what it wrote into the stream as the final LayerNorm and the unembedding read it; the final "
+                f"LayerNorm's β adds a term of its own. Shown: the {len(rows)} largest by size; colour gives the kind "
+                "of writer" + (f" (no term of the {join_words(absent, 'or')} is among them)." if absent else "."),
         chart=chart,
     )
 
@@ -277,7 +286,7 @@ def heads_figure(ctx) -> Figure:
         alt=f"Heatmap of {L} layers by {H} heads giving each head's direct contribution to the predicted token's "
             f"logit; most positive {head_label(*best)} ({grid[best]:+.2f}), most negative {head_label(*worst)} "
             f"({grid[worst]:+.2f}), all heads together {grid.sum():+.2f}",
-        caption=f"All {L * H} heads' direct contributions to the logit of {ctx.token_str(a['token'])!r} at the last "
-                "position: red pushes the prediction up, blue down. Hover a cell for its value.",
+        caption=f"Every head's own direct push on the prediction {ctx.token_str(a['token'])}: {head_label(*best)} raises "
+                f"its logit most, {head_label(*worst)} lowers it most (red up, blue down). Hover a cell for its value.",
         chart=chart,
     )

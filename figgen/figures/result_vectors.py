@@ -87,11 +87,9 @@ def weighted_sum(ctx) -> Figure:
             f"vectors they weight ({d_head} components each), and below them the result vector z. The largest weight, "
             f"{a[k]:.2f}, is on {data['top_key_token']!r}; z has cosine similarity {data['cos_z_top_v']:.2f} with that "
             "value vector",
-        caption=f"How {heads.example_caption(ex)} builds its result vector at the last position ({last}: "
-                f"{ex['query_token']!r}): each value vector (one strip per position) is multiplied by the attention "
-                f"weight on the left and the products are added. "
-                f"The weights sum to 1, so z is a weighted average of the value vectors. One colour scale for all "
-                f"strips." + heads.positions_note(len(a)),
+        caption=f"At the last position ({last}, {ex['query_token']}), the example head {ex['head']} multiplies each "
+                "position's value vector (one strip per position) by the attention weight on the left and adds them "
+                "up; the weights sum to 1. One colour scale for all strips." + heads.positions_note(len(a)),
         mpl=fig,
     )
 
@@ -145,9 +143,9 @@ def strips(ctx) -> Figure:
         alt=f"{H} blocks of strips, one per head of layer {l}, each with one strip of {d_head} cells per position for "
             f"the prompt's {n} positions: the heads' result vectors z. Their mean length is "
             f"{data['mean_z_norm']:.2f}, against {data['mean_v_norm']:.2f} for the value vectors they average",
-        caption=f"The result vector z (TransformerLens: hook_z) of each of layer {l}'s {H} heads at every position "
-                f"({d_head} components each). One colour scale for all, clipped at the 99th percentile of |z| so "
-                f"that a few large components do not wash out the rest. The example head {ex['head']} is marked."
+        caption=f"Each of layer {l}'s {H} heads hands on its own result vector at every position, one row per "
+                f"position ({d_head} components each); the example head {ex['head']} is marked. One colour scale for "
+                "all, clipped at the 99th percentile of |z| so that a few large components do not wash out the rest."
                 + heads.positions_note(n),
         mpl=fig,
     )

@@ -67,9 +67,8 @@ def plural(n: int, word: str) -> str:
 
 
 @figure("tokenizer.tokens", section="tokenizer", title="The prompt as tokens",
-        caption="Each box is one token of the prompt: its string (␣ marks a space) above its id, the row of "
-                "the embedding matrix it selects. The first token, <|endoftext|>, is prepended so that every "
-                "prompt starts from the same place.")
+        caption="The prompt as the model receives it: a short list of token ids, each the row of the embedding "
+                "matrix it will select (␣ marks a space).")
 def tokens(ctx) -> Figure:
     t = ctx.trace
     shown, ids = ctx.token_strs(), t.tokens.tolist()
@@ -91,14 +90,16 @@ def tokens(ctx) -> Figure:
               "tokens": shown, "ids": ids, "d_vocab": ctx.dims.d_vocab},
         alt=f"The prompt split into {plural(len(ids), 'token')}: "
             + ", ".join(f"{s} (id {i})" for s, i in zip(shown, ids)),
+        caption=f"The prompt as the model receives it: {plural(len(ids), 'token')}, each an id, the row of the "
+                "embedding matrix it will select (␣ marks a space)"
+                + (f"; the first, {shown[0]}, is put in front of every prompt." if t.prepend_bos else "."),
         mpl=fig,
     )
 
 
 @figure("tokenizer.merges", section="tokenizer", title="Byte-pair merges building one word",
-        caption="Byte-pair encoding starts from single bytes and repeatedly joins the adjacent pair "
-                "that was merged earliest in training (lowest rank). Each row is one merge; the pink "
-                "box is the piece just formed, and its rank is on the right.")
+        caption="One word of the prompt built up from single bytes, one merge per row: each merge joins the "
+                "adjacent pair that was learned earliest in training (the lowest rank, on the right).")
 def merges(ctx) -> Figure:
     steps = most_merged_word(ctx.tokenizer, ctx.prompt)
     show = [[token_display(piece_text(p)) for p in parts] for parts in steps.parts]  # as the site shows text
@@ -138,5 +139,8 @@ def merges(ctx) -> Figure:
                               + ", ".join(token_display(piece_text(t)) for t in own) + ")")},
         alt=f"The word {word} built from {len(steps.parts[0])} bytes in {plural(len(steps.merged), 'merge')}, "
             f"ending as {result}: {', '.join(final)}",
+        caption=f"{word} built up from {plural(len(steps.parts[0]), 'byte')} to {result}, one merge per row: each "
+                "merge joins the adjacent pair learned earliest in training (the lowest rank, on the right); pink "
+                "marks the piece it forms.",
         mpl=fig,
     )

@@ -50,13 +50,16 @@ def top(ctx) -> Figure:
         alt=f"Dot chart, on a log scale, of the probabilities of the {len(rows)} likeliest next tokens; first "
             f"{rows[0]['token']!r} with {probs[0]:.1%}, then "
             + ", ".join(f"{r['token']!r} {p:.2g}" for r, p in zip(rows[1:4], probs[1:4])),
+        caption=f"The model's answer, {rows[0]['token']}, and the runners-up: the {len(rows)} likeliest next tokens "
+                "on a log scale, so that the runners-up stay visible however sure the model is. Hover a dot for the "
+                "token's logit.",
         chart=chart,
     )
 
 
 @figure("unembedding.similarity", section="unembedding", title="Logits are similarities to embeddings",
-        caption="For the likeliest tokens, likeliest first: the cosine between the final normalised vector and "
-                "the token's embedding (its row of W_E). Hover a bar for the logit, their dot product.")
+        caption="For the likeliest tokens, likeliest first: the cosine between the final normalised vector and the "
+                "token's embedding, its row of W_E. Hover a bar for the logit, their dot product.")
 def similarity(ctx) -> Figure:
     W_E, W_U = ctx.weights["W_E"], ctx.weights["W_U"]
     x = ctx.trace["ln_final.hook_normalized"][-1].astype(np.float64)  # (d_model,)
@@ -84,6 +87,9 @@ def similarity(ctx) -> Figure:
     ).properties(width=420, height=22 * len(rows))
     return Figure(
         data={"tied_max_diff": tied, "tied": tied == 0.0, "logit_vs_dot_max_diff": float(f"{dot_err:.3g}"),
+              "tied_text": ("are the same matrix, entry for entry" if tied == 0.0 else
+                            "are not the same matrix: their entries differ by up to " + f"{tied:.2g}".replace("-", "−")
+                            if np.isfinite(tied) else "are not the same matrix: their shapes differ"),
               "cosines": [[r["token"], r["cosine"]] for r in rows], "top_cosine": rows[0]["cosine"],
               "final_norm": rounded(np.linalg.norm(x)), "W_E_params": int(W_E.size),
               "top_cosine_rank": cos_rank, "max_cosine": round(float(all_cos.max()), 4),

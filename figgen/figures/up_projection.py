@@ -41,8 +41,8 @@ def pre(ctx) -> Figure:
                           "the probes split evenly between “yes” and “no”")},
         alt=f"{L} strips, one per layer, of the final position's {d_mlp} MLP pre-activations ({shown_note(d_mlp)}); "
             f"{(h > 0).mean():.0%} of them are positive",
-        caption=f"The MLP pre-activations h = LN₂(x) W_in + b_in of the final position ({f['token']}), one strip per "
-                f"layer; {shown_note(d_mlp)}.",
+        caption=f"What the MLPs' probes read at the last position ({f['token']}): the pre-activations h, one strip "
+                f"per layer; {(h > 0).mean():.0%} of them are positive ({shown_note(d_mlp)}).",
         mpl=strips(h, [f"layer {l}" for l in range(L)], theme=ctx.theme),
     )
 
@@ -74,8 +74,8 @@ def top_neurons(ctx) -> Figure:
               "best_activation": best[1][2], "position": f["position"], "token": f["token"]},
         alt=f"Bar charts, one per layer, of the {TOP} largest MLP pre-activations at the final position; the largest "
             f"is neuron {best[1][0]} of layer {best[0]}, h = {best[1][1]:.2f}",
-        caption=f"In each layer, the {TOP} neurons with the largest pre-activation h at the final position "
-                f"({f['token']}); L{best[0]}N{best[1][0]} is neuron {best[1][0]} of layer {best[0]}, and bar length is h. These are the probes "
-                "that read “yes” most strongly; hover a bar for its activation GELU(h).",
+        caption=f"The probes that read “yes” most strongly at the last position ({f['token']}): in each layer, the "
+                f"{TOP} neurons with the largest reading h (the bar's length), L{best[0]}N{best[1][0]} the largest of "
+                f"all (neuron {best[1][0]} of layer {best[0]}). Hover a bar for its activation GELU(h).",
         chart=chart,
     )
