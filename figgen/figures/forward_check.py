@@ -27,9 +27,8 @@ def _sig(x: float) -> float:
 
 
 @figure("overview.forward-check", section="overview", title="The trace against transformers' forward pass",
-        caption="Largest difference between figgen's trace and transformers' GPT2LMHeadModel on the site prompt, "
-                "over every position and component (dots), next to the largest value of the same vector (bars), "
-                "on one log scale.")
+        caption="Every vector this site draws, recomputed by transformers' own model: the differences (dots) sit "
+                "many powers of ten below the values themselves (bars).")
 def forward_check(ctx) -> Figure:
     c = ctx.analysis(_check)
     L = len(c.attn_diffs)

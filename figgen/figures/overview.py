@@ -36,14 +36,9 @@ from .registry import PAGES, Figure, figure
 
 
 @figure("overview.poster", section="overview", title="The whole forward pass, one vector at a time",
-        caption="Every strip is a vector from one forward pass of the prompt: the tokens and their embeddings, "
-                "the residual stream down the left, layer 0's attention heads and MLP, the other layers elided, "
-                "and the unembedding and decoding of the final position. Each block has its own colour scale "
-                f"±s, the {QUANTILE * 100:.0f}th percentile of its absolute values; the stream after the last layer "
-                f"and the logits are clipped at the {CLIP_QUANTILE * 100:.0f}th percentile instead, because a few "
-                "large values would wash out the rest (the logits are drawn minus their mean, which the "
-                "softmax ignores). Small monospace type names each vector as the trace stores it. Click "
-                "any part to open its page.")
+        caption="One prompt's journey through the model, every strip a vector it really computed: tokens become "
+                "embeddings, the residual stream carries them down through the heads and MLPs, and the last "
+                "position's vector becomes the next-token guess. Click any part to open its page.")
 def poster(ctx) -> Figure:
     p = Canvas(ctx)
     draw_header(p, ctx)
