@@ -486,9 +486,14 @@ def compare_table(claims: list[dict], page_url: str, model: dict) -> str:
             f'{e(claims[0]["about"])}, not built here: this model\'s values are shown, not judged.</p>'
             if one_status else "")
     head = "" if one_status else "<th>Status</th>"
-    return ("\n\n" f'<div class="figgen-compare"><table class="figgen-compare__table"><caption>{e(caption)}</caption>'
-            f'<thead><tr><th>What the source found</th><th>Its value</th><th>{e(name)}</th>{head}</tr></thead>'
-            "<tbody>" + "".join(rows) + f"</tbody></table>{note}</div>\n\n")
+    table = (f'<table class="figgen-compare__table"><caption>{e(caption)}</caption>'
+             f'<thead><tr><th>What the source found</th><th>Its value</th><th>{e(name)}</th>{head}</tr></thead>'
+             "<tbody>" + "".join(rows) + f"</tbody></table>{note}")
+    if one_status:  # nothing here is judged on this model: the comparison is one click away
+        n = len(claims)
+        summary = f"{caption}: {n} finding{'s' if n > 1 else ''} about {claims[0]['about']}, next to {name}'s values"
+        return ("\n\n" f'<details class="figgen-compare"><summary>{e(summary)}</summary>{table}</details>\n\n')
+    return "\n\n" f'<div class="figgen-compare">{table}</div>' "\n\n"
 
 
 #: How the Claims page names each source (by its badge name, `source.short`): its heading, and how a card

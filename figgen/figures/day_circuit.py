@@ -55,8 +55,9 @@ def _start(t: dict, layer: int, copies: int = 1) -> tuple[int, np.ndarray]:
 
 def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fmt: str, legend_title: str,
                  L: int, H: int, tooltip_fmt: str, subtitle: str = "", legend: bool = True, text: str | None = None,
-                 legend_fmt: str | None = None, where=None, tooltip: tuple = ()):
-    """A layer × head heatmap (one panel) with values on the cells when they fit; `where` filters the rows."""
+                 legend_fmt: str | None = None, where=None, tooltip: tuple = (), width: int | None = None):
+    """A layer × head heatmap (one panel) with values on the cells when they fit; `where` filters the rows;
+    `width` overrides the panel's width (default: 40 px a head, 200 to 480 px)."""
     base = alt.Chart(alt.Data(values=rows))
     if where is not None:
         base = base.transform_filter(where)
@@ -72,7 +73,7 @@ def _heads_chart(rows: list[dict], field: str, title: str, ramp: str, domain, fm
                  *tooltip])
     if H <= 16:  # labels: `text` (the value rounded as shown, no −0) coloured by the value's cell
         chart += cell_text(base, field, fmt, ramp, tuple(domain)).encode(text=alt.Text(f"{text or field}:Q", format=fmt))
-    return chart.properties(width=min(480, max(200, 40 * H)), height=max(100, 24 * L),
+    return chart.properties(width=width or min(480, max(200, 40 * H)), height=max(100, 24 * L),
                             title=alt.Title(title, subtitle=subtitle) if subtitle else title)
 
 
@@ -163,13 +164,16 @@ def ablation_figure(ctx) -> Figure:
     panels, tops, data = [], {}, {}
     titles = {"zero": "zero ablation (value-bias term kept, as in TransformerLens)", "mean": "mean ablation",
               "random": "random ablation"}
+    side_by_side = 3 * 40 * H + 150 <= 690  # small models: the three panels in one row of the 690 px column
+    titles = {"zero": "zero ablation", "mean": "mean ablation", "random": "random ablation"} if side_by_side else titles
     for k, kind in enumerate(ABLATIONS):
         rows = [{"layer": l, "head": h, "label": head_label(l, h), "delta": round(float(delta[k, l, h]), 4),
                  "shown": round(float(delta[k, l, h]), 2) + 0.0}
                 for l in range(L) for h in range(H)]
         panels.append(_heads_chart(rows, "delta", titles[kind], "diverging", (-scale, scale), "+.0%",
                                    "Δ probability", L, H, "+.2%", legend=k == 0, text="shown",
-                                   legend_fmt="+.1%" if scale < 0.05 else "+.0%"))  # ticks at ±m/2 stay distinct
+                                   legend_fmt="+.1%" if scale < 0.05 else "+.0%",  # ticks at ±m/2 stay distinct
+                                   width=40 * H if side_by_side else None))
         top = C.top_heads(delta[k], THRESHOLD, TOP_K)
         tops[kind] = [_minus(f"{head_label(l, h)} ({v:+.0%})") for l, h, v in top]  # the charts' minus
         worst = np.unravel_index(np.argmin(delta[k]), delta[k].shape)
@@ -177,7 +181,7 @@ def ablation_figure(ctx) -> Figure:
                       "top_text": join_words(tops[kind]) if top else "none",
                       "n_top": len(top), "most_harmful": head_label(*worst),
                       "most_harmful_delta": round(float(delta[k][worst]), 4)}
-    chart = alt.vconcat(*panels).resolve_scale(color="independent")  # one domain, [−m, m], for the three
+    chart = (alt.hconcat if side_by_side else alt.vconcat)(*panels).resolve_scale(color="independent")  # one domain, [−m, m]
     everywhere = sorted(set.intersection(*(set(data[k]["top"]) for k in ABLATIONS)))
     named = {(l, h) for k in range(len(ABLATIONS)) for l, h, _ in C.top_heads(delta[k], THRESHOLD, TOP_K)}
     zero = ctx.analysis(true_zero)

@@ -432,7 +432,7 @@ def generalisation_figure(ctx) -> Figure:
     rows = [{"prompt": f"{t['items'][j]} → {t['answers'][j]}", "p": round(float(g["month"]["probs"][j]), 4),
              "top": ctx.token_str(int(g["month"]["top"][j])),
              "right": "yes" if g["month"]["top"][j] == t["targets"][j] else "no"} for j in range(len(t["items"]))]
-    months = _bars(rows, [x["prompt"] for x in rows], "Months: " + setup.text(), "prompt", height_per=20)
+    months = _bars(rows, [x["prompt"] for x in rows], "Months: " + setup.text(), "prompt", height_per=17)
     tn = ctx.analysis(prompts, "number")
     names = {"number_full": "the whole model", "number": setup.text(), "number_simple": simple.text()}
     drawn = {k: v for k, v in names.items() if not (k == "number_simple" and simple == setup)}  # one line per setup
@@ -446,7 +446,7 @@ def generalisation_figure(ctx) -> Figure:
                         legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=600)),
         tooltip=[alt.Tooltip("n:Q"), alt.Tooltip("setup:N"), alt.Tooltip("p:Q", format=".3f", title="probability"),
                  alt.Tooltip("top:N", title="top-1 token"), alt.Tooltip("right:N", title="top-1 correct")],
-    ).properties(width=520, height=200, title="Numbers: “If the number is n, the next is”")
+    ).properties(width=520, height=170, title="Numbers: “If the number is n, the next is”")
     up_to_ten = {k: round(float(np.mean([p for p, x in zip(g[k]["probs"], tn["items"]) if int(x) <= 10] or [0.0])), 4)
                  for k in names}
     return Figure(
@@ -619,7 +619,8 @@ def successor_ov_figure(ctx) -> Figure:
                          "copy_z": None if r["profile"] is None else round(float(r["profile"][0]), 4),
                          "table": rounded(r["table"])}
         panels.append(alt.hconcat(*row) if len(row) > 1 else row[0])
-    chart = alt.vconcat(*panels).resolve_scale(color="shared")
+    # one table per kind (no feeding MLP): days and months side by side fit the column; else a row per kind
+    chart = (alt.hconcat if len(feeds) == 1 else alt.vconcat)(*panels).resolve_scale(color="shared")
     main = "feed" if len(feeds) > 1 else "embed"
     return Figure(
         data={**data, "head": label, "main": main, "has_feed": len(feeds) > 1, "feed": feeds[-1],
