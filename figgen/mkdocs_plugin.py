@@ -224,9 +224,8 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
                 if entry is None:
                     raise KeyError(f"unknown figure id {ident!r}{_closest(ident, self.figures)}")
                 if kind == "figure":
-                    prompts = tuple(entry.get("prompts", ()))
-                    html_ = figure_html(entry, page.url, prompts_above=prompts in shown_prompts)
-                    shown_prompts.add(prompts)
+                    html_ = figure_html(entry, page.url, prompts_above=shown_prompts)
+                    shown_prompts.update(entry.get("prompts", ()))
                     return html_
                 if key is None:
                     raise KeyError(f"{{{{ data {ident} }}}} needs a key")
@@ -254,7 +253,7 @@ class FiggenPlugin(BasePlugin[FiggenConfig]):
         markdown = CLAIMS_TABLE.sub(lambda m: claims_table(self.manifest.get("claims", []), page.url,
                                                            self.manifest.get("model")), markdown)
         markdown = COMPARE.sub(compare, markdown)
-        shown_prompts: set[tuple[str, ...]] = set()  # a prompt list is printed under the first figure that uses it
+        shown_prompts: set[str] = set()  # each prompt is printed under the first figure of the page that uses it
         markdown = PLACEHOLDER.sub(lambda m: replace(m, shown_prompts), markdown)
         return ANY_PLACEHOLDER.sub(unknown, markdown)
 
@@ -341,10 +340,10 @@ def description(info: dict) -> str:
             "(not GPT-2 124M).")
 
 
-def figure_html(entry: dict, page_url: str, *, prompts_above: bool = False) -> str:
+def figure_html(entry: dict, page_url: str, *, prompts_above=frozenset()) -> str:
     """A <figure> for one manifest entry: themed SVGs and/or an interactive Vega-Lite chart.
 
-    `prompts_above`: an earlier figure of the page printed the same prompts, so this one does not. An entry
+    `prompts_above`: the prompts earlier figures of the page printed; this one prints only the others. An entry
     with a `collapse` sentence (its figure found no contrast on this model) shows the sentence, the figure
     one click away in a collapsed block."""
     def url(fname: str) -> str:
@@ -370,9 +369,10 @@ def figure_html(entry: dict, page_url: str, *, prompts_above: bool = False) -> s
                      f'data-spec-dark="{url(f"{fid}.vg.dark.json")}" data-source="{url(f"{fid}.vl.json")}" '
                      f'aria-label="{alt}">{fallback}</div>')
     prompts = ""
-    if entry.get("prompts") and not prompts_above:  # a figure on its own prompts says which, under it
-        quoted = "; ".join(f"<q>{_text(p)}</q>" for p in entry["prompts"])
-        label = "Prompt" if len(entry["prompts"]) == 1 else "Prompts"
+    new = [p for p in entry.get("prompts", ()) if p not in prompts_above]
+    if new:  # a figure on its own prompts says which, under it (those an earlier figure named: not again)
+        quoted = "; ".join(f"<q>{_text(p)}</q>" for p in new)
+        label = ("Prompt" if len(new) == 1 else "Prompts") if len(new) == len(entry["prompts"]) else "Also"
         prompts = f'<span class="figgen-prompts"> {label}: {quoted}.</span>'
     full = ""
     if f"{fid}.light.svg" in files:  # on a phone a wide figure is small: it opens on its own, full size

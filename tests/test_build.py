@@ -264,7 +264,9 @@ def test_figure_html_prints_own_prompts_escaped():
     assert "Prompt: <q>x &#60;b&#62;y&#60;/b&#62; &#36;z&#36;</q>" in out
     # A static figure links to itself, to be opened full size (a phone shows it small).
     assert '<a class="figgen-full" href="figgen/figures/tokenizer.test-own.light.svg">' in out
-    assert "Prompt:" not in figure_html(entry, "", prompts_above=True)  # printed once per page
+    assert "Prompt:" not in figure_html(entry, "", prompts_above={"x <b>y</b> $z$"})  # printed once per page
+    two = {**entry, "prompts": ["x <b>y</b> $z$", "w"]}
+    assert "Also: <q>w</q>" in figure_html(two, "", prompts_above={"x <b>y</b> $z$"})
 
 
 def test_a_figure_without_contrast_collapses_into_its_sentence():
