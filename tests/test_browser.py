@@ -39,7 +39,9 @@ FACTS = """(() => {
     fallbacks: all('.figgen-vega').filter((el) => !el.querySelector('.figgen-vega-chart')
       && [...el.querySelectorAll('img')].some((img) => getComputedStyle(img).display !== 'none')).length,
     // Smallest chart text as rendered: font size × how much the chart's SVG is scaled on the page.
-    chart_text_px: Math.min(Infinity, ...all('.figgen-vega-chart svg').flatMap((svg) => {
+    // (Charts inside a closed <details> — a figure collapsed into its sentence — are not shown, so not measured.)
+    chart_text_px: Math.min(Infinity, ...all('.figgen-vega-chart svg')
+      .filter((svg) => svg.getBoundingClientRect().width > 0).flatMap((svg) => {
       const scale = svg.getBoundingClientRect().width / svg.width.baseVal.value;
       return [...svg.querySelectorAll('text')]
         .filter((t) => t.textContent.trim() && t.getBoundingClientRect().width > 0)

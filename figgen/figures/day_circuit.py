@@ -164,7 +164,7 @@ def ablation_figure(ctx) -> Figure:
     panels, tops, data = [], {}, {}
     titles = {"zero": "zero ablation (value-bias term kept, as in TransformerLens)", "mean": "mean ablation",
               "random": "random ablation"}
-    side_by_side = 3 * 40 * H + 150 <= 690  # small models: the three panels in one row of the 690 px column
+    side_by_side = 3 * 36 * H + 230 <= 690  # small models: the three panels (and their axes, one legend) in one row
     titles = {"zero": "zero ablation", "mean": "mean ablation", "random": "random ablation"} if side_by_side else titles
     for k, kind in enumerate(ABLATIONS):
         rows = [{"layer": l, "head": h, "label": head_label(l, h), "delta": round(float(delta[k, l, h]), 4),
@@ -173,7 +173,7 @@ def ablation_figure(ctx) -> Figure:
         panels.append(_heads_chart(rows, "delta", titles[kind], "diverging", (-scale, scale), "+.0%",
                                    "Δ probability", L, H, "+.2%", legend=k == 0, text="shown",
                                    legend_fmt="+.1%" if scale < 0.05 else "+.0%",  # ticks at ±m/2 stay distinct
-                                   width=40 * H if side_by_side else None))
+                                   width=36 * H if side_by_side else None))
         top = C.top_heads(delta[k], THRESHOLD, TOP_K)
         tops[kind] = [_minus(f"{head_label(l, h)} ({v:+.0%})") for l, h, v in top]  # the charts' minus
         worst = np.unravel_index(np.argmin(delta[k]), delta[k].shape)
